@@ -1,0 +1,28 @@
+# microdot-lua: `make run` serves examples/hello/app.lua, `make test` runs every test.
+# Both install what is missing on a Debian machine first (you need to be root).
+
+SWIFT ?= swift
+PORT ?= 5000
+APP ?= examples/hello/app.lua
+
+.PHONY: deps run build release test test-swift test-oracle bench clean
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+run: build
+	$(SWIFT) run microdot-lua $(APP) --port $(PORT)
+
+test: build
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+	python3 -m pytest -q Tests/oracle
+
+clean:
+	rm -rf .build

@@ -1,0 +1,312 @@
+import CLua
+import NIOCore
+import NIOHTTP1
+
+/// A request that has been read whole, waiting for its turn on the connection.
+struct ReceivedRequest {
+    var head: HTTPRequestHead
+    var body: ByteBuffer?
+    /// The body went over `max_content_length` and was not kept.
+    var bodyTooLarge = false
+}
+
+/// Where a request task sends its response; the connection handler.
+protocol ResponseSink: AnyObject {
+    var isWritable: Bool { get }
+    var allocator: ByteBufferAllocator { get }
+    var clientAddress: (host: String, port: Int) { get }
+    func write(_ data: IOData, flush: Bool, completion: ((Result<Void, Error>) -> Void)?)
+    func requestFinished(keepAlive: Bool)
+}
+
+/// One request running in its own Lua coroutine: started, resumed after a
+/// sleep or when the connection can take the next chunk, and finished.
+final class RequestTask {
+    private let worker: Worker
+    private let sink: ResponseSink
+    private let request: ReceivedRequest
+    private var framing: RequestFraming
+    private let thread: OpaquePointer
+    private let threadReference: Int32
+
+    private enum State {
+        case running
+        case waitingForWritable
+        case sleeping(Scheduled<Void>)
+        case finished
+    }
+    private var state = State.running
+    /// Set once the head is on the wire: an error after it can only close.
+    private var headSent = false
+    private var chunked = false
+    private var cancelled = false
+
+    init(worker: Worker, sink: ResponseSink, request: ReceivedRequest) {
+        self.worker = worker
+        self.sink = sink
+        self.request = request
+        let head = request.head
+        framing = RequestFraming(
+            isHead: head.method == .HEAD,
+            isHTTP10: head.version.major == 1 && head.version.minor == 0,
+            keepAlive: head.isKeepAlive)
+        let L = worker.lua.L
+        thread = lua_newthread(L)!
+        threadReference = worker.lua.reference()
+    }
+
+    func start() {
+        let co = thread
+        lua_rawgeti(co, mdl_registryindex(), lua_Integer(worker.serveFunction))
+        lua_rawgeti(co, mdl_registryindex(), lua_Integer(worker.appObject))
+        let head = request.head
+        co.push(head.method.rawValue)
+        co.push(head.uri)
+        co.push(head.version.minor == 0 ? "1.0" : "\(head.version.major).\(head.version.minor)")
+        pushHeaders(head.headers)
+        if request.bodyTooLarge {
+            lua_pushboolean(co, 0)
+        } else if let body = request.body {
+            body.withUnsafeReadableBytes { co.push(bytes: $0) }
+        } else {
+            lua_pushnil(co)
+        }
+        let client = sink.clientAddress
+        co.push(client.host)
+        lua_pushinteger(co, lua_Integer(client.port))
+        resume(arguments: 8)
+    }
+
+    /// Repeated request headers are joined as RFC 9110 allows (`; ` for Cookie).
+    private func pushHeaders(_ headers: HTTPHeaders) {
+        let co = thread
+        lua_createtable(co, 0, Int32(headers.count))
+        let table = lua_gettop(co)
+        for (name, value) in headers {
+            co.push(name)
+            co.push(name)
+            if lua_rawget(co, table) == LUA_TSTRING, let previous = co.string(at: -1) {
+                let separator = name.lowercased() == "cookie" ? "; " : ", "
+                mdl_pop(co, 1)
+                co.push(previous + separator + value)
+            } else {
+                mdl_pop(co, 1)
+                co.push(value)
+            }
+            lua_rawset(co, table)
+        }
+    }
+
+    // MARK: Driving the coroutine
+
+    private func resume(arguments: Int32) {
+        let co = thread
+        let L = worker.lua.L
+        var arguments = arguments
+        while true {
+            state = .running
+            var results: Int32 = 0
+            let status = lua_resume(co, L, arguments, &results)
+            arguments = 0
+            switch status {
+            case LUA_OK:
+                if results > 0, lua_type(co, -results) == LUA_TTABLE {
+                    respond(at: lua_gettop(co) - results + 1, streaming: false)
+                } else {
+                    endStream()
+                }
+                finish()
+                return
+            case LUA_YIELD:
+                let first = lua_gettop(co) - results + 1
+                switch lua_type(co, first) {
+                case LUA_TLIGHTUSERDATA where lua_touserdata(co, first) == Worker.suspendMarker:
+                    suspend(at: first)
+                    return
+                case LUA_TTABLE:
+                    let sendsChunks = respond(at: first, streaming: true)
+                    lua_settop(co, 0)
+                    lua_pushboolean(co, sendsChunks && !cancelled ? 1 : 0)
+                    arguments = 1
+                case LUA_TSTRING:
+                    writeChunk(at: first)
+                    lua_settop(co, 0)
+                    if cancelled {
+                        lua_pushboolean(co, 0)
+                        arguments = 1
+                    } else if sink.isWritable {
+                        lua_pushboolean(co, 1)
+                        arguments = 1
+                    } else {
+                        state = .waitingForWritable
+                        return
+                    }
+                default:
+                    fail("a request coroutine yielded a value the server does not understand; "
+                        + "use coroutine.wrap or coroutine.create for generators")
+                    return
+                }
+            default:
+                let message = co.string(at: -1) ?? "(error object is not a string)"
+                if message.contains("stack traceback:") {
+                    fail(message)
+                } else {
+                    luaL_traceback(L, co, message, 0)
+                    fail(L.string(at: -1) ?? message)
+                    mdl_pop(L, 1)
+                }
+                return
+            }
+        }
+    }
+
+    /// A suspension: `(SUSPEND, "sleep", seconds)`.
+    private func suspend(at first: Int32) {
+        let co = thread
+        let operation = co.string(at: first + 1)
+        let seconds = mdl_tonumber(co, first + 2)
+        lua_settop(co, 0)
+        guard operation == "sleep" else {
+            lua_pushnil(co)
+            co.push("unknown suspension")
+            resume(arguments: 2)
+            return
+        }
+        let nanoseconds = Int64(min(seconds, 1e9) * 1e9)
+        let scheduled = worker.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) { [self] in
+            guard case .sleeping = state else { return }
+            lua_pushboolean(thread, cancelled ? 0 : 1)
+            if cancelled {
+                thread.push("request cancelled")
+                resume(arguments: 2)
+            } else {
+                resume(arguments: 1)
+            }
+        }
+        state = .sleeping(scheduled)
+    }
+
+    /// The connection can take more: send the next chunk.
+    func writable() {
+        guard case .waitingForWritable = state else { return }
+        lua_pushboolean(thread, 1)
+        resume(arguments: 1)
+    }
+
+    /// The client went away: stop the stream or the sleep now.
+    func cancel() {
+        cancelled = true
+        switch state {
+        case .waitingForWritable:
+            lua_pushboolean(thread, 0)
+            resume(arguments: 1)
+        case .sleeping(let scheduled):
+            scheduled.cancel()
+            state = .running
+            lua_pushboolean(thread, 0)
+            thread.push("request cancelled")
+            resume(arguments: 2)
+        case .running, .finished:
+            break
+        }
+    }
+
+    // MARK: Writing
+
+    /// Writes the head (and a complete body); returns whether chunks follow.
+    @discardableResult
+    private func respond(at index: Int32, streaming: Bool) -> Bool {
+        guard !cancelled else { return false }
+        var buffer = sink.allocator.buffer(capacity: 256)
+        let encoded: EncodedResponse
+        do {
+            encoded = try ResponseEncoder.encode(
+                thread, at: index, request: framing, date: worker.dateHeader.current(), into: &buffer)
+        } catch {
+            worker.logger.error("invalid response to \(request.head.method) \(request.head.uri): \(error)")
+            writeInternalError()
+            return false
+        }
+        framing.keepAlive = encoded.keepAlive
+        chunked = encoded.chunked
+        headSent = true
+        logRequest(status: encoded.status)
+        switch encoded.body {
+        case .complete:
+            sink.write(.byteBuffer(buffer), flush: streaming, completion: nil)
+            return false
+        case .file(let handle, let region):
+            sink.write(.byteBuffer(buffer), flush: false, completion: nil)
+            sink.write(.fileRegion(region), flush: false) { _ in try? handle.close() }
+            return false
+        case .stream:
+            sink.write(.byteBuffer(buffer), flush: true, completion: nil)
+            return !framing.isHead
+        }
+    }
+
+    private func writeChunk(at index: Int32) {
+        guard !cancelled, headSent else { return }
+        let length = Int(lua_rawlen(thread, index))
+        var buffer = sink.allocator.buffer(capacity: length + 16)
+        if chunked {
+            buffer.writeString(String(length, radix: 16))
+            buffer.writeStaticString("\r\n")
+        }
+        thread.withBytes(at: index) { buffer.writeBytes($0) }
+        if chunked { buffer.writeStaticString("\r\n") }
+        sink.write(.byteBuffer(buffer), flush: true, completion: nil)
+    }
+
+    private func endStream() {
+        guard !cancelled, headSent, chunked else { return }
+        var buffer = sink.allocator.buffer(capacity: 5)
+        buffer.writeStaticString("0\r\n\r\n")
+        sink.write(.byteBuffer(buffer), flush: true, completion: nil)
+    }
+
+    private func writeInternalError() {
+        var buffer = sink.allocator.buffer(capacity: 200)
+        let body = "Internal server error"
+        buffer.writeStaticString("HTTP/1.1 500 Internal Server Error\r\n")
+        buffer.writeBytes(worker.dateHeader.current())
+        buffer.writeString("Content-Type: text/plain; charset=UTF-8\r\nContent-Length: \(body.utf8.count)\r\n")
+        if !framing.keepAlive { buffer.writeStaticString("Connection: close\r\n") }
+        buffer.writeStaticString("\r\n")
+        if !framing.isHead { buffer.writeString(body) }
+        headSent = true
+        logRequest(status: 500)
+        sink.write(.byteBuffer(buffer), flush: false, completion: nil)
+    }
+
+    private func logRequest(status: Int) {
+        guard worker.debug else { return }
+        worker.logger.info("\(request.head.method.rawValue) \(request.head.uri) \(status)")
+    }
+
+    /// An error escaped the app's own handling (a stream that failed, a
+    /// response that cannot be written): 500 if nothing was sent, else the
+    /// connection closes so the client sees a truncated body.
+    private func fail(_ message: String) {
+        worker.logger.error("error while handling \(request.head.method) \(request.head.uri): \(message)")
+        if !headSent && !cancelled {
+            writeInternalError()
+        } else {
+            framing.keepAlive = false
+        }
+        finish()
+    }
+
+    private func finish() {
+        guard !isFinished else { return }
+        state = .finished
+        lua_settop(thread, 0)
+        worker.lua.release(threadReference)
+        sink.requestFinished(keepAlive: framing.keepAlive && !cancelled)
+    }
+
+    private var isFinished: Bool {
+        if case .finished = state { return true }
+        return false
+    }
+}

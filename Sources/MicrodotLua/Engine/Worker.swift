@@ -1,0 +1,228 @@
+import CLua
+import Logging
+import NIOCore
+
+/// One event loop's Lua state with the app loaded in it. Only that loop's
+/// thread touches it, so Lua needs no lock.
+final class Worker {
+    let lua = LuaState()
+    let app: MicrodotApp
+    let logger: Logger
+    var eventLoop: EventLoop!
+    var debug = false
+    var onShutdown: (() -> Void)?
+
+    var regexes = RegexTable()
+    var dateHeader = DateHeaderCache()
+
+    private(set) var serveFunction: Int32 = LUA_NOREF
+    private(set) var appObject: Int32 = LUA_NOREF
+    /// What the script asked for with `app:run{...}`.
+    private(set) var runOptions = Configuration()
+    /// `microdot.Request.max_content_length`, read once the script has run.
+    private(set) var maxContentLength = 16 * 1024 * 1024
+
+    /// The first value a suspending request yields; unforgeable from Lua.
+    static let suspendMarker = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
+
+    init(app: MicrodotApp, logger: Logger) throws {
+        self.app = app
+        self.logger = logger
+        let L = lua.L
+        mdl_setcontext(L, Unmanaged.passUnretained(self).toOpaque())
+        try loadFramework()
+        try loadScript()
+    }
+
+    static func from(_ L: OpaquePointer) -> Worker {
+        Unmanaged<Worker>.fromOpaque(mdl_getcontext(L)).takeUnretainedValue()
+    }
+
+    // MARK: Loading
+
+    private func loadFramework() throws {
+        let L = lua.L
+        pushCore()
+        try lua.run(source: PackageResources.microdot_lua, chunkName: "=microdot", arguments: 1, results: 1)
+        // package.loaded.microdot = M, so require("microdot") finds it.
+        _ = mdl_getglobal(L, "package")
+        lua_getfield(L, -1, "loaded")
+        lua_pushvalue(L, -3)
+        L.setField("microdot", at: -2)
+        mdl_pop(L, 1)
+        // The script's folder comes first on package.path.
+        lua_getfield(L, -1, "path")
+        let path = L.string(at: -1) ?? ""
+        mdl_pop(L, 1)
+        L.push("\(app.root)/?.lua;\(app.root)/?/init.lua;" + path)
+        L.setField("path")
+        mdl_pop(L, 1)
+        lua_getfield(L, -1, "_serve")
+        serveFunction = lua.reference()
+        mdl_pop(L, 1)
+    }
+
+    private func loadScript() throws {
+        let L = lua.L
+        try lua.run(source: try app.loadSource(), chunkName: app.chunkName, results: 1)
+        let microdot = loadedModule()
+        defer { lua_settop(L, 0) }
+        let returned = lua_gettop(L) - 1
+        if isApp(at: returned) {
+            lua_pushvalue(L, returned)
+        } else if L.rawField("_run", of: microdot) == LUA_TTABLE {
+            let run = lua_gettop(L)
+            L.rawField("options", of: run)
+            runOptions = Self.options(L, at: lua_gettop(L))
+            L.rawField("app", of: run)
+        } else {
+            throw LuaError(message: "\(app.chunkName.dropFirst()): the script neither returns an app nor calls app:run()")
+        }
+        appObject = lua.reference()
+
+        L.rawField("Request", of: microdot)
+        L.rawField("max_content_length", of: -1)
+        var isInteger: Int32 = 0
+        let limit = mdl_tointegerx(L, -1, &isInteger)
+        if isInteger != 0, limit >= 0 { maxContentLength = Int(limit) }
+    }
+
+    /// Pushes package.loaded.microdot; returns its index.
+    private func loadedModule() -> Int32 {
+        let L = lua.L
+        _ = mdl_getglobal(L, "package")
+        lua_getfield(L, -1, "loaded")
+        lua_getfield(L, -1, "microdot")
+        mdl_remove(L, -2)
+        mdl_remove(L, -2)
+        return lua_gettop(L)
+    }
+
+    private func isApp(at index: Int32) -> Bool {
+        let L = lua.L
+        guard lua_type(L, index) == LUA_TTABLE, lua_getmetatable(L, index) != 0 else { return false }
+        defer { mdl_pop(L, 1) }
+        return L.rawField("__name", of: -1) == LUA_TSTRING && { defer { mdl_pop(L, 1) }; return L.string(at: -1) == "microdot.Microdot" }()
+    }
+
+    private static func options(_ L: OpaquePointer, at index: Int32) -> Configuration {
+        var options = Configuration()
+        guard lua_type(L, index) == LUA_TTABLE else { return options }
+        if lua_getfield(L, index, "host") == LUA_TSTRING { options.host = L.string(at: -1) }
+        if lua_getfield(L, index, "port") == LUA_TNUMBER { options.port = Int(mdl_tointegerx(L, -1, nil)) }
+        if lua_getfield(L, index, "workers") == LUA_TNUMBER { options.workers = Int(mdl_tointegerx(L, -1, nil)) }
+        if lua_getfield(L, index, "debug") == LUA_TBOOLEAN { options.debug = lua_toboolean(L, -1) != 0 }
+        mdl_pop(L, 4)
+        return options
+    }
+
+    // MARK: The core table the framework is built on
+
+    private func pushCore() {
+        let L = lua.L
+        lua_createtable(L, 0, 10)
+        let core = lua_gettop(L)
+
+        lua_createtable(L, 0, 4)
+        let json = lua_gettop(L)
+        L.pushFunction(Self.jsonEncode)
+        L.setField("encode", at: json)
+        lua_pushlightuserdata(L, nil)
+        L.setField("null", at: json)
+        lua_createtable(L, 0, 1)
+        L.push("array")
+        L.setField("__jsontype")
+        lua_pushvalue(L, -1)
+        L.setField("json_array_mt", at: core)
+        L.pushFunction(Self.jsonDecode, upvalues: 1)
+        L.setField("decode", at: json)
+        L.setField("json", at: core)
+
+        lua_pushlightuserdata(L, Self.suspendMarker)
+        L.setField("SUSPEND", at: core)
+        L.push(app.root)
+        L.setField("root", at: core)
+        L.pushFunction(Self.regexCompile)
+        L.setField("regex_compile", at: core)
+        L.pushFunction(Self.regexMatch)
+        L.setField("regex_match", at: core)
+        L.pushFunction(Self.httpDate)
+        L.setField("http_date", at: core)
+        L.pushFunction(Self.logError)
+        L.setField("log_error", at: core)
+        L.pushFunction(Self.shutdown)
+        L.setField("shutdown", at: core)
+    }
+
+    private static let jsonEncode: mdl_SwiftFunction = { L in
+        let L = L!
+        do {
+            let bytes = try LuaJSON.encode(L, at: 1)
+            bytes.withUnsafeBytes { L.push(bytes: $0) }
+            return 1
+        } catch {
+            return L.raise((error as? LuaJSON.Failure)?.message ?? "\(error)")
+        }
+    }
+
+    private static let jsonDecode: mdl_SwiftFunction = { L in
+        let L = L!
+        do {
+            guard let result: Void = try L.withBytes(at: 1, { bytes in
+                try LuaJSON.decode(L, bytes, arrayMetatable: mdl_upvalueindex(1))
+            }) else {
+                return L.raise("json.decode expects a string")
+            }
+            _ = result
+            return 1
+        } catch {
+            return L.raise((error as? LuaJSON.Failure)?.message ?? "\(error)")
+        }
+    }
+
+    private static let regexCompile: mdl_SwiftFunction = { L in
+        let L = L!
+        guard let pattern = L.string(at: 1) else { return L.raise("regex_compile expects a string") }
+        do {
+            let number = try Worker.from(L).regexes.compile(pattern)
+            lua_pushinteger(L, lua_Integer(number))
+            return 1
+        } catch {
+            return L.raise("invalid regular expression \(pattern): \(error)")
+        }
+    }
+
+    private static let regexMatch: mdl_SwiftFunction = { L in
+        let L = L!
+        let number = Int(mdl_tointegerx(L, 1, nil))
+        guard let subject = L.string(at: 2),
+              let captures = Worker.from(L).regexes.captures(number, in: subject) else {
+            lua_pushnil(L)
+            return 1
+        }
+        lua_createtable(L, Int32(captures.count), 0)
+        for (offset, capture) in captures.enumerated() {
+            if let capture { L.push(String(capture)) } else { lua_pushnil(L) }
+            lua_rawseti(L, -2, lua_Integer(offset + 1))
+        }
+        return 1
+    }
+
+    private static let httpDate: mdl_SwiftFunction = { L in
+        let L = L!
+        guard lua_type(L, 1) == LUA_TNUMBER else { return L.raise("http_date expects a number") }
+        L.push(HTTPDate.format(epochSeconds: Int(mdl_tonumber(L, 1))))
+        return 1
+    }
+
+    private static let logError: mdl_SwiftFunction = { L in
+        let L = L!
+        Worker.from(L).logger.error("\(L.string(at: 1) ?? "error")")
+        return 0
+    }
+
+    private static let shutdown: mdl_SwiftFunction = { L in
+        Worker.from(L!).onShutdown?()
+        return 0
+    }
+}

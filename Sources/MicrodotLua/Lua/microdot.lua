@@ -1,0 +1,1037 @@
+-- The microdot module as Lua scripts see it: Microdot's routing, hooks and
+-- response rules, on top of primitives the Swift host passes in as `core`.
+-- The host calls `_serve` once per request, inside that request's coroutine.
+local core = ...
+
+local type, next, pairs, ipairs, select, tostring, tonumber, error, pcall, xpcall =
+    type, next, pairs, ipairs, select, tostring, tonumber, error, pcall, xpcall
+local rawget, rawset, setmetatable, getmetatable = rawget, rawset, setmetatable, getmetatable
+local concat, unpack = table.concat, table.unpack
+local co_create, co_resume, co_yield, co_status, co_close, co_isyieldable =
+    coroutine.create, coroutine.resume, coroutine.yield, coroutine.status, coroutine.close,
+    coroutine.isyieldable
+local math_tointeger = math.tointeger
+
+-- Yielded (first value) by anything that suspends a request: the host sees it
+-- at the top of the request coroutine and resumes it when the wait is over.
+local SUSPEND = core.SUSPEND
+
+local M = {}
+M.json = core.json
+local json_array_mt = core.json_array_mt
+
+-- Marks a table (a new one when nil) to be encoded as a JSON array.
+function M.json.array(t)
+    return setmetatable(t or {}, json_array_mt)
+end
+
+---------------------------------------------------------------------------
+-- Coroutines: a suspension raised inside a nested coroutine (a generator, a
+-- wrapped function) is passed up to the host and the answer passed back down,
+-- so that microdot.sleep works at any depth.
+---------------------------------------------------------------------------
+local function after_resume(co, ok, first, ...)
+    if ok and first == SUSPEND and co_isyieldable() then
+        return after_resume(co, co_resume(co, co_yield(SUSPEND, ...)))
+    end
+    return ok, first, ...
+end
+
+local function resume(co, ...)
+    return after_resume(co, co_resume(co, ...))
+end
+
+-- coroutine.wrap keeps no handle on its thread; remembering it lets a stream
+-- be closed (to-be-closed variables run) when its client goes away.
+local wrapped_threads = setmetatable({}, { __mode = "k" })
+
+local function wrap_result(co, ok, ...)
+    if ok then return ... end
+    if co_status(co) == "dead" then co_close(co) end
+    error((...), 0)
+end
+
+local function wrap(f)
+    local co = co_create(f)
+    local function wrapper(...)
+        return wrap_result(co, resume(co, ...))
+    end
+    wrapped_threads[wrapper] = co
+    return wrapper
+end
+
+coroutine.resume = resume
+coroutine.wrap = wrap
+
+function M.sleep(seconds)
+    if type(seconds) ~= "number" or seconds ~= seconds or seconds < 0 then
+        error("microdot.sleep expects a non-negative number of seconds", 2)
+    end
+    if not co_isyieldable() then
+        error("microdot.sleep can only be called while handling a request", 2)
+    end
+    local ok, err = co_yield(SUSPEND, "sleep", seconds)
+    if not ok then error(err or "request cancelled", 2) end
+end
+
+---------------------------------------------------------------------------
+-- Case-insensitive header tables: keys keep the case they were set with
+-- (what goes on the wire); lookups and assignments ignore case.
+---------------------------------------------------------------------------
+local Headers = {}
+
+local function header_key(t, key)
+    local lower = key:lower()
+    for k in next, t do
+        if type(k) == "string" and k:lower() == lower then return k end
+    end
+end
+
+Headers.__index = function(t, key)
+    if type(key) ~= "string" then return nil end
+    local k = header_key(t, key)
+    if k ~= nil then return rawget(t, k) end
+end
+
+Headers.__newindex = function(t, key, value)
+    if type(key) == "string" then
+        local k = header_key(t, key)
+        if k ~= nil then
+            rawset(t, k, value)
+            return
+        end
+    end
+    rawset(t, key, value)
+end
+
+local function new_headers(initial)
+    local headers = setmetatable({}, Headers)
+    if initial ~= nil then
+        if type(initial) ~= "table" then
+            error("headers must be a table, got " .. type(initial), 3)
+        end
+        for k, v in pairs(initial) do headers[k] = v end
+    end
+    return headers
+end
+M.NoCaseDict = new_headers
+
+---------------------------------------------------------------------------
+-- URL decoding, query strings and multi-dicts
+---------------------------------------------------------------------------
+local function hex_byte(h)
+    return string.char(tonumber(h, 16))
+end
+
+local function percent_decode(s)
+    if s:find("%", 1, true) == nil then return s end
+    return (s:gsub("%%(%x%x)", hex_byte))
+end
+
+local function form_decode(s)
+    if s:find("+", 1, true) ~= nil then s = s:gsub("+", " ") end
+    return percent_decode(s)
+end
+M.urldecode = form_decode
+
+function M.urlencode(s)
+    return (s:gsub("[^%w%-%._~ ]", function(c)
+        return string.format("%%%02X", c:byte())
+    end):gsub(" ", "+"))
+end
+
+-- A multi-dict: `md.key` is the first value; all of them are in getlist().
+local MultiDict = {}
+local multidict_lists = setmetatable({}, { __mode = "k" })
+MultiDict.__index = MultiDict
+
+local function new_multidict()
+    local md = setmetatable({}, MultiDict)
+    multidict_lists[md] = {}
+    return md
+end
+
+local function multidict_add(md, key, value)
+    local lists = multidict_lists[md]
+    local list = lists[key]
+    if list == nil then
+        lists[key] = { value }
+        rawset(md, key, value)
+    else
+        list[#list + 1] = value
+    end
+end
+
+function MultiDict:get(key, default, convert)
+    local value = rawget(self, key)
+    if value == nil then return default end
+    if convert ~= nil then
+        local ok, converted = pcall(convert, value)
+        if not ok or converted == nil then return default end
+        return converted
+    end
+    return value
+end
+
+function MultiDict:getlist(key, convert)
+    local list = multidict_lists[self][key]
+    local out = {}
+    if list == nil then return out end
+    for _, value in ipairs(list) do
+        if convert ~= nil then
+            local ok, converted = pcall(convert, value)
+            if ok and converted ~= nil then out[#out + 1] = converted end
+        else
+            out[#out + 1] = value
+        end
+    end
+    return out
+end
+
+local function parse_urlencoded(s)
+    local md = new_multidict()
+    if s == nil or s == "" then return md end
+    for pair in s:gmatch("[^&]+") do
+        local eq = pair:find("=", 1, true)
+        if eq then
+            multidict_add(md, form_decode(pair:sub(1, eq - 1)), form_decode(pair:sub(eq + 1)))
+        else
+            multidict_add(md, form_decode(pair), "")
+        end
+    end
+    return md
+end
+M.MultiDict = new_multidict
+
+---------------------------------------------------------------------------
+-- Errors: abort() raises an HTTPException; error classes are metatables.
+---------------------------------------------------------------------------
+local HTTPException = {}
+HTTPException.__index = HTTPException
+HTTPException.__tostring = function(e)
+    return "HTTPException: " .. tostring(e.status_code)
+end
+M.HTTPException = HTTPException
+
+function M.abort(status_code, reason)
+    status_code = math_tointeger(status_code)
+    if status_code == nil then error("abort expects an integer status code", 2) end
+    error(setmetatable({ status_code = status_code, reason = reason or (status_code .. " error") },
+        HTTPException), 0)
+end
+
+-- The class an error value belongs to, then its ancestors through __index.
+local function parent_class(class)
+    local mt = getmetatable(class)
+    if type(mt) == "table" then
+        local index = rawget(mt, "__index")
+        if type(index) == "table" and index ~= class then return index end
+    end
+end
+
+---------------------------------------------------------------------------
+-- Responses
+---------------------------------------------------------------------------
+local Response = {}
+Response.__index = Response
+Response.__name = "microdot.Response"
+Response.default_content_type = "text/plain"
+Response.default_send_file_max_age = nil
+Response.types_map = {
+    css = "text/css",
+    gif = "image/gif",
+    html = "text/html",
+    jpg = "image/jpeg",
+    js = "application/javascript",
+    json = "application/json",
+    png = "image/png",
+    txt = "text/plain",
+    svg = "image/svg+xml",
+}
+M.Response = Response
+
+-- A file to be streamed from disk by the host: path and size, never the bytes.
+local FileBody = {}
+FileBody.__index = FileBody
+FileBody.__name = "microdot.FileBody"
+
+local function is_response(v)
+    local mt = getmetatable(v)
+    for _ = 1, 32 do
+        if mt == Response then return true end
+        if type(mt) ~= "table" then return false end
+        mt = parent_class(mt)
+    end
+    return false
+end
+M.is_response = is_response
+
+local function new_response(class, nargs, body, status_code, headers, reason)
+    if nargs == 0 then body = "" end
+    if status_code == nil then status_code = 200 end
+    local status = math_tointeger(status_code)
+    if status == nil or status < 100 or status > 999 then
+        error("invalid status code: " .. tostring(status_code), 3)
+    end
+    if body == nil then
+        if status == 200 then status = 204 end
+        body = ""
+    end
+    headers = new_headers(headers)
+    local kind = type(body)
+    if kind == "table" and getmetatable(body) ~= FileBody then
+        body = core.json.encode(body)
+        if headers["Content-Type"] == nil then
+            headers["Content-Type"] = "application/json; charset=UTF-8"
+        end
+    elseif kind == "number" then
+        body = tostring(body)
+    elseif kind ~= "string" and kind ~= "function" and kind ~= "thread" and kind ~= "table" then
+        error("a response body cannot be a " .. kind, 3)
+    end
+    if reason ~= nil and type(reason) ~= "string" then
+        error("reason must be a string", 3)
+    end
+    return setmetatable({ status_code = status, headers = headers, body = body, reason = reason },
+        class)
+end
+
+setmetatable(Response, {
+    __call = function(class, ...)
+        return new_response(class, select("#", ...), ...)
+    end,
+})
+
+function Response.new(...)
+    return new_response(Response, select("#", ...), ...)
+end
+
+local function cookie_number(v)
+    return tostring(math_tointeger(v) or v)
+end
+
+local function set_if(value)
+    return value ~= nil and value ~= false and value ~= ""
+end
+
+function Response:set_cookie(cookie, value, options)
+    options = options or {}
+    cookie, value = tostring(cookie), tostring(value)
+    if value:find(";", 1, true) then error("invalid cookie value", 2) end
+    local parts = { cookie .. "=" .. value }
+    if set_if(options.path) then parts[#parts + 1] = "Path=" .. options.path end
+    if set_if(options.domain) then parts[#parts + 1] = "Domain=" .. options.domain end
+    if set_if(options.expires) then
+        local expires = options.expires
+        if type(expires) == "number" then expires = core.http_date(expires) end
+        parts[#parts + 1] = "Expires=" .. tostring(expires)
+    end
+    if options.max_age ~= nil then parts[#parts + 1] = "Max-Age=" .. cookie_number(options.max_age) end
+    if options.secure then parts[#parts + 1] = "Secure" end
+    if options.http_only then parts[#parts + 1] = "HttpOnly" end
+    if set_if(options.same_site) then parts[#parts + 1] = "SameSite=" .. options.same_site end
+    if options.partitioned then parts[#parts + 1] = "Partitioned" end
+    local header = concat(parts, "; ")
+    if header:find("[\r\n]") then error("invalid cookie", 2) end
+    local existing = self.headers["Set-Cookie"]
+    if type(existing) == "table" then
+        existing[#existing + 1] = header
+    elseif existing ~= nil then
+        self.headers["Set-Cookie"] = { existing, header }
+    else
+        self.headers["Set-Cookie"] = { header }
+    end
+end
+
+function Response:delete_cookie(cookie, options)
+    local copy = {}
+    for k, v in pairs(options or {}) do copy[k] = v end
+    copy.expires = "Thu, 01 Jan 1970 00:00:01 GMT"
+    copy.max_age = 0
+    return self:set_cookie(cookie, "", copy)
+end
+
+-- What Microdot's Response.complete() does; the host adds Content-Length.
+local function complete(res)
+    local headers = res.headers
+    if getmetatable(headers) ~= Headers then
+        headers = new_headers(headers)
+        res.headers = headers
+    end
+    if headers["Content-Type"] == nil then
+        local content_type = Response.default_content_type
+        if not content_type:find("charset=", 1, true) then
+            content_type = content_type .. "; charset=UTF-8"
+        end
+        headers["Content-Type"] = content_type
+    end
+end
+
+function M.redirect(location, status_code)
+    location = tostring(location)
+    if location:find("[\r\n]") then error("invalid redirect URL", 2) end
+    return new_response(Response, 3, "", status_code or 302, { Location = location })
+end
+Response.redirect = M.redirect
+
+local function resolve_path(filename)
+    if filename:sub(1, 1) == "/" or core.root == nil then return filename end
+    return core.root .. "/" .. filename
+end
+M.resolve_path = resolve_path
+
+function M.send_file(filename, options)
+    options = options or {}
+    if type(filename) ~= "string" then error("send_file expects a file name", 2) end
+    local content_type = options.content_type
+    if content_type == nil then
+        local name = filename
+        if options.compressed and name:sub(-3) == ".gz" then name = name:sub(1, -4) end
+        local ext = name:match("%.([^./]*)$") or name
+        content_type = Response.types_map[ext] or "application/octet-stream"
+    end
+    local headers = { ["Content-Type"] = content_type }
+    local max_age = options.max_age
+    if max_age == nil then max_age = Response.default_send_file_max_age end
+    if max_age ~= nil then headers["Cache-Control"] = "max-age=" .. cookie_number(max_age) end
+    if options.compressed then
+        headers["Content-Encoding"] = type(options.compressed) == "string" and options.compressed
+            or "gzip"
+    end
+    local path = resolve_path(filename .. (options.file_extension or ""))
+    local file, err = io.open(path, "rb")
+    if file == nil then error(err, 2) end
+    local _, read_err = file:read(0)
+    local size = file:seek("end")
+    file:close()
+    if read_err ~= nil then error(path .. ": " .. read_err, 2) end
+    local body = setmetatable({ path = path, size = size }, FileBody)
+    return new_response(Response, 3, body, options.status_code or 200, headers)
+end
+Response.send_file = M.send_file
+
+---------------------------------------------------------------------------
+-- URL patterns
+---------------------------------------------------------------------------
+local URLPattern = {}
+URLPattern.__index = URLPattern
+M.URLPattern = URLPattern
+
+-- Segment types that compile to Lua patterns; registered ones use regexes.
+local builtin_segments = {
+    string = { lua = "([^/]+)", regex = "([^/]+)" },
+    int = { lua = "(%-?%d+)", regex = "(-?\\d+)", parser = function(s) return math_tointeger(tonumber(s)) end },
+    path = { lua = "(.+)", regex = "(.+)" },
+}
+local custom_segments = {}
+
+function URLPattern.register_type(type_name, pattern, parser)
+    if type(type_name) ~= "string" then error("register_type expects a type name", 2) end
+    pattern = pattern or "[^/]+"
+    core.regex_compile("(" .. pattern .. ")") -- raises on a bad pattern
+    custom_segments[type_name] = { regex = "(" .. pattern .. ")", parser = parser }
+end
+
+local function lua_escape(s)
+    return (s:gsub("%p", "%%%0"))
+end
+
+local function regex_escape(s)
+    return (s:gsub("[%.%^%$%|%?%*%+%(%)%[%]%{%}\\]", "\\%0"))
+end
+
+function URLPattern.new(url_pattern)
+    if type(url_pattern) ~= "string" then error("a URL pattern must be a string", 3) end
+    local segments, lua_parts, regex_parts, uses_regex = {}, {}, {}, false
+    local body = url_pattern:gsub("^/+", "")
+    for segment in (body .. "/"):gmatch("([^/]*)/") do
+        if segment:sub(1, 1) == "<" then
+            if segment:sub(-1) ~= ">" then error("invalid URL pattern: " .. url_pattern, 3) end
+            local inner = segment:sub(2, -2)
+            local type_name, name = inner:match("^(.*):([^:]*)$")
+            if type_name == nil then type_name, name = "string", inner end
+            if name == "" then error("invalid URL pattern: " .. url_pattern, 3) end
+            local spec
+            if type_name:sub(1, 3) == "re:" then
+                spec = { regex = "(" .. type_name:sub(4) .. ")" }
+                core.regex_compile(spec.regex)
+            else
+                spec = custom_segments[type_name] or builtin_segments[type_name]
+                if spec == nil then error("invalid URL segment type: " .. type_name, 3) end
+            end
+            if spec.lua == nil then uses_regex = true end
+            segments[#segments + 1] = { name = name, parser = spec.parser }
+            lua_parts[#lua_parts + 1] = "/" .. (spec.lua or "")
+            regex_parts[#regex_parts + 1] = "/" .. spec.regex
+        else
+            lua_parts[#lua_parts + 1] = "/" .. lua_escape(segment)
+            regex_parts[#regex_parts + 1] = "/" .. regex_escape(segment)
+        end
+    end
+    local self = setmetatable({ url_pattern = url_pattern, segments = segments }, URLPattern)
+    if uses_regex then
+        self.regex = core.regex_compile("^" .. concat(regex_parts) .. "$")
+    else
+        self.lua_pattern = "^" .. concat(lua_parts) .. "$"
+    end
+    self.literal = #segments == 0 and ("/" .. body) or nil
+    return self
+end
+
+local function convert_args(self, ...)
+    local segments = self.segments
+    local values = { ... }
+    for i = 1, #segments do
+        local parser = segments[i].parser
+        if parser ~= nil then
+            local value = parser(values[i])
+            if value == nil then return nil end
+            values[i] = value
+        end
+    end
+    return values
+end
+
+-- The URL arguments in pattern order, or nil when the path does not match.
+function URLPattern:match(path)
+    if self.literal ~= nil then
+        if path == self.literal then return {} end
+        return nil
+    end
+    if self.lua_pattern ~= nil then
+        local first = path:match(self.lua_pattern)
+        if first == nil then return nil end
+        return convert_args(self, path:match(self.lua_pattern))
+    end
+    local captures = core.regex_match(self.regex, path)
+    if captures == nil then return nil end
+    return convert_args(self, unpack(captures, 1, #self.segments))
+end
+
+---------------------------------------------------------------------------
+-- Requests
+---------------------------------------------------------------------------
+local Request = {}
+Request.__name = "microdot.Request"
+Request.max_content_length = 16 * 1024 * 1024
+Request.max_body_length = 16 * 1024 * 1024
+Request.max_readline = 8 * 1024
+M.Request = Request
+
+local request_fields = {}
+
+function request_fields.args(req)
+    return parse_urlencoded(req.query_string)
+end
+
+function request_fields.cookies(req)
+    local cookies = {}
+    local header = req.headers["Cookie"]
+    if header ~= nil then
+        for part in header:gmatch("[^;]+") do
+            local name, value = part:match("^%s*([^=]-)%s*=%s*(.-)%s*$")
+            if name == nil then
+                name, value = part:match("^%s*(.-)%s*$"), ""
+            end
+            if name ~= "" then cookies[name] = value end
+        end
+    end
+    return cookies
+end
+
+function request_fields.content_length(req)
+    return math_tointeger(tonumber(req.headers["Content-Length"] or "0")) or 0
+end
+
+function request_fields.content_type(req)
+    return req.headers["Content-Type"]
+end
+
+function request_fields.json(req)
+    local content_type = req.content_type
+    if content_type == nil or not content_type:lower():find("^%s*application/json") then
+        return nil
+    end
+    local ok, value = pcall(core.json.decode, req.body)
+    if not ok then M.abort(400, "Bad request") end
+    return value
+end
+
+function request_fields.form(req)
+    local content_type = req.content_type
+    if content_type == nil
+        or not content_type:lower():find("^%s*application/x%-www%-form%-urlencoded") then
+        return nil
+    end
+    return parse_urlencoded(req.body)
+end
+
+function request_fields.g(_)
+    return {}
+end
+
+function request_fields.client_addr(req)
+    return { rawget(req, "_host"), rawget(req, "_port") }
+end
+
+Request.__index = function(req, key)
+    local field = request_fields[key]
+    if field ~= nil then
+        local value = field(req)
+        rawset(req, key, value)
+        return value
+    end
+    return Request[key]
+end
+
+function Request:after_request(f)
+    local hooks = rawget(self, "_after_request")
+    if hooks == nil then
+        hooks = {}
+        self._after_request = hooks
+    end
+    hooks[#hooks + 1] = f
+    return f
+end
+
+local function new_request(app, method, url, http_version, headers, body, host, port)
+    local path, query_string = url, nil
+    local q = url:find("?", 1, true)
+    if q ~= nil then
+        path, query_string = url:sub(1, q - 1), url:sub(q + 1)
+    end
+    return setmetatable({
+        app = app,
+        method = method,
+        url = url,
+        path = percent_decode(path),
+        query_string = query_string,
+        http_version = http_version,
+        scheme = "http",
+        headers = setmetatable(headers, Headers),
+        body = body or "",
+        url_prefix = "",
+        url_args = {},
+        _host = host,
+        _port = port,
+    }, Request)
+end
+
+---------------------------------------------------------------------------
+-- The application
+---------------------------------------------------------------------------
+local Microdot = {}
+Microdot.__index = Microdot
+Microdot.__name = "microdot.Microdot"
+
+function M.Microdot()
+    return setmetatable({
+        url_map = {},
+        before_request_handlers = {},
+        after_request_handlers = {},
+        after_error_request_handlers = {},
+        error_handlers = {},
+        debug = false,
+    }, Microdot)
+end
+M.new = M.Microdot
+
+local function check_callable(f, what)
+    local t = type(f)
+    if t == "function" then return end
+    local mt = getmetatable(f)
+    if t == "table" and type(mt) == "table" and mt.__call ~= nil then return end
+    error(what .. " must be a function, got " .. t, 3)
+end
+
+local function add_route(app, url_pattern, methods, handler)
+    check_callable(handler, "a route handler")
+    local list, set = {}, {}
+    for _, m in ipairs(methods) do
+        m = tostring(m):upper()
+        if not set[m] then
+            set[m] = true
+            list[#list + 1] = m
+        end
+    end
+    local route = {
+        methods = list,
+        method_set = set,
+        pattern = URLPattern.new(url_pattern),
+        handler = handler,
+        url_prefix = "",
+    }
+    app.url_map[#app.url_map + 1] = route
+    return handler
+end
+
+function Microdot:route(url_pattern, methods, handler)
+    if handler == nil then methods, handler = { "GET" }, methods end
+    if type(methods) == "string" then methods = { methods } end
+    return add_route(self, url_pattern, methods, handler)
+end
+
+for _, method in ipairs({ "get", "post", "put", "patch", "delete" }) do
+    local upper = { method:upper() }
+    Microdot[method] = function(self, url_pattern, handler)
+        return add_route(self, url_pattern, upper, handler)
+    end
+end
+
+function Microdot:before_request(f)
+    check_callable(f, "a before_request handler")
+    self.before_request_handlers[#self.before_request_handlers + 1] = f
+    return f
+end
+
+function Microdot:after_request(f)
+    check_callable(f, "an after_request handler")
+    self.after_request_handlers[#self.after_request_handlers + 1] = f
+    return f
+end
+
+function Microdot:after_error_request(f)
+    check_callable(f, "an after_error_request handler")
+    self.after_error_request_handlers[#self.after_error_request_handlers + 1] = f
+    return f
+end
+
+function Microdot:errorhandler(status_or_class, f)
+    check_callable(f, "an error handler")
+    local kind = type(status_or_class)
+    if kind == "number" then
+        status_or_class = math_tointeger(status_or_class)
+    elseif kind ~= "table" then
+        error("errorhandler expects a status code or an error class table", 2)
+    end
+    self.error_handlers[status_or_class] = f
+    return f
+end
+
+function Microdot:mount(subapp, url_prefix, options)
+    url_prefix = url_prefix or ""
+    local is_local = type(options) == "table" and (options.local_hooks or options["local"])
+    for _, route in ipairs(subapp.url_map) do
+        self.url_map[#self.url_map + 1] = {
+            methods = route.methods,
+            method_set = route.method_set,
+            pattern = URLPattern.new(url_prefix .. route.pattern.url_pattern),
+            handler = route.handler,
+            url_prefix = url_prefix .. route.url_prefix,
+            subapp = route.subapp or subapp,
+        }
+    end
+    if not is_local then
+        for _, name in ipairs({ "before_request_handlers", "after_request_handlers",
+            "after_error_request_handlers" }) do
+            for _, h in ipairs(subapp[name]) do self[name][#self[name] + 1] = h end
+            subapp[name] = {}
+        end
+        for key, h in pairs(subapp.error_handlers) do self.error_handlers[key] = h end
+        subapp.error_handlers = {}
+    end
+end
+
+-- The options app:run{} asked for; the host reads them once the script ran.
+function Microdot:run(options)
+    options = options or {}
+    if type(options) ~= "table" then error("app:run expects a table of options", 2) end
+    M._run = { app = self, options = options }
+end
+
+function Microdot:shutdown()
+    core.shutdown()
+end
+
+function Microdot.abort(_, status_code, reason)
+    return M.abort(status_code, reason)
+end
+
+-- Returns the route handler (or 404/405), the url prefix, the subapp and args.
+local function find_route(app, req)
+    local method = req.method
+    if method == "HEAD" then method = "GET" end
+    local path = req.path
+    local found = 404
+    for _, route in ipairs(app.url_map) do
+        local args = route.pattern:match(path)
+        if args ~= nil then
+            if route.method_set[method] then
+                return route, args
+            end
+            found = 405
+        end
+    end
+    return found
+end
+
+local function allowed_methods(app, path)
+    local allow, seen = {}, {}
+    local function add(m)
+        if not seen[m] then
+            seen[m] = true
+            allow[#allow + 1] = m
+        end
+    end
+    for _, route in ipairs(app.url_map) do
+        if route.pattern:match(path) ~= nil then
+            for _, m in ipairs(route.methods) do add(m) end
+        end
+    end
+    return allow, seen, add
+end
+
+local function options_response(app, req)
+    local allow, seen, add = allowed_methods(app, req.path)
+    if seen.GET then add("HEAD") end
+    add("OPTIONS")
+    return new_response(Response, 3, "", 200, { Allow = concat(allow, ", ") })
+end
+
+-- Return values become a response, as the table in the spec says.
+local function make_response(r1, r2, r3)
+    if is_response(r1) then return r1 end
+    if math_tointeger(r1) ~= nil and type(r1) == "number" then
+        return new_response(Response, 3, "", r1, r2)
+    end
+    if type(r2) == "number" then
+        return new_response(Response, 3, r1, r2, r3)
+    end
+    if type(r2) == "table" then
+        return new_response(Response, 3, r1, 200, r2)
+    end
+    return new_response(Response, 1, r1)
+end
+M.make_response = make_response
+
+local function handlers_for(app, req, name, local_first)
+    local subapp = req.subapp
+    if subapp == nil or subapp == app then return app[name] end
+    local first, second = subapp[name], app[name]
+    if not local_first then first, second = second, first end
+    if #first == 0 then return second end
+    if #second == 0 then return first end
+    local all = {}
+    for _, h in ipairs(first) do all[#all + 1] = h end
+    for _, h in ipairs(second) do all[#all + 1] = h end
+    return all
+end
+
+-- An error caught by xpcall, with the traceback taken where it was raised.
+local CaughtError = {}
+
+local function catch(err)
+    if getmetatable(err) == HTTPException then return err end
+    local message = err
+    if type(err) ~= "string" then
+        local mt = getmetatable(err)
+        if mt ~= nil and mt.__tostring ~= nil then
+            message = tostring(err)
+        else
+            message = "(error object is a " .. type(err) .. " value)"
+        end
+    end
+    return setmetatable({ value = err, traceback = debug.traceback(message, 2) }, CaughtError)
+end
+
+local function log_error(caught)
+    core.log_error(caught.traceback)
+end
+
+local function error_response(app, req, status_code, reason)
+    local subapp = req.subapp
+    local handler = (subapp ~= nil and subapp.error_handlers[status_code])
+        or app.error_handlers[status_code]
+    if handler ~= nil then
+        return make_response(handler(req))
+    end
+    return new_response(Response, 3, reason or "N/A", status_code)
+end
+
+local function class_handler(app, req, err)
+    if type(err) ~= "table" then return nil end
+    local class = getmetatable(err)
+    local subapp = req.subapp
+    for _ = 1, 32 do
+        if type(class) ~= "table" then return nil end
+        local handler = (subapp ~= nil and subapp.error_handlers[class]) or app.error_handlers[class]
+        if handler ~= nil then return handler end
+        class = parent_class(class)
+    end
+end
+
+local function run_route(app, req, route, args)
+    local res
+    for _, handler in ipairs(handlers_for(app, req, "before_request_handlers", false)) do
+        res = handler(req)
+        if res ~= nil then break end
+    end
+    if res ~= nil then
+        res = make_response(res)
+    else
+        res = make_response(route.handler(req, unpack(args, 1, #route.pattern.segments)))
+    end
+    for _, handler in ipairs(handlers_for(app, req, "after_request_handlers", true)) do
+        local replaced = handler(req, res)
+        if replaced ~= nil then res = make_response(replaced) end
+    end
+    local own = rawget(req, "_after_request")
+    if own ~= nil then
+        for _, handler in ipairs(own) do
+            local replaced = handler(req, res)
+            if replaced ~= nil then res = make_response(replaced) end
+        end
+    end
+    return res
+end
+
+local function internal_error()
+    return new_response(Response, 3, "Internal server error", 500)
+end
+
+-- Runs `f` protected; an error is logged and becomes nil.
+local function protected(f, ...)
+    local ok, res = xpcall(f, catch, ...)
+    if ok then return res end
+    if getmetatable(res) == CaughtError then log_error(res) end
+    return nil
+end
+
+local function handle_error(app, req, err)
+    if getmetatable(err) == HTTPException then
+        return protected(error_response, app, req, err.status_code, err.reason)
+    end
+    log_error(err)
+    local handler = class_handler(app, req, err.value)
+    local res
+    if handler ~= nil then
+        res = protected(function() return make_response(handler(req, err.value)) end)
+    end
+    if res == nil then
+        res = protected(error_response, app, req, 500, "Internal server error")
+    end
+    return res
+end
+
+function Microdot:dispatch_request(req, body_too_large)
+    local res, completed
+    if body_too_large then
+        res = protected(error_response, self, req, 413, "Payload too large")
+    elseif req.method == "OPTIONS" then
+        res = options_response(self, req)
+        completed = true
+    else
+        local route, args = find_route(self, req)
+        if type(route) == "table" then
+            req.url_prefix = route.url_prefix
+            req.subapp = route.subapp
+            req.route = route.handler
+            local segments = route.pattern.segments
+            if #segments > 0 then
+                local url_args = {}
+                for i = 1, #segments do url_args[segments[i].name] = args[i] end
+                req.url_args = url_args
+            end
+            local ok, result = xpcall(run_route, catch, self, req, route, args)
+            if ok then
+                res, completed = result, true
+            else
+                res = handle_error(self, req, result)
+            end
+        elseif route == 405 then
+            res = protected(error_response, self, req, 405, "Method not allowed")
+            if res ~= nil and res.status_code == 405 and res.headers["Allow"] == nil then
+                local allow, seen, add = allowed_methods(self, req.path)
+                if seen.GET then add("HEAD") end
+                add("OPTIONS")
+                res.headers["Allow"] = concat(allow, ", ")
+            end
+        else
+            res = protected(error_response, self, req, 404, "Not found")
+        end
+    end
+    if res == nil then res = internal_error() end
+    if not completed then
+        for _, handler in ipairs(handlers_for(self, req, "after_error_request_handlers", true)) do
+            local replaced = protected(handler, req, res)
+            if replaced ~= nil then
+                res = protected(make_response, replaced) or internal_error()
+            end
+        end
+    end
+    return res
+end
+
+---------------------------------------------------------------------------
+-- The host's entry point: one call per request, in its own coroutine.
+-- Returns the response; a streaming response is yielded first, then each
+-- chunk is yielded while the host resumes with true (false stops it).
+---------------------------------------------------------------------------
+local function close_stream(body)
+    local thread = type(body) == "thread" and body or wrapped_threads[body]
+    if thread ~= nil and co_status(thread) == "suspended" then co_close(thread) end
+end
+
+local function send_chunk(body, chunk)
+    local kind = type(chunk)
+    if kind == "number" then
+        chunk = tostring(chunk)
+    elseif kind ~= "string" then
+        error("a stream gave a " .. kind .. " value; chunks must be strings", 0)
+    end
+    if chunk ~= "" and not co_yield(chunk) then
+        close_stream(body)
+        return false
+    end
+    return true
+end
+
+local function pump(body)
+    if type(body) == "thread" then
+        while true do
+            local ok, chunk = resume(body)
+            if not ok then error(chunk, 0) end
+            if co_status(body) == "dead" then return end
+            if chunk ~= nil and not send_chunk(body, chunk) then return end
+        end
+    end
+    while true do
+        local chunk = body()
+        if chunk == nil then return end
+        if not send_chunk(body, chunk) then return end
+    end
+end
+
+local function stream(body)
+    local ok, err = xpcall(pump, catch, body)
+    if not ok then
+        close_stream(body)
+        error(getmetatable(err) == CaughtError and err.traceback or err, 0)
+    end
+end
+
+function M._serve(app, method, url, http_version, headers, body, host, port)
+    local req = new_request(app, method, url, http_version, headers, body, host, port)
+    local res = app:dispatch_request(req, body == false)
+    local ok, err = pcall(complete, res)
+    if not ok then
+        core.log_error(tostring(err))
+        res = internal_error()
+        complete(res)
+    end
+    local kind = type(res.body)
+    if kind == "function" or kind == "thread" then
+        if co_yield(res) then
+            stream(res.body)
+        else
+            close_stream(res.body)
+        end
+        return nil
+    end
+    return res
+end
+
+M._FileBody = FileBody
+M._Headers = Headers
+
+return M

@@ -1,0 +1,235 @@
+import CLua
+import NIOCore
+import NIOHTTP1
+
+/// What the connection needs to know of the request it answers.
+struct RequestFraming {
+    let isHead: Bool
+    let isHTTP10: Bool
+    var keepAlive: Bool
+}
+
+/// What follows the head that `ResponseEncoder` wrote.
+enum ResponseBody {
+    /// Nothing: the body (if any) is already in the buffer.
+    case complete
+    /// A file streamed from disk after the head.
+    case file(NIOFileHandle, FileRegion)
+    /// Chunks the Lua generator gives, chunked for HTTP/1.1.
+    case stream
+}
+
+struct EncodedResponse {
+    let status: Int
+    let body: ResponseBody
+    /// False when the connection must close after this response.
+    let keepAlive: Bool
+    /// Whether a streamed body is chunk-encoded (else it ends at close).
+    let chunked: Bool
+}
+
+/// Turns a Lua response table into HTTP/1.1 bytes. Header names and values
+/// are checked here, at the one place everything passes before the wire, so
+/// nothing the app sets can inject a header or split a response.
+enum ResponseEncoder {
+    struct Invalid: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static func encode(
+        _ L: OpaquePointer, at index: Int32, request: RequestFraming, date: [UInt8],
+        into buffer: inout ByteBuffer
+    ) throws -> EncodedResponse {
+        let response = lua_absindex(L, index)
+        let base = lua_gettop(L)
+        defer { lua_settop(L, base) }
+
+        L.rawField("status_code", of: response)
+        var isInteger: Int32 = 0
+        let status = Int(mdl_tointegerx(L, -1, &isInteger))
+        guard isInteger != 0, (100...999).contains(status) else {
+            throw Invalid(description: "invalid status code in response")
+        }
+
+        buffer.writeBytes(statusLine(status, L, response: response))
+
+        // The body decides the framing; the app does not set it.
+        let bodyIndex = lua_gettop(L) + 1
+        let bodyType = L.rawField("body", of: response)
+        var body = ResponseBody.complete
+        var length = 0
+        switch bodyType {
+        case LUA_TSTRING:
+            length = Int(lua_rawlen(L, bodyIndex))
+        case LUA_TNIL:
+            length = 0
+        case LUA_TFUNCTION, LUA_TTHREAD:
+            body = .stream
+        case LUA_TTABLE:
+            guard L.rawField("path", of: bodyIndex) == LUA_TSTRING, let path = L.string(at: -1) else {
+                throw Invalid(description: "a response body table must come from send_file")
+            }
+            mdl_pop(L, 1)
+            let handle: NIOFileHandle
+            do {
+                handle = try NIOFileHandle(_deprecatedPath: path)
+            } catch {
+                throw Invalid(description: "cannot open \(path): \(error)")
+            }
+            do {
+                let region = try FileRegion(fileHandle: handle)
+                length = region.readableBytes
+                body = .file(handle, region)
+            } catch {
+                try? handle.close()
+                throw Invalid(description: "cannot read \(path): \(error)")
+            }
+        default:
+            throw Invalid(description: "invalid response body type")
+        }
+
+        var keepAlive = request.keepAlive
+        var hasDate = false
+        do {
+            try writeHeaders(L, of: response, into: &buffer, keepAlive: &keepAlive, hasDate: &hasDate)
+        } catch {
+            if case .file(let handle, _) = body { try? handle.close() }
+            throw error
+        }
+        if !hasDate { buffer.writeBytes(date) }
+
+        let bodyAllowed = !(100...199).contains(status) && status != 204 && status != 304
+        var chunked = false
+        switch body {
+        case .stream where bodyAllowed:
+            if request.isHTTP10 {
+                keepAlive = false
+            } else {
+                chunked = true
+                buffer.writeStaticString("Transfer-Encoding: chunked\r\n")
+            }
+        case .stream:
+            break
+        case .complete, .file:
+            if bodyAllowed {
+                buffer.writeStaticString("Content-Length: ")
+                buffer.writeString(String(length))
+                buffer.writeStaticString("\r\n")
+            }
+        }
+        if !keepAlive {
+            buffer.writeStaticString("Connection: close\r\n")
+        } else if request.isHTTP10 {
+            buffer.writeStaticString("Connection: keep-alive\r\n")
+        }
+        buffer.writeStaticString("\r\n")
+
+        let sendsBody = bodyAllowed && !request.isHead
+        if case .complete = body, sendsBody, length > 0 {
+            L.withBytes(at: bodyIndex) { buffer.writeBytes($0) }
+        }
+        if case .file(let handle, _) = body, !sendsBody {
+            try? handle.close()
+            body = .complete
+        }
+        if case .stream = body, !sendsBody {
+            chunked = false
+        }
+        return EncodedResponse(status: status, body: body, keepAlive: keepAlive, chunked: chunked)
+    }
+
+    private static func statusLine(_ status: Int, _ L: OpaquePointer, response: Int32) -> [UInt8] {
+        if L.rawField("reason", of: response) == LUA_TSTRING, let reason = L.string(at: -1),
+           !reason.utf8.contains(where: { $0 == 13 || $0 == 10 }) {
+            mdl_pop(L, 1)
+            return Array("HTTP/1.1 \(status) \(reason)\r\n".utf8)
+        }
+        mdl_pop(L, 1)
+        if let line = standardStatusLines[status] { return line }
+        return Array("HTTP/1.1 \(status) Unknown\r\n".utf8)
+    }
+
+    private static let standardStatusLines: [Int: [UInt8]] = {
+        var lines: [Int: [UInt8]] = [:]
+        for code in 100...599 {
+            let phrase = HTTPResponseStatus(statusCode: code).reasonPhrase
+            if !phrase.isEmpty { lines[code] = Array("HTTP/1.1 \(code) \(phrase)\r\n".utf8) }
+        }
+        return lines
+    }()
+
+    private static func writeHeaders(
+        _ L: OpaquePointer, of response: Int32, into buffer: inout ByteBuffer,
+        keepAlive: inout Bool, hasDate: inout Bool
+    ) throws {
+        guard L.rawField("headers", of: response) == LUA_TTABLE else {
+            if lua_type(L, -1) == LUA_TNIL { return }
+            throw Invalid(description: "response headers must be a table")
+        }
+        let headers = lua_gettop(L)
+        lua_pushnil(L)
+        while lua_next(L, headers) != 0 {
+            let top = lua_gettop(L)
+            guard let name = L.string(at: top - 1), isToken(name) else {
+                throw Invalid(description: "invalid header name \(L.string(at: top - 1) ?? "(not a string)")")
+            }
+            switch name.lowercased() {
+            case "content-length", "transfer-encoding":
+                mdl_pop(L, 1)
+                continue
+            case "connection":
+                if let value = L.string(at: top), value.lowercased().contains("close") { keepAlive = false }
+                mdl_pop(L, 1)
+                continue
+            case "date":
+                hasDate = true
+            default:
+                break
+            }
+            if lua_type(L, top) == LUA_TTABLE {
+                let count = lua_rawlen(L, top)
+                if count > 0 {
+                    for position in 1...count {
+                        lua_rawgeti(L, top, lua_Integer(position))
+                        try writeHeader(name, L, at: lua_gettop(L), into: &buffer)
+                        mdl_pop(L, 1)
+                    }
+                }
+            } else {
+                try writeHeader(name, L, at: top, into: &buffer)
+            }
+            mdl_pop(L, 1)
+        }
+    }
+
+    private static func writeHeader(_ name: String, _ L: OpaquePointer, at index: Int32, into buffer: inout ByteBuffer) throws {
+        let value: String
+        switch lua_type(L, index) {
+        case LUA_TSTRING:
+            value = L.string(at: index)!
+        case LUA_TNUMBER:
+            value = mdl_isinteger(L, index) != 0 ? String(mdl_tointegerx(L, index, nil)) : String(mdl_tonumber(L, index))
+        default:
+            throw Invalid(description: "the value of header \(name) must be a string, a number or an array of strings")
+        }
+        guard !value.utf8.contains(where: { $0 == 13 || $0 == 10 || $0 == 0 }) else {
+            throw Invalid(description: "the value of header \(name) contains CR, LF or NUL")
+        }
+        buffer.writeString(name)
+        buffer.writeStaticString(": ")
+        buffer.writeString(value)
+        buffer.writeStaticString("\r\n")
+    }
+
+    private static func isToken(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"):
+                return true
+            default:
+                return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import ArgumentParser
+import Dispatch
+import Logging
+import MicrodotLua
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct MicrodotLuaCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "microdot-lua",
+        abstract: "Serve a Lua web app written with the microdot API.")
+
+    @Argument(help: "The Lua script that builds the app.")
+    var script: String
+
+    @Option(help: "The address to listen on (default 127.0.0.1).")
+    var host: String?
+
+    @Option(help: "The port to listen on (default 5000; 0 picks a free one).")
+    var port: Int?
+
+    @Option(help: "The number of workers, each an event loop with its own Lua state (default: one per core).")
+    var workers: Int?
+
+    @Flag(help: "Log each request as METHOD PATH STATUS.")
+    var debug = false
+
+    func run() throws {
+        let logger = Logger(label: "microdot-lua")
+        let server: MicrodotServer
+        do {
+            server = try MicrodotServer.start(
+                app: MicrodotApp(scriptPath: script),
+                configuration: Configuration(host: host, port: port, workers: workers, debug: debug ? true : nil),
+                logger: logger)
+        } catch let error as LuaError {
+            FileHandleOutput.standardError("microdot-lua: \(error.message)\n")
+            throw ExitCode.failure
+        }
+        FileHandleOutput.standardOutput("Serving on http://\(server.host):\(server.port)\n")
+        let signals = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { server.shutdown() }
+            source.resume()
+            return source
+        }
+        try server.wait()
+        signals.forEach { $0.cancel() }
+    }
+}
+
+enum FileHandleOutput {
+    static func standardOutput(_ text: String) {
+        fputs(text, stdout)
+        fflush(stdout)
+    }
+
+    static func standardError(_ text: String) {
+        fputs(text, stderr)
+    }
+}
