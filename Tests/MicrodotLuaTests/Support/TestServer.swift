@@ -45,7 +45,7 @@ final class TestServer {
 
     init(app: MicrodotApp, workers: Int = 1, debug: Bool = false) throws {
         server = try MicrodotServer.start(
-            app: app, configuration: Configuration(host: "127.0.0.1", port: 0, workers: workers, debug: debug),
+            app: app, configuration: Configuration(host: "127.0.0.1", port: 0, workers: workers, debug: debug ? true : nil),
             logger: log.logger)
     }
 

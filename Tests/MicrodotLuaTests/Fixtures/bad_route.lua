@@ -1,0 +1,4 @@
+local microdot = require("microdot")
+local app = microdot.Microdot()
+app:get("/users/<float:id>", function() return "x" end)
+return app

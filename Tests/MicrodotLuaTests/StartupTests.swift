@@ -1,0 +1,96 @@
+import XCTest
+@testable import MicrodotLua
+
+/// A script that does not load stops start-up with file and line; the
+/// binary exits non-zero with a readable message.
+final class StartupTests: XCTestCase {
+    private func startError(_ fixture: String) -> String {
+        do {
+            _ = try TestServer(script: TestPaths.fixture(fixture))
+            return "started"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    func testSyntaxErrorNamesFileAndLine() {
+        let message = startError("syntax_error.lua")
+        XCTAssertTrue(message.contains("syntax_error.lua:6:"), message)
+        XCTAssertTrue(message.contains("'end' expected"), message)
+    }
+
+    func testRuntimeErrorAtTopLevelNamesFileAndLine() {
+        let message = startError("runtime_error.lua")
+        XCTAssertTrue(message.contains("runtime_error.lua:4:"), message)
+        XCTAssertTrue(message.contains("attempt to index"), message)
+    }
+
+    func testScriptWithoutAnApp() {
+        XCTAssertTrue(startError("no_app.lua").contains("neither returns an app nor calls app:run()"))
+    }
+
+    func testBadRoutePatternNamesTheLine() {
+        let message = startError("bad_route.lua")
+        XCTAssertTrue(message.contains("bad_route.lua:3:"), message)
+        XCTAssertTrue(message.contains("invalid URL segment type: float"), message)
+    }
+
+    func testMissingScript() {
+        XCTAssertTrue(startError("does_not_exist.lua").contains("cannot open"))
+    }
+
+    func testAppRunOptionsAreUsed() throws {
+        let server = try TestServer(app: MicrodotApp(scriptPath: TestPaths.fixture("run_options.lua")))
+        XCTAssertEqual(server.server.configuration.debug, true)
+        XCTAssertEqual(try server.request("/").text, "ran")
+        XCTAssertTrue(server.log.text.contains("GET / 200"), server.log.text)
+    }
+
+    func testSourceStringApps() throws {
+        let server = try TestServer(source: """
+            local microdot = require("microdot")
+            local app = microdot.Microdot()
+            app:get("/", function() return "from a string" end)
+            return app
+            """)
+        XCTAssertEqual(try server.request("/").text, "from a string")
+    }
+
+    // MARK: The binary
+
+    private func runBinary(_ arguments: [String], until text: String? = nil) throws -> (status: Int32, output: String, process: Process) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestPaths.packageRoot + "/.build/debug/microdot-lua")
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        if let text {
+            var output = ""
+            let deadline = Date().addingTimeInterval(20)
+            while !output.contains(text), Date() < deadline {
+                output += String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self)
+            }
+            return (0, output, process)
+        }
+        process.waitUntilExit()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return (process.terminationStatus, output, process)
+    }
+
+    func testBinaryReportsABadScriptAndExitsNonZero() throws {
+        let result = try runBinary([TestPaths.fixture("syntax_error.lua")])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.output.contains("syntax_error.lua:6:"), result.output)
+    }
+
+    func testBinaryServesAndStopsOnSIGTERM() throws {
+        let result = try runBinary([TestPaths.example("hello/app.lua"), "--port", "0", "--debug"], until: "Serving on")
+        let port = Int(result.output.split(separator: ":").last!.trimmingCharacters(in: .whitespacesAndNewlines))!
+        XCTAssertEqual(try RawHTTPClient(port: port).request("/").text, "Hello, World!")
+        result.process.terminate()
+        result.process.waitUntilExit()
+        XCTAssertEqual(result.process.terminationStatus, 0)
+    }
+}
