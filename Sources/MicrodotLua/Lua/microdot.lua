@@ -547,23 +547,105 @@ function request_fields.content_type(req)
     return req.headers["Content-Type"]
 end
 
-function request_fields.json(req)
+
+
+-- An uploaded file of a multipart/form-data body.
+local FileUpload = {}
+FileUpload.__index = FileUpload
+FileUpload.__name = "microdot.FileUpload"
+M.FileUpload = FileUpload
+
+function FileUpload:read()
+    return self.content
+end
+
+-- Saves the bytes; a relative path resolves against the script's folder.
+function FileUpload:save(path)
+    local file, err = io.open(M.resolve_path(path), "wb")
+    if file == nil then error(err, 2) end
+    file:write(self.content)
+    file:close()
+end
+
+local function content_type_is(req, expected)
     local content_type = req.content_type
-    if content_type == nil or not content_type:lower():find("^%s*application/json") then
-        return nil
+    return content_type ~= nil and content_type:lower():find("^%s*" .. expected) ~= nil
+end
+
+local function bad_request()
+    M.abort(400, "Bad request")
+end
+
+-- Splits a multipart/form-data body: plain fields and file parts.
+local function parse_multipart(req)
+    local content_type = req.content_type
+    local boundary = content_type:match('[Bb]oundary="([^"]+)"') or content_type:match("[Bb]oundary=([^;%s]+)")
+    if boundary == nil then bad_request() end
+    local body, delimiter = req.body, "--" .. boundary
+    local form, files = new_multidict(), new_multidict()
+    local start, finish = body:find(delimiter, 1, true)
+    if start == nil then bad_request() end
+    local position = finish + 1
+    while body:sub(position, position + 1) ~= "--" do
+        if body:sub(position, position + 1) ~= "\r\n" then bad_request() end
+        local head_end = body:find("\r\n\r\n", position + 2, true)
+        if head_end == nil then bad_request() end
+        local next_part = body:find("\r\n" .. delimiter, head_end + 4, true)
+        if next_part == nil then bad_request() end
+        local name, filename, part_type
+        for line in body:sub(position + 2, head_end + 1):gmatch("(.-)\r\n") do
+            local header, value = line:match("^([^:]+):%s*(.-)%s*$")
+            header = header and header:lower()
+            if header == "content-disposition" then
+                name = value:match('[; ]name="([^"]*)"') or value:match("[; ]name=([^;%s]+)")
+                filename = value:match('[; ]filename="([^"]*)"') or value:match("[; ]filename=([^;%s]+)")
+            elseif header == "content-type" then
+                part_type = value
+            end
+        end
+        if name == nil then bad_request() end
+        local content = body:sub(head_end + 4, next_part - 1)
+        if filename ~= nil then
+            multidict_add(files, name, setmetatable({
+                filename = filename,
+                content_type = part_type or "application/octet-stream",
+                content = content,
+                size = #content,
+            }, FileUpload))
+        else
+            multidict_add(form, name, content)
+        end
+        position = next_part + 2 + #delimiter
     end
-    local ok, value = pcall(core.json.decode, req.body)
-    if not ok then M.abort(400, "Bad request") end
-    return value
+    return form, files
 end
 
 function request_fields.form(req)
-    local content_type = req.content_type
-    if content_type == nil
-        or not content_type:lower():find("^%s*application/x%-www%-form%-urlencoded") then
-        return nil
+    if content_type_is(req, "application/x%-www%-form%-urlencoded") then
+        return parse_urlencoded(req.body)
     end
-    return parse_urlencoded(req.body)
+    if content_type_is(req, "multipart/form%-data") then
+        local form, files = parse_multipart(req)
+        rawset(req, "files", files)
+        return form
+    end
+    return nil
+end
+
+function request_fields.files(req)
+    if content_type_is(req, "multipart/form%-data") then
+        local form, files = parse_multipart(req)
+        rawset(req, "form", form)
+        return files
+    end
+    return nil
+end
+
+function request_fields.json(req)
+    if not content_type_is(req, "application/json") then return nil end
+    local ok, value = pcall(core.json.decode, req.body)
+    if not ok then bad_request() end
+    return value
 end
 
 function request_fields.g(_)
@@ -747,22 +829,24 @@ function Microdot.abort(_, status_code, reason)
     return M.abort(status_code, reason)
 end
 
--- Returns the route handler (or 404/405), the url prefix, the subapp and args.
+-- The route and its URL arguments; or nil and 404, or nil, 405 and the last
+-- route whose pattern matched (its subapp's error handlers apply, as Microdot).
 local function find_route(app, req)
     local method = req.method
     if method == "HEAD" then method = "GET" end
     local path = req.path
-    local found = 404
+    local matched
     for _, route in ipairs(app.url_map) do
         local args = route.pattern:match(path)
         if args ~= nil then
             if route.method_set[method] then
                 return route, args
             end
-            found = 405
+            matched = route
         end
     end
-    return found
+    if matched ~= nil then return nil, 405, matched end
+    return nil, 404
 end
 
 local function allowed_methods(app, path)
@@ -864,9 +948,9 @@ local function run_route(app, req, route, args)
     local res
     for _, handler in ipairs(handlers_for(app, req, "before_request_handlers", false)) do
         res = handler(req)
-        if res ~= nil then break end
+        if res then break end
     end
-    if res ~= nil then
+    if res then
         res = make_response(res)
     else
         res = make_response(route.handler(req, unpack(args, 1, #route.pattern.segments)))
@@ -921,8 +1005,12 @@ function Microdot:dispatch_request(req, body_too_large)
         res = options_response(self, req)
         completed = true
     else
-        local route, args = find_route(self, req)
-        if type(route) == "table" then
+        local route, args, matched = find_route(self, req)
+        if matched ~= nil then
+            req.url_prefix = matched.url_prefix
+            req.subapp = matched.subapp
+        end
+        if route ~= nil then
             req.url_prefix = route.url_prefix
             req.subapp = route.subapp
             req.route = route.handler
@@ -938,7 +1026,7 @@ function Microdot:dispatch_request(req, body_too_large)
             else
                 res = handle_error(self, req, result)
             end
-        elseif route == 405 then
+        elseif args == 405 then
             res = protected(error_response, self, req, 405, "Method not allowed")
             if res ~= nil and res.status_code == 405 and res.headers["Allow"] == nil then
                 local allow, seen, add = allowed_methods(self, req.path)
