@@ -28,8 +28,20 @@ struct MicrodotLuaCommand: ParsableCommand {
     @Flag(help: "Log each request as METHOD PATH STATUS.")
     var debug = false
 
+    @Flag(help: "Run the script instead of serving it, e.g. a test built on microdot.test_client; exit 1 if it raises an error.")
+    var test = false
+
     func run() throws {
         let logger = Logger(label: "microdot-lua")
+        if test {
+            do {
+                try MicrodotApp(scriptPath: script).runScript(logger: logger)
+            } catch let error as LuaError {
+                FileHandleOutput.standardError("microdot-lua: \(error.message)\n")
+                throw ExitCode.failure
+            }
+            return
+        }
         let server: MicrodotServer
         do {
             server = try MicrodotServer.start(

@@ -58,35 +58,14 @@ final class StartupTests: XCTestCase {
 
     // MARK: The binary
 
-    private func runBinary(_ arguments: [String], until text: String? = nil) throws -> (status: Int32, output: String, process: Process) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestPaths.packageRoot + "/.build/debug/microdot-lua")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        if let text {
-            var output = ""
-            let deadline = Date().addingTimeInterval(20)
-            while !output.contains(text), Date() < deadline {
-                output += String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self)
-            }
-            return (0, output, process)
-        }
-        process.waitUntilExit()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        return (process.terminationStatus, output, process)
-    }
-
     func testBinaryReportsABadScriptAndExitsNonZero() throws {
-        let result = try runBinary([TestPaths.fixture("syntax_error.lua")])
+        let result = try Binary.run([TestPaths.fixture("syntax_error.lua")])
         XCTAssertNotEqual(result.status, 0)
         XCTAssertTrue(result.output.contains("syntax_error.lua:6:"), result.output)
     }
 
     func testBinaryServesAndStopsOnSIGTERM() throws {
-        let result = try runBinary([TestPaths.example("hello/app.lua"), "--port", "0", "--debug"], until: "Serving on")
+        let result = try Binary.run([TestPaths.example("hello/app.lua"), "--port", "0", "--debug"], until: "Serving on")
         let port = Int(result.output.split(separator: ":").last!.trimmingCharacters(in: .whitespacesAndNewlines))!
         XCTAssertEqual(try RawHTTPClient(port: port).request("/").text, "Hello, World!")
         result.process.terminate()

@@ -61,7 +61,8 @@ public final class MicrodotServer: @unchecked Sendable {
                     let worker = byLoop[ObjectIdentifier(channel.eventLoop)]!
                     return channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
-                            ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
+                            ByteToMessageHandler(HTTPRequestDecoder(
+                                leftOverBytesStrategy: .dropBytes, limitConfiguration: worker.limits.decoderLimits)))
                         try channel.pipeline.syncOperations.addHandler(HTTPConnectionHandler(worker: worker))
                     }
                 }

@@ -241,7 +241,7 @@ final class RequestTask {
             return false
         case .stream:
             sink.write(.byteBuffer(buffer), flush: true, completion: nil)
-            return !framing.isHead
+            return true
         }
     }
 
@@ -281,7 +281,9 @@ final class RequestTask {
 
     private func logRequest(status: Int) {
         guard worker.debug else { return }
-        worker.logger.info("\(request.head.method.rawValue) \(request.head.uri) \(status)")
+        let uri = request.head.uri
+        let path = uri.firstIndex(of: "?").map { uri[..<$0] } ?? uri[...]
+        worker.logger.info("\(request.head.method.rawValue) \(path) \(status)")
     }
 
     /// An error escaped the app's own handling (a stream that failed, a

@@ -19,19 +19,32 @@ final class Worker {
     private(set) var appObject: Int32 = LUA_NOREF
     /// What the script asked for with `app:run{...}`.
     private(set) var runOptions = Configuration()
-    /// `microdot.Request.max_content_length`, read once the script has run.
-    private(set) var maxContentLength = 16 * 1024 * 1024
+    /// `microdot.Request`'s limits, read once the script has run.
+    private(set) var limits = RequestLimits()
 
     /// The first value a suspending request yields; unforgeable from Lua.
     static let suspendMarker = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
 
-    init(app: MicrodotApp, logger: Logger) throws {
+    /// What the script is loaded for: an app to serve, or a script (a test
+    /// using `microdot.test_client`) that is just run.
+    enum Purpose {
+        case serve
+        case run
+    }
+
+    init(app: MicrodotApp, logger: Logger, purpose: Purpose = .serve) throws {
         self.app = app
         self.logger = logger
         let L = lua.L
         mdl_setcontext(L, Unmanaged.passUnretained(self).toOpaque())
         try loadFramework()
-        try loadScript()
+        switch purpose {
+        case .serve:
+            try loadScript()
+        case .run:
+            try lua.run(source: try app.loadSource(), chunkName: app.chunkName)
+            lua_settop(L, 0)
+        }
     }
 
     static func from(_ L: OpaquePointer) -> Worker {
@@ -68,12 +81,15 @@ final class Worker {
         let microdot = loadedModule()
         defer { lua_settop(L, 0) }
         let returned = lua_gettop(L) - 1
-        if isApp(at: returned) {
-            lua_pushvalue(L, returned)
-        } else if L.rawField("_run", of: microdot) == LUA_TTABLE {
-            let run = lua_gettop(L)
+        let run = lua_gettop(L) + 1
+        if L.rawField("_run", of: microdot) == LUA_TTABLE {
             L.rawField("options", of: run)
             runOptions = Self.options(L, at: lua_gettop(L))
+            mdl_pop(L, 1)
+        }
+        if isApp(at: returned) {
+            lua_pushvalue(L, returned)
+        } else if lua_type(L, run) == LUA_TTABLE {
             L.rawField("app", of: run)
         } else {
             throw LuaError(message: "\(app.chunkName.dropFirst()): the script neither returns an app nor calls app:run()")
@@ -81,10 +97,18 @@ final class Worker {
         appObject = lua.reference()
 
         L.rawField("Request", of: microdot)
-        L.rawField("max_content_length", of: -1)
-        var isInteger: Int32 = 0
-        let limit = mdl_tointegerx(L, -1, &isInteger)
-        if isInteger != 0, limit >= 0 { maxContentLength = Int(limit) }
+        let request = lua_gettop(L)
+        func limit(_ name: String) -> Int? {
+            lua_getfield(L, request, name)
+            defer { mdl_pop(L, 1) }
+            var isInteger: Int32 = 0
+            let value = mdl_tointegerx(L, -1, &isInteger)
+            return isInteger != 0 && value >= 0 ? Int(value) : nil
+        }
+        limits = RequestLimits(
+            maxContentLength: limit("max_content_length") ?? limits.maxContentLength,
+            maxBodyLength: limit("max_body_length") ?? limits.maxBodyLength,
+            maxReadline: limit("max_readline") ?? limits.maxReadline)
     }
 
     /// Pushes package.loaded.microdot; returns its index.
@@ -152,6 +176,8 @@ final class Worker {
         L.setField("log_error", at: core)
         L.pushFunction(Self.shutdown)
         L.setField("shutdown", at: core)
+        L.pushFunction(Self.encodeResponse)
+        L.setField("encode_response", at: core)
     }
 
     private static let jsonEncode: mdl_SwiftFunction = { L in

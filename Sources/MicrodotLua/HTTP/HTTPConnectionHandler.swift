@@ -50,7 +50,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
             receiving = ReceivedRequest(head: head)
             discardingBody = false
             if let declared = head.headers.first(name: "content-length").flatMap(Int.init),
-               declared > worker.maxContentLength {
+               declared > worker.limits.bodyLimit {
                 bodyTooLarge()
             } else if head.headers.first(name: "expect")?.lowercased() == "100-continue",
                       active == nil, waiting.isEmpty {
@@ -65,7 +65,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
             } else {
                 receiving!.body!.writeBuffer(&part)
             }
-            if receiving!.body!.readableBytes > worker.maxContentLength {
+            if receiving!.body!.readableBytes > worker.limits.bodyLimit {
                 bodyTooLarge()
             }
         case .end:
@@ -186,10 +186,15 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         if error is HTTPParserError || error is ByteToMessageDecoderError {
-            // A request that cannot be parsed: 400 when no response is under
+            // A request that cannot be parsed: 400 (431 for a line over
+            // max_readline or too many headers) when no response is under
             // way, and the connection ends either way.
             if active == nil && waiting.isEmpty && !closing {
-                writeBadRequest()
+                if let parserError = error as? HTTPParserError, parserError == .headerOverflow {
+                    writeError(status: "431 Request Header Fields Too Large", body: "Request header fields too large")
+                } else {
+                    writeError(status: "400 Bad Request", body: "Bad request")
+                }
             } else {
                 waiting.removeAll()
                 closing = true
@@ -199,12 +204,14 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
         context.close(promise: nil)
     }
 
-    private func writeBadRequest() {
-        var buffer = context.channel.allocator.buffer(capacity: 160)
-        buffer.writeStaticString("HTTP/1.1 400 Bad Request\r\n")
+    /// An answer the app never sees: the request could not be read.
+    private func writeError(status: String, body: String) {
+        var buffer = context.channel.allocator.buffer(capacity: 200)
+        buffer.writeString("HTTP/1.1 \(status)\r\n")
         buffer.writeBytes(worker.dateHeader.current())
-        buffer.writeStaticString(
-            "Content-Type: text/plain; charset=UTF-8\r\nContent-Length: 11\r\nConnection: close\r\n\r\nBad request")
+        buffer.writeString("Content-Type: text/plain; charset=UTF-8\r\nContent-Length: \(body.utf8.count)\r\n")
+        buffer.writeStaticString("Connection: close\r\n\r\n")
+        buffer.writeString(body)
         context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
         close()
     }

@@ -539,8 +539,11 @@ function request_fields.cookies(req)
     return cookies
 end
 
+-- A chunked body has no Content-Length header: its length is what arrived.
 function request_fields.content_length(req)
-    return math_tointeger(tonumber(req.headers["Content-Length"] or "0")) or 0
+    local header = req.headers["Content-Length"]
+    if header == nil then return #req.body end
+    return math_tointeger(tonumber(header)) or 0
 end
 
 function request_fields.content_type(req)
@@ -944,26 +947,31 @@ local function class_handler(app, req, err)
     end
 end
 
+-- An after-request hook's return values: nil keeps the response.
+local function replace_response(res, r1, r2, r3)
+    if r1 == nil then return res end
+    return make_response(r1, r2, r3)
+end
+
 local function run_route(app, req, route, args)
     local res
     for _, handler in ipairs(handlers_for(app, req, "before_request_handlers", false)) do
-        res = handler(req)
-        if res then break end
+        local r1, r2, r3 = handler(req)
+        if r1 then
+            res = make_response(r1, r2, r3)
+            break
+        end
     end
-    if res then
-        res = make_response(res)
-    else
+    if res == nil then
         res = make_response(route.handler(req, unpack(args, 1, #route.pattern.segments)))
     end
     for _, handler in ipairs(handlers_for(app, req, "after_request_handlers", true)) do
-        local replaced = handler(req, res)
-        if replaced ~= nil then res = make_response(replaced) end
+        res = replace_response(res, handler(req, res))
     end
     local own = rawget(req, "_after_request")
     if own ~= nil then
         for _, handler in ipairs(own) do
-            local replaced = handler(req, res)
-            if replaced ~= nil then res = make_response(replaced) end
+            res = replace_response(res, handler(req, res))
         end
     end
     return res
@@ -985,13 +993,15 @@ local function handle_error(app, req, err)
     if getmetatable(err) == HTTPException then
         return protected(error_response, app, req, err.status_code, err.reason)
     end
-    log_error(err)
+    -- An error an error-class handler answers is the app's business, as in
+    -- Flask: only errors that end in a 500 are logged.
     local handler = class_handler(app, req, err.value)
     local res
     if handler ~= nil then
         res = protected(function() return make_response(handler(req, err.value)) end)
     end
     if res == nil then
+        log_error(err)
         res = protected(error_response, app, req, 500, "Internal server error")
     end
     return res
@@ -1041,10 +1051,8 @@ function Microdot:dispatch_request(req, body_too_large)
     if res == nil then res = internal_error() end
     if not completed then
         for _, handler in ipairs(handlers_for(self, req, "after_error_request_handlers", true)) do
-            local replaced = protected(handler, req, res)
-            if replaced ~= nil then
-                res = protected(make_response, replaced) or internal_error()
-            end
+            res = protected(function() return replace_response(res, handler(req, res)) end)
+                or internal_error()
         end
     end
     return res
@@ -1117,6 +1125,194 @@ function M._serve(app, method, url, http_version, headers, body, host, port)
         return nil
     end
     return res
+end
+
+---------------------------------------------------------------------------
+-- The test client: requests dispatched in process through `_serve`, the
+-- server's own entry point, and read back from the bytes the server would
+-- write (so header checks, Content-Length and HEAD behave as on a socket).
+---------------------------------------------------------------------------
+local TestResponse = {}
+TestResponse.__name = "microdot.TestResponse"
+TestResponse.__index = function(res, key)
+    if key == "text" then return rawget(res, "body") end
+    if key == "json" then
+        local content_type = res.headers["Content-Type"]
+        if type(content_type) ~= "string" or not content_type:lower():find("^%s*application/json") then
+            return nil
+        end
+        local value = core.json.decode(res.body)
+        rawset(res, "json", value)
+        return value
+    end
+end
+M.TestResponse = TestResponse
+
+-- Status line and headers; a repeated header becomes an array of values.
+local function parse_head(head)
+    local status, reason = head:match("^HTTP/1%.%d (%d%d%d) ([^\r]*)")
+    local headers = new_headers()
+    for name, value in head:gmatch("\r\n([^:\r\n]+): ([^\r\n]*)") do
+        local existing = headers[name]
+        if existing == nil then
+            headers[name] = value
+        elseif type(existing) == "table" then
+            existing[#existing + 1] = value
+        else
+            headers[name] = { existing, value }
+        end
+    end
+    return setmetatable({
+        status_code = math_tointeger(tonumber(status)),
+        reason = reason,
+        headers = headers,
+        body = "",
+    }, TestResponse)
+end
+
+local function read_file(path)
+    local file, err = io.open(path, "rb")
+    if file == nil then error(err, 0) end
+    local data = file:read("a")
+    file:close()
+    return data
+end
+
+-- The response as a client would read it, and whether chunks follow.
+local function receive(response, method, url)
+    local ok, bytes, kind = pcall(core.encode_response, response, method, "1.1")
+    if not ok then
+        core.log_error("invalid response to " .. method .. " " .. url .. ": " .. tostring(bytes))
+        bytes, kind = core.encode_response(internal_error(), method, "1.1")
+    end
+    local head_end = bytes:find("\r\n\r\n", 1, true)
+    local res = parse_head(bytes:sub(1, head_end + 1))
+    if kind == "file" then
+        res.body = read_file(response.body.path)
+    else
+        res.body = bytes:sub(head_end + 4)
+    end
+    return res, kind == "stream"
+end
+
+-- Drives a request's coroutine as the host does. A suspension (sleep, an
+-- async host function) is passed up when the caller can yield, else answered
+-- at once: time does not pass inside a plain test script.
+local function run_request(app, method, url, headers, body)
+    local co = co_create(M._serve)
+    local results = table.pack(co_resume(co, app, method, url, "1.1", headers, body, "127.0.0.1", 0))
+    local res, chunks, failure
+    while true do
+        local ok, first = results[1], results[2]
+        if not ok then
+            failure = first
+            break
+        end
+        if co_status(co) == "dead" then
+            if first ~= nil then res = receive(first, method, url) end
+            break
+        end
+        if first == SUSPEND then
+            if co_isyieldable() then
+                results = table.pack(co_resume(co, co_yield(SUSPEND, unpack(results, 3, results.n))))
+            else
+                results = table.pack(co_resume(co, true))
+            end
+        elseif type(first) == "table" then
+            local streams
+            res, streams = receive(first, method, url)
+            chunks = {}
+            results = table.pack(co_resume(co, streams))
+        else
+            chunks[#chunks + 1] = first
+            results = table.pack(co_resume(co, true))
+        end
+    end
+    if chunks ~= nil then res.body = concat(chunks) end
+    if failure ~= nil then
+        core.log_error("error while handling " .. method .. " " .. url .. ": " .. tostring(failure))
+        if res == nil then
+            res = receive(internal_error(), method, url)
+        else
+            -- On a socket the connection closes: the body is cut short.
+            res.stream_error = tostring(failure)
+        end
+    end
+    return res
+end
+
+local TestClient = {}
+TestClient.__index = TestClient
+TestClient.__name = "microdot.TestClient"
+
+function M.test_client(app, options)
+    if getmetatable(app) ~= Microdot then error("test_client expects a Microdot app", 2) end
+    options = options or {}
+    local client = setmetatable({ app = app, cookies = {}, headers = {} }, TestClient)
+    for name, value in pairs(options.cookies or {}) do client.cookies[name] = tostring(value) end
+    for name, value in pairs(options.headers or {}) do client.headers[name] = value end
+    return client
+end
+
+-- Remembers cookies the way a browser would, forgetting deleted ones.
+local function update_cookies(client, res)
+    local set_cookie = res.headers["Set-Cookie"]
+    if set_cookie == nil then return end
+    if type(set_cookie) == "string" then set_cookie = { set_cookie } end
+    for _, cookie in ipairs(set_cookie) do
+        local name, value, attributes = cookie:match("^%s*([^=;]+)=([^;]*)(.*)$")
+        if name ~= nil then
+            local deleted = false
+            for attribute in attributes:gmatch("[^;]+") do
+                local key, setting = attribute:match("^%s*([^=]+)=%s*(.-)%s*$")
+                key = key and key:lower()
+                if key == "max-age" and (math_tointeger(tonumber(setting)) or 0) <= 0 then
+                    deleted = true
+                elseif key == "expires" and setting:lower():find("01 jan 1970", 1, true) then
+                    deleted = true
+                end
+            end
+            client.cookies[name] = (not deleted) and value or nil
+        end
+    end
+end
+
+function TestClient:request(method, path, options)
+    options = options or {}
+    method = tostring(method):upper()
+    local headers = new_headers()
+    for name, value in pairs(self.headers) do headers[name] = tostring(value) end
+    for name, value in pairs(options.headers or {}) do headers[name] = tostring(value) end
+    if headers["Host"] == nil then headers["Host"] = "localhost" end
+    local body = options.body
+    if options.json ~= nil then
+        body = core.json.encode(options.json)
+        if headers["Content-Type"] == nil then headers["Content-Type"] = "application/json" end
+    end
+    if body ~= nil then
+        body = tostring(body)
+        headers["Content-Length"] = tostring(#body)
+    end
+    local jar = {}
+    for name, value in pairs(self.cookies) do jar[#jar + 1] = name .. "=" .. value end
+    if #jar > 0 then
+        table.sort(jar)
+        local cookie = concat(jar, "; ")
+        headers["Cookie"] = headers["Cookie"] and (headers["Cookie"] .. "; " .. cookie) or cookie
+    end
+    if body ~= nil and #body > math.min(Request.max_content_length, Request.max_body_length) then
+        body = false
+    end
+    local res = run_request(self.app, method, path, headers, body)
+    update_cookies(self, res)
+    return res
+end
+
+for _, method in ipairs({ "get", "post", "put", "patch", "delete", "head", "options" }) do
+    local upper = method:upper()
+    TestClient[method] = function(self, path, options)
+        return self:request(upper, path, options)
+    end
 end
 
 M._FileBody = FileBody

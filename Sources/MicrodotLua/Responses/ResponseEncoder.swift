@@ -133,7 +133,9 @@ enum ResponseEncoder {
             body = .complete
         }
         if case .stream = body, !sendsBody {
+            // HEAD, 204, 304: the generator is closed without being run.
             chunked = false
+            body = .complete
         }
         return EncodedResponse(status: status, body: body, keepAlive: keepAlive, chunked: chunked)
     }
