@@ -4,71 +4,20 @@ Both serve the same app (oracle_app.lua / oracle_app.py) on loopback; every
 request below goes to both, and status, body and the headers that matter
 must agree, except where the spec deliberately differs (section 8).
 """
-import http.client
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-BINARY = os.path.join(ROOT, '.build', 'debug', 'microdot-lua')
+from oracle import fetch, serve_both
+
 COMPARED_HEADERS = ['content-type', 'content-length', 'location', 'set-cookie',
                     'cache-control', 'content-encoding', 'allow', 'x-extra', 'x-made']
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def wait_for(port, process, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f'server exited with {process.returncode}')
-        try:
-            socket.create_connection(('127.0.0.1', port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f'server on port {port} did not start')
-
-
 @pytest.fixture(scope='module')
 def servers():
-    lua_port, py_port = free_port(), free_port()
-    lua = subprocess.Popen([BINARY, os.path.join(HERE, 'oracle_app.lua'), '--port', str(lua_port)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    py = subprocess.Popen([sys.executable, os.path.join(HERE, 'oracle_app.py'), str(py_port)],
-                          cwd=HERE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for(lua_port, lua)
-        wait_for(py_port, py)
-        yield lua_port, py_port
-    finally:
-        for p in (lua, py):
-            p.terminate()
-            p.wait(timeout=10)
-
-
-def fetch(port, method, path):
-    conn = http.client.HTTPConnection('127.0.0.1', port, timeout=10)
-    try:
-        conn.request(method, path)
-        response = conn.getresponse()
-        body = response.read()
-        headers = {}
-        for name, value in response.getheaders():
-            headers.setdefault(name.lower(), []).append(value)
-        return response.status, headers, body
-    finally:
-        conn.close()
+    with serve_both('oracle_app.lua', 'oracle_app.py') as ports:
+        yield ports
 
 
 REQUESTS = [

@@ -162,12 +162,15 @@ local function multidict_add(md, key, value)
     end
 end
 
+-- `convert` signals a value it cannot convert the Lua way, by returning nil
+-- (as tonumber does): the default is used. An error it raises propagates,
+-- as in Microdot.
 function MultiDict:get(key, default, convert)
     local value = rawget(self, key)
     if value == nil then return default end
     if convert ~= nil then
-        local ok, converted = pcall(convert, value)
-        if not ok or converted == nil then return default end
+        local converted = convert(value)
+        if converted == nil then return default end
         return converted
     end
     return value
@@ -179,8 +182,8 @@ function MultiDict:getlist(key, convert)
     if list == nil then return out end
     for _, value in ipairs(list) do
         if convert ~= nil then
-            local ok, converted = pcall(convert, value)
-            if ok and converted ~= nil then out[#out + 1] = converted end
+            local converted = convert(value)
+            if converted ~= nil then out[#out + 1] = converted end
         else
             out[#out + 1] = value
         end
