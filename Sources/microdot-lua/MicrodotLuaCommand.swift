@@ -28,6 +28,12 @@ struct MicrodotLuaCommand: ParsableCommand {
     @Flag(help: "Log each request as METHOD PATH STATUS.")
     var debug = false
 
+    @Flag(help: "Reload the script when it, or a Lua file in its folder, changes (for development).")
+    var reload = false
+
+    @Option(help: "Seconds that requests under way get to finish when the server stops (default 10).")
+    var shutdownTimeout: Double?
+
     @Flag(help: "Run the script instead of serving it, e.g. a test built on microdot.test_client; exit 1 if it raises an error.")
     var test = false
 
@@ -46,7 +52,9 @@ struct MicrodotLuaCommand: ParsableCommand {
         do {
             server = try MicrodotServer.start(
                 app: MicrodotApp(scriptPath: script),
-                configuration: Configuration(host: host, port: port, workers: workers, debug: debug ? true : nil),
+                configuration: Configuration(
+                    host: host, port: port, workers: workers, debug: debug ? true : nil,
+                    shutdownTimeout: shutdownTimeout, reload: reload ? true : nil),
                 logger: logger)
         } catch let error as LuaError {
             FileHandleOutput.standardError("microdot-lua: \(error.message)\n")

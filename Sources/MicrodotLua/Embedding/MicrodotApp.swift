@@ -18,9 +18,12 @@ public struct MicrodotApp: Sendable {
     /// The script's folder: on `package.path`, and where relative
     /// `send_file` paths resolve.
     public let root: String
+    /// Swift functions the script can `require`.
+    public var modules: [LuaModule]
 
     /// An app loaded from a script; `root` is the script's folder.
-    public init(scriptPath: String) {
+    public init(scriptPath: String, modules: [LuaModule] = []) {
+        self.modules = modules
         let absolute = scriptPath.hasPrefix("/") ? scriptPath : MicrodotApp.currentDirectory() + "/" + scriptPath
         source = .file(absolute)
         chunkName = "@" + scriptPath
@@ -30,7 +33,8 @@ public struct MicrodotApp: Sendable {
 
     /// An app from Lua source; `name` appears in error messages, and `root`
     /// (the working directory by default) plays the script folder's part.
-    public init(source: String, name: String = "app.lua", root: String? = nil) {
+    public init(source: String, name: String = "app.lua", root: String? = nil, modules: [LuaModule] = []) {
+        self.modules = modules
         self.source = .string(source)
         chunkName = "=" + name
         self.root = root ?? MicrodotApp.currentDirectory()
@@ -40,6 +44,12 @@ public struct MicrodotApp: Sendable {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         guard getcwd(&buffer, buffer.count) != nil else { return "." }
         return String(cString: buffer)
+    }
+
+    /// The script's absolute path, when the app is a file.
+    var scriptFile: String? {
+        if case .file(let path) = source { return path }
+        return nil
     }
 
     func loadSource() throws -> [UInt8] {

@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -11,18 +12,25 @@ public final class MicrodotServer: @unchecked Sendable {
     /// The port the server listens on (the one picked when asked for port 0).
     public let port: Int
     public let host: String
+    /// `microdot.shared`, readable and writable from Swift too.
+    public let shared: SharedStore
 
+    private let app: MicrodotApp
     private let group: MultiThreadedEventLoopGroup
     private let channel: Channel
-    private let workers: [Worker]
+    private let loops: [WorkerLoop]
     private let logger: Logger
+    private let stopped = NIOLockedValueBox<EventLoopFuture<Void>?>(nil)
+    private var reloader: Reloader?
 
-    private init(configuration: Configuration, group: MultiThreadedEventLoopGroup, channel: Channel,
-                 workers: [Worker], logger: Logger) {
+    private init(app: MicrodotApp, configuration: Configuration, group: MultiThreadedEventLoopGroup,
+                 channel: Channel, loops: [WorkerLoop], shared: SharedStore, logger: Logger) {
+        self.app = app
         self.configuration = configuration
         self.group = group
         self.channel = channel
-        self.workers = workers
+        self.loops = loops
+        self.shared = shared
         self.logger = logger
         self.host = configuration.host ?? Configuration.defaultHost
         self.port = channel.localAddress?.port ?? 0
@@ -34,47 +42,45 @@ public final class MicrodotServer: @unchecked Sendable {
         app: MicrodotApp, configuration: Configuration = Configuration(),
         logger: Logger = Logger(label: "microdot-lua")
     ) throws -> MicrodotServer {
+        let shared = SharedStore()
         // The first state is loaded here, before the loops exist, because the
         // script's app:run{} may choose how many there are.
-        let first = try Worker(app: app, logger: logger)
+        let first = try Worker(app: app, logger: logger, shared: shared, index: 1)
         let settings = configuration.filling(from: first.runOptions)
         let workerCount = max(1, settings.workers ?? System.coreCount)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: workerCount)
-        let loops = Array(group.makeIterator())
         do {
-            var workers = [first]
-            for loop in loops.dropFirst() {
-                workers.append(try loop.submit { try Worker(app: app, logger: logger) }.wait())
+            var loops: [WorkerLoop] = []
+            for (offset, eventLoop) in group.makeIterator().enumerated() {
+                let worker = offset == 0
+                    ? first
+                    : try eventLoop.submit { try Worker(app: app, logger: logger, shared: shared, index: offset + 1) }.wait()
+                loops.append(WorkerLoop(eventLoop: eventLoop, worker: worker))
             }
-            var byLoop: [ObjectIdentifier: Worker] = [:]
-            for (loop, worker) in zip(loops, workers) {
-                worker.eventLoop = loop
-                worker.debug = settings.debug ?? false
-                byLoop[ObjectIdentifier(loop)] = worker
-            }
+            var byLoop: [ObjectIdentifier: WorkerLoop] = [:]
+            for loop in loops { byLoop[ObjectIdentifier(loop.eventLoop)] = loop }
             let bootstrap = ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 1024)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .childChannelInitializer { channel in
-                    let worker = byLoop[ObjectIdentifier(channel.eventLoop)]!
+                    let loop = byLoop[ObjectIdentifier(channel.eventLoop)]!
                     return channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
                             ByteToMessageHandler(HTTPRequestDecoder(
-                                leftOverBytesStrategy: .dropBytes, limitConfiguration: worker.limits.decoderLimits)))
-                        try channel.pipeline.syncOperations.addHandler(HTTPConnectionHandler(worker: worker))
+                                leftOverBytesStrategy: .dropBytes, limitConfiguration: loop.worker.limits.decoderLimits)))
+                        try channel.pipeline.syncOperations.addHandler(HTTPConnectionHandler(loop: loop))
                     }
                 }
             let channel = try bootstrap.bind(
                 host: settings.host ?? Configuration.defaultHost,
                 port: settings.port ?? Configuration.defaultPort
             ).wait()
-            let server = MicrodotServer(configuration: settings, group: group, channel: channel,
-                                        workers: workers, logger: logger)
-            for worker in workers {
-                worker.onShutdown = { [weak server] in server?.beginShutdown() }
-            }
+            let server = MicrodotServer(app: app, configuration: settings, group: group, channel: channel,
+                                        loops: loops, shared: shared, logger: logger)
+            for loop in loops { server.configure(loop.worker) }
+            if settings.reload == true { server.startReloading() }
             return server
         } catch {
             try? group.syncShutdownGracefully()
@@ -82,18 +88,71 @@ public final class MicrodotServer: @unchecked Sendable {
         }
     }
 
-    /// Blocks until the server has shut down.
+    private func configure(_ worker: Worker) {
+        worker.debug = configuration.debug ?? false
+        worker.onShutdown = { [weak self] in self?.shutdown() }
+    }
+
+    /// Blocks until the server has shut down: after `shutdown()`, a signal
+    /// the binary handles, or `app:shutdown()` in Lua.
     public func wait() throws {
         try channel.closeFuture.wait()
+        try stop().wait()
         try group.syncShutdownGracefully()
     }
 
-    /// Stops accepting connections; `wait()` then returns.
+    /// Stops accepting connections, lets the requests under way finish (for
+    /// up to `shutdownTimeout` seconds) and closes the rest; `wait()` returns
+    /// once it is done.
     public func shutdown() {
-        beginShutdown()
+        _ = stop()
     }
 
-    private func beginShutdown() {
-        channel.close(promise: nil)
+    private func stop() -> EventLoopFuture<Void> {
+        stopped.withLockedValue { stopped in
+            if let stopped { return stopped }
+            reloader?.stop()
+            channel.close(promise: nil)
+            let loops = self.loops
+            let drained = loops.map { loop in loop.eventLoop.flatSubmit { loop.drain() } }
+            let all = EventLoopFuture.andAllComplete(drained, on: group.next())
+            let grace = configuration.shutdownTimeout ?? Configuration.defaultShutdownTimeout
+            let deadline = group.next().scheduleTask(in: .nanoseconds(Int64(max(0, grace) * 1e9))) {
+                for loop in loops { loop.eventLoop.execute { loop.closeAll() } }
+            }
+            all.whenComplete { _ in deadline.cancel() }
+            stopped = all
+            return all
+        }
+    }
+
+    // MARK: Reloading
+
+    private func startReloading() {
+        guard case .file = app.source else {
+            logger.warning("--reload watches script files; this app was given as a string")
+            return
+        }
+        reloader = Reloader(root: app.root, script: app.scriptFile!, logger: logger) { [weak self] in
+            self?.reloadWorkers()
+        }
+    }
+
+    /// Loads the script again in every worker; a worker keeps its old state
+    /// when the new one does not load.
+    private func reloadWorkers() {
+        for (offset, loop) in loops.enumerated() {
+            loop.eventLoop.execute { [self] in
+                do {
+                    let worker = try Worker(app: app, logger: logger, shared: shared, index: offset + 1)
+                    configure(worker)
+                    worker.eventLoop = loop.eventLoop
+                    loop.worker = worker
+                    if offset == 0 { logger.info("reloaded \(app.chunkName.dropFirst())") }
+                } catch {
+                    if offset == 0 { logger.error("reload failed, still serving the previous code: \(error)") }
+                }
+            }
+        }
     }
 }

@@ -15,6 +15,8 @@ protocol ResponseSink: AnyObject {
     var isWritable: Bool { get }
     var allocator: ByteBufferAllocator { get }
     var clientAddress: (host: String, port: Int) { get }
+    /// The server is shutting down: the connection closes after this response.
+    var isDraining: Bool { get }
     func write(_ data: IOData, flush: Bool, completion: ((Result<Void, Error>) -> Void)?)
     func requestFinished(keepAlive: Bool)
 }
@@ -33,6 +35,7 @@ final class RequestTask {
         case running
         case waitingForWritable
         case sleeping(Scheduled<Void>)
+        case awaiting(AsyncCall)
         case finished
     }
     private var state = State.running
@@ -160,14 +163,23 @@ final class RequestTask {
         }
     }
 
-    /// A suspension: `(SUSPEND, "sleep", seconds)`.
+    /// A suspension: `(SUSPEND, "sleep", seconds)` or `(SUSPEND, "async", ticket)`.
     private func suspend(at first: Int32) {
         let co = thread
         let operation = co.string(at: first + 1)
         let seconds = mdl_tonumber(co, first + 2)
+        let ticket = Int(mdl_tointegerx(co, first + 2, nil))
         lua_settop(co, 0)
+        if operation == "async", let call = worker.asyncCalls.removeValue(forKey: ticket) {
+            state = .awaiting(call)
+            let loop = worker.eventLoop!
+            call.whenComplete { [self] result in
+                loop.execute { self.asyncCallFinished(call, result) }
+            }
+            return
+        }
         guard operation == "sleep" else {
-            lua_pushnil(co)
+            lua_pushboolean(co, 0)
             co.push("unknown suspension")
             resume(arguments: 2)
             return
@@ -184,6 +196,12 @@ final class RequestTask {
             }
         }
         state = .sleeping(scheduled)
+    }
+
+    private func asyncCallFinished(_ call: AsyncCall, _ result: Result<LuaValue, Error>) {
+        guard case .awaiting(let awaited) = state, awaited === call else { return }
+        worker.pushResult(result, on: thread)
+        resume(arguments: 2)
     }
 
     /// The connection can take more: send the next chunk.
@@ -206,6 +224,12 @@ final class RequestTask {
             lua_pushboolean(thread, 0)
             thread.push("request cancelled")
             resume(arguments: 2)
+        case .awaiting(let call):
+            call.cancel()
+            state = .running
+            lua_pushboolean(thread, 0)
+            thread.push("request cancelled")
+            resume(arguments: 2)
         case .running, .finished:
             break
         }
@@ -217,6 +241,7 @@ final class RequestTask {
     @discardableResult
     private func respond(at index: Int32, streaming: Bool) -> Bool {
         guard !cancelled else { return false }
+        if sink.isDraining { framing.keepAlive = false }
         var buffer = sink.allocator.buffer(capacity: 256)
         let encoded: EncodedResponse
         do {

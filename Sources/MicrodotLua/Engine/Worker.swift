@@ -8,9 +8,21 @@ final class Worker {
     let lua = LuaState()
     let app: MicrodotApp
     let logger: Logger
+    /// `microdot.shared`, the same store in every worker of a server.
+    let shared: SharedStore
+    /// `microdot.worker_id`: 1 for the first worker, and so on.
+    let index: Int
     var eventLoop: EventLoop!
     var debug = false
     var onShutdown: (() -> Void)?
+
+    /// The Swift functions of the app's modules, by the number Lua holds.
+    var hostFunctions: [LuaModule.Body] = []
+    /// Async host calls started and not yet taken by the request waiting.
+    var asyncCalls: [Int: AsyncCall] = [:]
+    var nextTicket = 1
+    /// The JSON array metatable, for arrays coming from Swift.
+    private(set) var arrayMetatable: Int32 = LUA_NOREF
 
     var regexes = RegexTable()
     var dateHeader = DateHeaderCache()
@@ -32,12 +44,16 @@ final class Worker {
         case run
     }
 
-    init(app: MicrodotApp, logger: Logger, purpose: Purpose = .serve) throws {
+    init(app: MicrodotApp, logger: Logger, shared: SharedStore = SharedStore(), index: Int = 1,
+         purpose: Purpose = .serve) throws {
         self.app = app
         self.logger = logger
+        self.shared = shared
+        self.index = index
         let L = lua.L
         mdl_setcontext(L, Unmanaged.passUnretained(self).toOpaque())
         try loadFramework()
+        try registerModules()
         switch purpose {
         case .serve:
             try loadScript()
@@ -158,6 +174,8 @@ final class Worker {
         L.setField("__jsontype")
         lua_pushvalue(L, -1)
         L.setField("json_array_mt", at: core)
+        lua_pushvalue(L, -1)
+        arrayMetatable = lua.reference()
         L.pushFunction(Self.jsonDecode, upvalues: 1)
         L.setField("decode", at: json)
         L.setField("json", at: core)
@@ -178,6 +196,11 @@ final class Worker {
         L.setField("shutdown", at: core)
         L.pushFunction(Self.encodeResponse)
         L.setField("encode_response", at: core)
+        lua_pushinteger(L, lua_Integer(index))
+        L.setField("worker_id", at: core)
+        pushSharedFunctions(into: core)
+        L.pushFunction(Self.awaitAsync)
+        L.setField("await_async", at: core)
     }
 
     private static let jsonEncode: mdl_SwiftFunction = { L in

@@ -9,7 +9,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
     typealias OutboundIn = IOData
     typealias OutboundOut = IOData
 
-    private let worker: Worker
+    private let loop: WorkerLoop
+    /// The loop's current worker: a reload gives new requests a new one.
+    private var worker: Worker { loop.worker }
     private var context: ChannelHandlerContext!
 
     private var receiving: ReceivedRequest?
@@ -27,18 +29,35 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
 
     private(set) var clientAddress: (host: String, port: Int) = ("", 0)
 
-    init(worker: Worker) {
-        self.worker = worker
+    init(loop: WorkerLoop) {
+        self.loop = loop
     }
 
     var isWritable: Bool { context.channel.isWritable }
     var allocator: ByteBufferAllocator { context.channel.allocator }
+    var isDraining: Bool { loop.isDraining }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         if let address = context.channel.remoteAddress {
             clientAddress = (address.ipAddress ?? "", address.port ?? 0)
         }
+        loop.add(self)
+        if loop.isDraining { drain() }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        loop.remove(self)
+    }
+
+    /// The server is shutting down: no new requests on this connection; the
+    /// one under way (and any already received) is answered first.
+    func drain() {
+        if active == nil && waiting.isEmpty && receiving == nil && !closing { close() }
+    }
+
+    func forceClose() {
+        context.close(promise: nil)
     }
 
     // MARK: Reading requests
@@ -144,7 +163,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
 
     func requestFinished(keepAlive: Bool) {
         active = nil
-        if !keepAlive || closing {
+        if !keepAlive || closing || (loop.isDraining && waiting.isEmpty && receiving == nil) {
             closing = true
             waiting.removeAll()
             close()
@@ -181,6 +200,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
         closing = true
         waiting.removeAll()
         active?.cancel()
+        loop.remove(self)
         context.fireChannelInactive()
     }
 

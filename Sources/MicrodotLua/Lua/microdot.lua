@@ -74,6 +74,38 @@ function M.sleep(seconds)
     if not ok then error(err or "request cancelled", 2) end
 end
 
+-- Wraps the Swift starter of an async host function: the call suspends the
+-- request until the Swift task is done. Outside a request (a script's top
+-- level, a test script) there is nothing to suspend, so it waits.
+function M._async(start)
+    return function(...)
+        local ticket = start(...)
+        local ok, value
+        if co_isyieldable() then
+            ok, value = co_yield(SUSPEND, "async", ticket)
+        else
+            ok, value = core.await_async(ticket)
+        end
+        if not ok then error(value, 2) end
+        return value
+    end
+end
+
+---------------------------------------------------------------------------
+-- microdot.shared: one store for every worker, kept by the host.
+---------------------------------------------------------------------------
+local Shared = {}
+Shared.__index = Shared
+Shared.__name = "microdot.shared"
+
+function Shared:get(key) return core.shared_get(key) end
+function Shared:set(key, value, ttl) return core.shared_set(key, value, ttl) end
+function Shared:incr(key, n, init) return core.shared_incr(key, n, init) end
+function Shared:delete(key) return core.shared_delete(key) end
+
+M.shared = setmetatable({}, Shared)
+M.worker_id = core.worker_id
+
 ---------------------------------------------------------------------------
 -- Case-insensitive header tables: keys keep the case they were set with
 -- (what goes on the wire); lookups and assignments ignore case.
@@ -1218,6 +1250,8 @@ local function run_request(app, method, url, headers, body)
         if first == SUSPEND then
             if co_isyieldable() then
                 results = table.pack(co_resume(co, co_yield(SUSPEND, unpack(results, 3, results.n))))
+            elseif results[3] == "async" then
+                results = table.pack(co_resume(co, core.await_async(results[4])))
             else
                 results = table.pack(co_resume(co, true))
             end

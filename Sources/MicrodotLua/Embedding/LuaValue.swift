@@ -1,0 +1,73 @@
+/// A Lua value crossing into Swift or back: what Swift functions exposed to
+/// Lua receive and return, and what `microdot.shared` stores.
+public enum LuaValue: Sendable, Hashable {
+    case `nil`
+    case boolean(Bool)
+    case integer(Int)
+    case number(Double)
+    /// Lua strings are bytes; `string` and `init(_ text:)` read them as UTF-8.
+    case string([UInt8])
+    /// A table whose keys are 1...n (or one marked with `microdot.json.array`).
+    case array([LuaValue])
+    /// Any other table; number keys become their decimal text.
+    case table([String: LuaValue])
+
+    public init(_ text: String) { self = .string(Array(text.utf8)) }
+
+    /// The text of a string value (invalid UTF-8 is repaired), else nil.
+    public var string: String? {
+        if case .string(let bytes) = self { return String(decoding: bytes, as: UTF8.self) }
+        return nil
+    }
+
+    /// An integer, or a number with an exact integer value.
+    public var int: Int? {
+        switch self {
+        case .integer(let value): return value
+        case .number(let value): return Int(exactly: value)
+        default: return nil
+        }
+    }
+
+    public var double: Double? {
+        switch self {
+        case .integer(let value): return Double(value)
+        case .number(let value): return value
+        default: return nil
+        }
+    }
+
+    public var bool: Bool? {
+        if case .boolean(let value) = self { return value }
+        return nil
+    }
+
+    public var isNil: Bool { self == .nil }
+
+    /// A field of a table value.
+    public subscript(key: String) -> LuaValue {
+        if case .table(let fields) = self { return fields[key] ?? .nil }
+        return .nil
+    }
+
+    /// An element of an array value, from 0 as in Swift.
+    public subscript(index: Int) -> LuaValue {
+        if case .array(let elements) = self, elements.indices.contains(index) { return elements[index] }
+        return .nil
+    }
+}
+
+extension LuaValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
+    ExpressibleByFloatLiteral, ExpressibleByStringLiteral, ExpressibleByArrayLiteral,
+    ExpressibleByDictionaryLiteral
+{
+    public init(nilLiteral: ()) { self = .nil }
+    public init(booleanLiteral value: Bool) { self = .boolean(value) }
+    public init(integerLiteral value: Int) { self = .integer(value) }
+    public init(floatLiteral value: Double) { self = .number(value) }
+    public init(stringLiteral value: String) { self.init(value) }
+    public init(arrayLiteral elements: LuaValue...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, LuaValue)...) {
+        self = .table(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
+}

@@ -1,0 +1,48 @@
+import NIOCore
+
+/// What one event loop owns: the worker whose Lua state takes new requests
+/// (a reload replaces it; requests under way finish on the old one) and the
+/// connections open on the loop, so that shutdown can drain them.
+final class WorkerLoop {
+    let eventLoop: EventLoop
+    var worker: Worker {
+        didSet { worker.eventLoop = eventLoop }
+    }
+
+    private var connections: [ObjectIdentifier: HTTPConnectionHandler] = [:]
+    private(set) var isDraining = false
+    private var drained: EventLoopPromise<Void>?
+
+    init(eventLoop: EventLoop, worker: Worker) {
+        self.eventLoop = eventLoop
+        self.worker = worker
+        worker.eventLoop = eventLoop
+    }
+
+    func add(_ connection: HTTPConnectionHandler) {
+        connections[ObjectIdentifier(connection)] = connection
+    }
+
+    func remove(_ connection: HTTPConnectionHandler) {
+        connections[ObjectIdentifier(connection)] = nil
+        if isDraining && connections.isEmpty { drained?.succeed() }
+    }
+
+    /// Closes idle connections now and the others once their requests are
+    /// answered; the future completes when none is left.
+    func drain() -> EventLoopFuture<Void> {
+        eventLoop.preconditionInEventLoop()
+        if let drained { return drained.futureResult }
+        let promise = eventLoop.makePromise(of: Void.self)
+        drained = promise
+        isDraining = true
+        for connection in connections.values { connection.drain() }
+        if connections.isEmpty { promise.succeed() }
+        return promise.futureResult
+    }
+
+    /// The grace period is over: close whatever is still open.
+    func closeAll() {
+        for connection in connections.values { connection.forceClose() }
+    }
+}
