@@ -21,6 +21,7 @@ public final class MicrodotServer: @unchecked Sendable {
     private let loops: [WorkerLoop]
     private let logger: Logger
     private let stopped = NIOLockedValueBox<EventLoopFuture<Void>?>(nil)
+    private let finished = NIOLockedValueBox(false)
     private var reloader: Reloader?
 
     private init(app: MicrodotApp, configuration: Configuration, group: MultiThreadedEventLoopGroup,
@@ -96,9 +97,16 @@ public final class MicrodotServer: @unchecked Sendable {
     /// Blocks until the server has shut down: after `shutdown()`, a signal
     /// the binary handles, or `app:shutdown()` in Lua.
     public func wait() throws {
+        // Futures of a group that is shut down never call back: a second
+        // wait() must not touch them.
+        if finished.withLockedValue({ $0 }) { return }
         try channel.closeFuture.wait()
         try stop().wait()
-        try group.syncShutdownGracefully()
+        let first = finished.withLockedValue { finished -> Bool in
+            defer { finished = true }
+            return !finished
+        }
+        if first { try group.syncShutdownGracefully() }
     }
 
     /// Stops accepting connections, lets the requests under way finish (for

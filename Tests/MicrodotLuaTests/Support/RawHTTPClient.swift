@@ -45,12 +45,21 @@ final class RawHTTPClient {
             }
         }
         guard result == 0 else {
-            close(fd)
+            Glibc.close(fd)
             throw ClientError("connect failed: \(errno)")
         }
     }
 
-    deinit { close(fd) }
+    private var isOpen = true
+
+    /// Goes away without a word, as a client that disconnects.
+    func close() {
+        guard isOpen else { return }
+        isOpen = false
+        Glibc.close(fd)
+    }
+
+    deinit { close() }
 
     struct ClientError: Error, CustomStringConvertible {
         let description: String

@@ -49,6 +49,14 @@ final class TestServer {
             logger: log.logger)
     }
 
+    /// Loopback and port 0 whatever `configuration` says.
+    init(app: MicrodotApp, configuration: Configuration) throws {
+        var configuration = configuration
+        configuration.host = "127.0.0.1"
+        configuration.port = 0
+        server = try MicrodotServer.start(app: app, configuration: configuration, logger: log.logger)
+    }
+
     convenience init(script path: String, workers: Int = 1) throws {
         try self.init(app: MicrodotApp(scriptPath: path), workers: workers)
     }
