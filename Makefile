@@ -23,6 +23,7 @@ test: build
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	python3 -m pytest -q Tests/oracle
+	scripts/test-embed-example
 
 clean:
-	rm -rf .build
+	rm -rf .build examples/embed/.build
