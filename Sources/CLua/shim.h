@@ -4,6 +4,104 @@
 #include <lua.h>
 #include <lauxlib.h>
 #include <lualib.h>
+#include <stdio.h>
+
+#include <stdlib.h>
+#include <time.h>
+
+/* What a state and all its threads share, found through the extra space of
+   every thread (each thread starts with a copy of the main thread's). */
+typedef struct {
+    void *worker;          /* the Swift Worker that owns the state */
+    size_t used;           /* bytes the state has allocated */
+    size_t limit;          /* allocations past this fail (0: no limit) */
+    int protected_depth;   /* > 0 while Swift runs Lua protected (pcall, resume) */
+    int in_swift;          /* > 0 while a Swift function called from Lua runs */
+    double deadline;       /* CLOCK_MONOTONIC seconds the running slice must end by (0: none) */
+    double budget;         /* the slice's length, for the error message */
+    int expired;           /* the deadline passed and an error was raised */
+    int abandoned;         /* the slice ignored that error: its coroutine was stopped */
+    lua_State *request;    /* the request coroutine the running slice resumed */
+    int over_limit;        /* a memory error was raised: headroom for handling it */
+    void *refused;         /* the last refused block and size (Lua retries once after a GC) */
+    size_t refused_size;
+} mdl_context;
+
+static inline mdl_context *mdl_ctx(lua_State *L) { return *(mdl_context **)lua_getextraspace(L); }
+static inline void *mdl_getcontext(lua_State *L) { return mdl_ctx(L)->worker; }
+
+/* The allocator refuses growth past the limit only where Lua can raise the
+   memory error safely: inside a protected call, outside any Swift frame. */
+static void *mdl_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    mdl_context *ctx = (mdl_context *)ud;
+    size_t old = ptr ? osize : 0;
+    if (nsize == 0) {
+        free(ptr);
+        ctx->used -= old;
+        return NULL;
+    }
+    size_t after = ctx->used - old + nsize;
+    if (ctx->limit && nsize > old && ctx->protected_depth > 0 && ctx->in_swift == 0) {
+        /* Once a memory error is on its way, the code that handles it (a
+           traceback, the 500 response) gets some headroom past the limit. */
+        size_t cap = ctx->limit + (ctx->over_limit ? ctx->limit / 16 + (1u << 20) : 0);
+        if (after > cap) {
+            if (ptr == ctx->refused && nsize == ctx->refused_size) ctx->over_limit = 1; /* the retry failed too */
+            ctx->refused = ptr;
+            ctx->refused_size = nsize;
+            return NULL;
+        }
+    }
+    void *block = realloc(ptr, nsize);
+    if (block != NULL) {
+        ctx->used = after;
+        if (ctx->used < ctx->limit) ctx->over_limit = 0;
+    }
+    return block;
+}
+
+static int mdl_panic(lua_State *L) {
+    const char *message = lua_tostring(L, -1);
+    fprintf(stderr, "microdot-lua: unprotected Lua error: %s\n", message ? message : "(not a string)");
+    return 0; /* Lua aborts */
+}
+
+static inline lua_State *mdl_newstate(mdl_context *ctx) {
+    lua_State *L = lua_newstate(mdl_alloc, ctx);
+    if (L == NULL) return NULL;
+    *(mdl_context **)lua_getextraspace(L) = ctx;
+    lua_atpanic(L, mdl_panic);
+    return L;
+}
+
+static inline double mdl_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Runs every few thousand VM instructions: a slice of Lua that runs past its
+   deadline gets an error, and again at every later check until it yields or
+   returns, so a pcall in a loop cannot keep it alive. */
+static void mdl_budget_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    mdl_context *ctx = mdl_ctx(L);
+    if (ctx->deadline <= 0 || (!ctx->expired && mdl_now() <= ctx->deadline)) return;
+    if (ctx->expired && L == ctx->request && lua_isyieldable(L)) {
+        /* It caught the error and ran on: suspend the request coroutine for
+           good (a hook may yield in 5.4); the host discards it. */
+        ctx->abandoned = 1;
+        lua_yield(L, 0);
+        return;
+    }
+    ctx->expired = 1;
+    lua_pushfstring(L, "handler timeout: Lua ran for more than %f seconds without yielding", ctx->budget);
+    lua_error(L);
+}
+
+static inline void mdl_setbudgethook(lua_State *L, int instructions) {
+    lua_sethook(L, mdl_budget_hook, LUA_MASKCOUNT, instructions);
+}
 
 /* Swift functions exposed to Lua never raise: they return this marker with the
    error value on top of the stack, and the trampoline raises once the Swift
@@ -14,7 +112,10 @@ typedef int (*mdl_SwiftFunction)(lua_State *L);
 
 static int mdl_trampoline(lua_State *L) {
     mdl_SwiftFunction function = (mdl_SwiftFunction)lua_touserdata(L, lua_upvalueindex(1));
+    mdl_context *ctx = mdl_ctx(L);
+    ctx->in_swift++;
     int results = function(L);
+    ctx->in_swift--;
     if (results == MDL_RAISE) return lua_error(L);
     return results;
 }
@@ -29,11 +130,6 @@ static inline void mdl_pushswiftfunction(lua_State *L, mdl_SwiftFunction functio
 
 static inline int mdl_upvalueindex(int i) { return lua_upvalueindex(i + 1); }
 static inline int mdl_registryindex(void) { return LUA_REGISTRYINDEX; }
-
-/* Each thread of a state starts with a copy of the main thread's extra space:
-   it carries the owning worker, so a Swift function finds it in O(1). */
-static inline void mdl_setcontext(lua_State *L, void *context) { *(void **)lua_getextraspace(L) = context; }
-static inline void *mdl_getcontext(lua_State *L) { return *(void **)lua_getextraspace(L); }
 
 static inline void mdl_pop(lua_State *L, int n) { lua_pop(L, n); }
 static inline void mdl_newtable(lua_State *L) { lua_newtable(L); }

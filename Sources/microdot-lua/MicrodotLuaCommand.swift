@@ -34,6 +34,24 @@ struct MicrodotLuaCommand: ParsableCommand {
     @Option(help: "Seconds that requests under way get to finish when the server stops (default 10).")
     var shutdownTimeout: Double?
 
+    @Option(help: "Seconds Lua may run without yielding before the request is stopped with a 500 (default 10; 0: no limit).")
+    var handlerTimeout: Double?
+
+    @Option(help: "Megabytes each worker's Lua state may allocate (default 512; 0: no limit).")
+    var memoryLimit: Int?
+
+    @Option(help: "Seconds a new connection has to send its first request head (default 10).")
+    var headerTimeout: Double = Timeouts().requestHead
+
+    @Option(help: "Seconds a kept-alive connection may stay idle between requests (default 60).")
+    var idleTimeout: Double = Timeouts().idle
+
+    @Option(help: "Seconds allowed between two reads of a request body (default 30).")
+    var bodyTimeout: Double = Timeouts().body
+
+    @Option(help: "Seconds a client may leave a response unread before the connection is closed (default 30).")
+    var writeTimeout: Double = Timeouts().write
+
     @Flag(help: "Run the script instead of serving it, e.g. a test built on microdot.test_client; exit 1 if it raises an error.")
     var test = false
 
@@ -54,7 +72,10 @@ struct MicrodotLuaCommand: ParsableCommand {
                 app: MicrodotApp(scriptPath: script),
                 configuration: Configuration(
                     host: host, port: port, workers: workers, debug: debug ? true : nil,
-                    shutdownTimeout: shutdownTimeout, reload: reload ? true : nil),
+                    shutdownTimeout: shutdownTimeout, reload: reload ? true : nil,
+                    handlerTimeout: handlerTimeout, memoryLimit: memoryLimit.map { $0 * 1024 * 1024 },
+                    timeouts: Timeouts(requestHead: headerTimeout, idle: idleTimeout, body: bodyTimeout,
+                                       write: writeTimeout)),
                 logger: logger)
         } catch let error as LuaError {
             FileHandleOutput.standardError("microdot-lua: \(error.message)\n")

@@ -178,10 +178,10 @@ final class RequestTests: XCTestCase {
         XCTAssertEqual(try server.request("/args").status, 200, "the server keeps serving")
     }
 
-    func testRequestLineOverMaxReadlineIs431() throws {
+    func testRequestLineOverMaxReadlineIs414() throws {
         let client = try server.client()
         try client.send("GET /args?q=\(String(repeating: "a", count: 9000)) HTTP/1.1\r\nHost: x\r\n\r\n")
-        XCTAssertEqual(try client.readResponse().status, 431)
+        XCTAssertEqual(try client.readResponse().status, 414)
         XCTAssertTrue(try client.isClosed())
     }
 

@@ -10,26 +10,69 @@ public struct Configuration: Sendable {
     public var shutdownTimeout: Double?
     /// Reload the script when it (or a Lua file in its folder) changes.
     public var reload: Bool?
+    /// Seconds Lua may run without yielding before the request is stopped
+    /// with a 500 (default 10; 0: no limit).
+    public var handlerTimeout: Double?
+    /// Bytes each worker's Lua state may allocate (default 512 MiB; 0: no limit).
+    public var memoryLimit: Int?
+    /// How long a connection may take to send a request, and stay idle.
+    public var timeouts: Timeouts
 
     public init(host: String? = nil, port: Int? = nil, workers: Int? = nil, debug: Bool? = nil,
-                shutdownTimeout: Double? = nil, reload: Bool? = nil) {
+                shutdownTimeout: Double? = nil, reload: Bool? = nil, handlerTimeout: Double? = nil,
+                memoryLimit: Int? = nil, timeouts: Timeouts = Timeouts()) {
         self.host = host
         self.port = port
         self.workers = workers
         self.debug = debug
         self.shutdownTimeout = shutdownTimeout
         self.reload = reload
+        self.handlerTimeout = handlerTimeout
+        self.memoryLimit = memoryLimit
+        self.timeouts = timeouts
     }
 
     public static let defaultHost = "127.0.0.1"
     public static let defaultPort = 5000
     public static let defaultShutdownTimeout = 10.0
+    public static let defaultHandlerTimeout = 10.0
+    public static let defaultMemoryLimit = 512 * 1024 * 1024
 
     /// This configuration, with its unset fields taken from `other`.
     func filling(from other: Configuration) -> Configuration {
         Configuration(host: host ?? other.host, port: port ?? other.port,
                       workers: workers ?? other.workers, debug: debug ?? other.debug,
                       shutdownTimeout: shutdownTimeout ?? other.shutdownTimeout,
-                      reload: reload ?? other.reload)
+                      reload: reload ?? other.reload,
+                      handlerTimeout: handlerTimeout ?? other.handlerTimeout,
+                      memoryLimit: memoryLimit ?? other.memoryLimit,
+                      timeouts: timeouts)
+    }
+
+    var containment: Worker.Containment {
+        Worker.Containment(memoryLimit: max(0, memoryLimit ?? Self.defaultMemoryLimit),
+                           handlerTimeout: max(0, handlerTimeout ?? Self.defaultHandlerTimeout))
+    }
+}
+
+/// Seconds a client gets for each part of a request (0: no limit).
+public struct Timeouts: Sendable, Equatable {
+    /// From accepting a connection to the end of the first request's head
+    /// (a slow-headers attack): 408 and close.
+    public var requestHead: Double
+    /// Between a response and the next request on a kept-alive connection:
+    /// closed quietly.
+    public var idle: Double
+    /// Between two reads of a request body: 408 and close.
+    public var body: Double
+    /// A response the client does not read: closed once the connection has
+    /// not been able to take more for this long.
+    public var write: Double
+
+    public init(requestHead: Double = 10, idle: Double = 60, body: Double = 30, write: Double = 30) {
+        self.requestHead = requestHead
+        self.idle = idle
+        self.body = body
+        self.write = write
     }
 }

@@ -46,7 +46,8 @@ public final class MicrodotServer: @unchecked Sendable {
         let shared = SharedStore()
         // The first state is loaded here, before the loops exist, because the
         // script's app:run{} may choose how many there are.
-        let first = try Worker(app: app, logger: logger, shared: shared, index: 1)
+        let containment = configuration.containment
+        let first = try Worker(app: app, logger: logger, shared: shared, index: 1, containment: containment)
         let settings = configuration.filling(from: first.runOptions)
         let workerCount = max(1, settings.workers ?? System.coreCount)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: workerCount)
@@ -55,8 +56,10 @@ public final class MicrodotServer: @unchecked Sendable {
             for (offset, eventLoop) in group.makeIterator().enumerated() {
                 let worker = offset == 0
                     ? first
-                    : try eventLoop.submit { try Worker(app: app, logger: logger, shared: shared, index: offset + 1) }.wait()
-                loops.append(WorkerLoop(eventLoop: eventLoop, worker: worker))
+                    : try eventLoop.submit {
+                        try Worker(app: app, logger: logger, shared: shared, index: offset + 1, containment: containment)
+                    }.wait()
+                loops.append(WorkerLoop(eventLoop: eventLoop, worker: worker, timeouts: settings.timeouts))
             }
             var byLoop: [ObjectIdentifier: WorkerLoop] = [:]
             for loop in loops { byLoop[ObjectIdentifier(loop.eventLoop)] = loop }
@@ -152,7 +155,8 @@ public final class MicrodotServer: @unchecked Sendable {
         for (offset, loop) in loops.enumerated() {
             loop.eventLoop.execute { [self] in
                 do {
-                    let worker = try Worker(app: app, logger: logger, shared: shared, index: offset + 1)
+                    let worker = try Worker(app: app, logger: logger, shared: shared, index: offset + 1,
+                                            containment: configuration.containment)
                     configure(worker)
                     worker.eventLoop = loop.eventLoop
                     loop.worker = worker

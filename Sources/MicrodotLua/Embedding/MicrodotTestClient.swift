@@ -34,13 +34,18 @@ public final class MicrodotTestClient: @unchecked Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let loop: WorkerLoop
 
-    public init(app: MicrodotApp, logger: Logger = Logger(label: "microdot-lua")) throws {
+    /// `configuration` gives the handler timeout and memory limit.
+    public init(app: MicrodotApp, configuration: Configuration = Configuration(),
+                logger: Logger = Logger(label: "microdot-lua")) throws {
+        let containment = configuration.containment
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let shared = SharedStore()
         self.shared = shared
         let eventLoop = group.next()
         do {
-            let worker = try eventLoop.submit { try Worker(app: app, logger: logger, shared: shared) }.wait()
+            let worker = try eventLoop.submit {
+                try Worker(app: app, logger: logger, shared: shared, containment: containment)
+            }.wait()
             loop = WorkerLoop(eventLoop: eventLoop, worker: worker)
         } catch {
             try? group.syncShutdownGracefully()

@@ -108,8 +108,12 @@ final class RequestTask {
         var arguments = arguments
         while true {
             state = .running
-            var results: Int32 = 0
-            let status = lua_resume(co, L, arguments, &results)
+            let resumeArguments = arguments
+            let (status, results) = worker.lua.slice(resuming: co) { () -> (Int32, Int32) in
+                var results: Int32 = 0
+                let status = lua_resume(co, L, resumeArguments, &results)
+                return (status, results)
+            }
             arguments = 0
             switch status {
             case LUA_OK:
@@ -119,6 +123,10 @@ final class RequestTask {
                     endStream()
                 }
                 finish()
+                return
+            case LUA_YIELD where worker.lua.lastSliceAbandoned:
+                fail("handler timeout: Lua ran for more than \(worker.lua.context.pointee.budget) seconds "
+                    + "without yielding and kept running after the error; its coroutine was discarded")
                 return
             case LUA_YIELD:
                 let first = lua_gettop(co) - results + 1

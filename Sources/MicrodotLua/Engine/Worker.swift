@@ -5,7 +5,7 @@ import NIOCore
 /// One event loop's Lua state with the app loaded in it. Only that loop's
 /// thread touches it, so Lua needs no lock.
 final class Worker {
-    let lua = LuaState()
+    let lua: LuaState
     let app: MicrodotApp
     let logger: Logger
     /// `microdot.shared`, the same store in every worker of a server.
@@ -37,6 +37,13 @@ final class Worker {
     /// The first value a suspending request yields; unforgeable from Lua.
     static let suspendMarker = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
 
+    /// How far one state may go: bytes it may allocate, seconds Lua may run
+    /// without yielding (0: no limit).
+    struct Containment {
+        var memoryLimit = 0
+        var handlerTimeout = 0.0
+    }
+
     /// What the script is loaded for: an app to serve, or a script (a test
     /// using `microdot.test_client`) that is just run.
     enum Purpose {
@@ -45,13 +52,13 @@ final class Worker {
     }
 
     init(app: MicrodotApp, logger: Logger, shared: SharedStore = SharedStore(), index: Int = 1,
-         purpose: Purpose = .serve) throws {
+         containment: Containment = Containment(), purpose: Purpose = .serve) throws {
         self.app = app
         self.logger = logger
         self.shared = shared
         self.index = index
-        let L = lua.L
-        mdl_setcontext(L, Unmanaged.passUnretained(self).toOpaque())
+        lua = LuaState(memoryLimit: containment.memoryLimit, budget: containment.handlerTimeout)
+        lua.worker = Unmanaged.passUnretained(self).toOpaque()
         try loadFramework()
         try registerModules()
         switch purpose {
@@ -59,7 +66,7 @@ final class Worker {
             try loadScript()
         case .run:
             try lua.run(source: try app.loadSource(), chunkName: app.chunkName)
-            lua_settop(L, 0)
+            lua_settop(lua.L, 0)
         }
     }
 
@@ -201,6 +208,8 @@ final class Worker {
         pushSharedFunctions(into: core)
         L.pushFunction(Self.awaitAsync)
         L.setField("await_async", at: core)
+        L.pushFunction(Self.realPath)
+        L.setField("realpath", at: core)
     }
 
     private static let jsonEncode: mdl_SwiftFunction = { L in

@@ -13,8 +13,12 @@ final class WorkerLoop {
     private(set) var isDraining = false
     private var drained: EventLoopPromise<Void>?
 
-    init(eventLoop: EventLoop, worker: Worker) {
+    /// What clients get to send requests and read responses.
+    let timeouts: Timeouts
+
+    init(eventLoop: EventLoop, worker: Worker, timeouts: Timeouts = Timeouts()) {
         self.eventLoop = eventLoop
+        self.timeouts = timeouts
         self.worker = worker
         worker.eventLoop = eventLoop
     }

@@ -43,11 +43,64 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
             clientAddress = (address.ipAddress ?? "", address.port ?? 0)
         }
         loop.add(self)
+        armReadTimer(.requestHead)
         if loop.isDraining { drain() }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         loop.remove(self)
+        readTimer?.cancel()
+        writeTimer?.cancel()
+    }
+
+    // MARK: Timeouts
+
+    private enum ReadTimeout {
+        case requestHead, idle, body
+    }
+
+    /// What the connection waits for from the client, and until when.
+    private var readTimer: Scheduled<Void>?
+    /// Armed while the connection cannot take more of a response.
+    private var writeTimer: Scheduled<Void>?
+
+    private func armReadTimer(_ kind: ReadTimeout) {
+        readTimer?.cancel()
+        readTimer = nil
+        let timeouts = loop.timeouts
+        let seconds: Double
+        switch kind {
+        case .requestHead: seconds = timeouts.requestHead
+        case .idle: seconds = timeouts.idle
+        case .body: seconds = timeouts.body
+        }
+        guard seconds > 0 else { return }
+        readTimer = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) { [weak self] in
+            self?.readTimedOut(kind)
+        }
+    }
+
+    private func disarmReadTimer() {
+        readTimer?.cancel()
+        readTimer = nil
+    }
+
+    private func readTimedOut(_ kind: ReadTimeout) {
+        readTimer = nil
+        guard !closing else { return }
+        switch kind {
+        case .idle:
+            close()
+        case .requestHead, .body:
+            // 408 when nothing else is being answered; the connection ends.
+            if active == nil && waiting.isEmpty {
+                writeError(status: "408 Request Timeout", body: "Request timeout")
+            } else {
+                receiving = nil
+                waiting.removeAll()
+                closing = true
+            }
+        }
     }
 
     /// The server is shutting down: no new requests on this connection; the
@@ -66,6 +119,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
         guard !closing else { return }
         switch unwrapInboundIn(data) {
         case .head(let head):
+            armReadTimer(.body)
+            if let (status, body) = lineTooLong(head) {
+                rejectUnreadable(status: status, body: body)
+                return
+            }
             receiving = ReceivedRequest(head: head)
             discardingBody = false
             if let declared = head.headers.first(name: "content-length").flatMap(Int.init),
@@ -78,6 +136,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
                 context.writeAndFlush(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
             }
         case .body(var part):
+            armReadTimer(.body)
             guard !discardingBody, receiving != nil else { return }
             if receiving!.body == nil {
                 receiving!.body = part
@@ -88,6 +147,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
                 bodyTooLarge()
             }
         case .end:
+            disarmReadTimer()
             if discardingBody {
                 discardingBody = false
                 return
@@ -96,6 +156,29 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
             receiving = nil
             waiting.append(request)
             dispatch()
+        }
+    }
+
+    /// A request line or header line over `max_readline`: 414 or 431. (The
+    /// parser's own limits are wider, up to the whole head's limit.)
+    private func lineTooLong(_ head: HTTPRequestHead) -> (String, String)? {
+        let limit = worker.limits.maxReadline
+        if head.uri.utf8.count > limit { return ("414 URI Too Long", "URI too long") }
+        for (name, value) in head.headers where name.utf8.count + value.utf8.count > limit {
+            return ("431 Request Header Fields Too Large", "Request header fields too large")
+        }
+        return nil
+    }
+
+    /// A request that cannot be served: answered at once when nothing is in
+    /// flight, and the connection ends either way.
+    private func rejectUnreadable(status: String, body: String) {
+        receiving = nil
+        if active == nil && waiting.isEmpty && !closing {
+            writeError(status: status, body: body)
+        } else {
+            waiting.removeAll()
+            closing = true
         }
     }
 
@@ -163,6 +246,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
 
     func requestFinished(keepAlive: Bool) {
         active = nil
+        if waiting.isEmpty && receiving == nil { armReadTimer(.idle) }
         if !keepAlive || closing || (loop.isDraining && waiting.isEmpty && receiving == nil) {
             closing = true
             waiting.removeAll()
@@ -182,7 +266,16 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
     // MARK: Connection events
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { active?.writable() }
+        if context.channel.isWritable {
+            writeTimer?.cancel()
+            writeTimer = nil
+            active?.writable()
+        } else if writeTimer == nil, loop.timeouts.write > 0 {
+            // A client that stops reading does not hold the response forever.
+            writeTimer = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(loop.timeouts.write * 1e9))) {
+                [weak self] in self?.forceClose()
+            }
+        }
         context.fireChannelWritabilityChanged()
     }
 
@@ -197,6 +290,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        readTimer?.cancel()
+        writeTimer?.cancel()
         closing = true
         waiting.removeAll()
         active?.cancel()
@@ -210,6 +305,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
             // max_readline or too many headers) when no response is under
             // way, and the connection ends either way.
             if active == nil && waiting.isEmpty && !closing {
+                disarmReadTimer()
                 if let parserError = error as? HTTPParserError, parserError == .headerOverflow {
                     writeError(status: "431 Request Header Fields Too Large", body: "Request header fields too large")
                 } else {

@@ -17,9 +17,11 @@ struct RequestLimits {
     /// All header lines together.
     var maxHeaderListSize: Int { max(64 * 1024, maxReadline) }
 
+    /// The parser bounds each line by the whole head's limit; the connection
+    /// checks `maxReadline` on the parsed head, to answer 414 or 431.
     var decoderLimits: NIOHTTPDecoderLimitConfiguration {
         var configuration = NIOHTTPDecoderLimitConfiguration()
-        configuration.maxHeaderFieldSize = maxReadline
+        configuration.maxHeaderFieldSize = maxHeaderListSize
         configuration.maxHeaderListSize = maxHeaderListSize
         configuration.maxHeaderFieldCount = Self.maxHeaderCount
         return configuration

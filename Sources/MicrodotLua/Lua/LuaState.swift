@@ -11,15 +11,65 @@ public struct LuaError: Error, CustomStringConvertible {
 /// protected (`lua_pcall`/`lua_resume`), so a Lua error never unwinds Swift.
 final class LuaState {
     let L: OpaquePointer
+    /// Shared with C: the owner, the memory count and limit, the time budget.
+    let context: UnsafeMutablePointer<mdl_context>
 
-    init() {
-        guard let state = luaL_newstate() else { fatalError("Lua could not allocate a state") }
+    /// How often (in VM instructions) the time budget is checked.
+    static let budgetCheckInterval: Int32 = 10_000
+
+    /// `memoryLimit` bytes (0: none) caps what the state may allocate;
+    /// `budget` seconds (0: none) caps how long Lua may run between yields.
+    init(memoryLimit: Int = 0, budget: Double = 0) {
+        context = .allocate(capacity: 1)
+        context.initialize(to: mdl_context())
+        guard let state = mdl_newstate(context) else { fatalError("Lua could not allocate a state") }
         L = state
         luaL_openlibs(L)
+        context.pointee.limit = memoryLimit
+        context.pointee.budget = budget
+        // Threads (requests, coroutines) inherit the hook from the main thread.
+        if budget > 0 { mdl_setbudgethook(L, Self.budgetCheckInterval) }
     }
 
     deinit {
         lua_close(L)
+        context.deallocate()
+    }
+
+    var worker: UnsafeMutableRawPointer? {
+        get { context.pointee.worker }
+        set { context.pointee.worker = newValue }
+    }
+
+    /// The last slice ran past its budget and was stopped for good.
+    var lastSliceAbandoned: Bool { context.pointee.abandoned != 0 }
+
+    /// Bytes the state holds.
+    var memoryUsed: Int { context.pointee.used }
+
+    /// Runs `body`, which resumes or calls into Lua, as a protected slice:
+    /// allocations may fail there (as memory errors Lua catches), and the
+    /// outermost slice must end within the time budget.
+    func slice<T>(resuming request: OpaquePointer? = nil, _ body: () -> T) -> T {
+        let context = self.context
+        if context.pointee.protected_depth == 0 {
+            context.pointee.request = request
+            if context.pointee.budget > 0 {
+                context.pointee.deadline = mdl_now() + context.pointee.budget
+                context.pointee.expired = 0
+                context.pointee.abandoned = 0
+            }
+        }
+        context.pointee.protected_depth += 1
+        defer {
+            context.pointee.protected_depth -= 1
+            if context.pointee.protected_depth == 0 {
+                context.pointee.deadline = 0
+                context.pointee.expired = 0
+                context.pointee.request = nil
+            }
+        }
+        return body()
     }
 
     /// Loads `source` as a chunk named `chunkName` and runs it with `arguments`
@@ -40,7 +90,7 @@ final class LuaState {
             throw LuaError(message: message)
         }
         mdl_insert(L, base + 2)
-        let status = mdl_pcall(L, arguments, results, base + 1)
+        let status = slice { mdl_pcall(L, arguments, results, base + 1) }
         guard status == LUA_OK else {
             let message = L.string(at: -1) ?? "error in \(chunkName)"
             lua_settop(L, base)

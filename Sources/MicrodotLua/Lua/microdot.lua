@@ -852,6 +852,45 @@ function Microdot:mount(subapp, url_prefix, options)
     end
 end
 
+-- Serves the files under `folder` (relative to the script's folder) at
+-- `url_prefix`. Nothing outside the folder is reachable: `..` segments,
+-- symlinks that lead out, and (unless options.dotfiles) names starting
+-- with a dot answer 404, as do missing files. options: max_age, index
+-- (default "index.html"; false for none), dotfiles.
+function Microdot:static(url_prefix, folder, options)
+    options = options or {}
+    if type(url_prefix) ~= "string" or type(folder) ~= "string" then
+        error("static expects a URL prefix and a folder", 2)
+    end
+    local root, kind = core.realpath(resolve_path(folder))
+    if kind ~= "directory" then error("static: no folder " .. folder, 2) end
+    local index = options.index
+    if index == nil then index = "index.html" end
+    local prefix = url_prefix:gsub("/+$", "")
+
+    local function inside(path)
+        return path == root or path:sub(1, #root + 1) == root .. "/"
+    end
+
+    local function serve(req, path)
+        if path:find("\0", 1, true) or path:find("\\", 1, true) then M.abort(404) end
+        for segment in path:gmatch("[^/]+") do
+            if segment == ".." or (segment:sub(1, 1) == "." and not options.dotfiles) then M.abort(404) end
+        end
+        local full, found = core.realpath(root .. "/" .. path)
+        if full ~= nil and found == "directory" and index then
+            full, found = core.realpath(full .. "/" .. index)
+        end
+        if full == nil or found ~= "file" or not inside(full) then M.abort(404) end
+        return M.send_file(full, {max_age = options.max_age})
+    end
+
+    local function serve_root(req) return serve(req, "") end
+    self:get(prefix .. "/<path:path>", serve)
+    self:get(prefix .. "/", serve_root)
+    if prefix ~= "" then self:get(prefix, serve_root) end
+end
+
 -- The options app:run{} asked for; the host reads them once the script ran.
 function Microdot:run(options)
     options = options or {}
@@ -956,8 +995,13 @@ local function catch(err)
     return setmetatable({ value = err, traceback = debug.traceback(message, 2) }, CaughtError)
 end
 
+-- Memory errors skip the message handler: they arrive as the bare message.
 local function log_error(caught)
-    core.log_error(caught.traceback)
+    if getmetatable(caught) == CaughtError then
+        core.log_error(caught.traceback)
+    else
+        core.log_error(tostring(caught))
+    end
 end
 
 local function error_response(app, req, status_code, reason)
@@ -1020,7 +1064,7 @@ end
 local function protected(f, ...)
     local ok, res = xpcall(f, catch, ...)
     if ok then return res end
-    if getmetatable(res) == CaughtError then log_error(res) end
+    if getmetatable(res) ~= HTTPException then log_error(res) end
     return nil
 end
 
@@ -1030,7 +1074,7 @@ local function handle_error(app, req, err)
     end
     -- An error an error-class handler answers is the app's business, as in
     -- Flask: only errors that end in a 500 are logged.
-    local handler = class_handler(app, req, err.value)
+    local handler = getmetatable(err) == CaughtError and class_handler(app, req, err.value) or nil
     local res
     if handler ~= nil then
         res = protected(function() return make_response(handler(req, err.value)) end)
