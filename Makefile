@@ -5,7 +5,7 @@ SWIFT ?= swift
 PORT ?= 5000
 APP ?= examples/hello/app.lua
 
-.PHONY: deps run build release test test-swift test-oracle bench clean
+.PHONY: deps run build release test stress bench clean
 
 deps:
 	@scripts/install-deps
@@ -24,6 +24,12 @@ test: build
 	$(SWIFT) test --skip-build
 	python3 -m pytest -q Tests/oracle
 	scripts/test-embed-example
+	scripts/stress --binary .build/debug/microdot-lua --quick
+
+# The full stress run: fuzz, slowloris, pipelining, a 1,000,000-request soak
+# and mid-stream disconnects against the release build.
+stress: release
+	scripts/stress
 
 clean:
 	rm -rf .build examples/embed/.build

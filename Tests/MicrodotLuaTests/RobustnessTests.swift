@@ -64,6 +64,28 @@ final class RobustnessTests: XCTestCase {
         XCTAssertTrue(closed, "the stream was stopped and its generator closed")
     }
 
+    func testClosedConnectionsAreFreed() throws {
+        let server = try server()
+        let before = HTTPConnectionHandler.liveCount.withLockedValue { $0 }
+        for index in 0..<100 {
+            let client = try server.client()
+            if index % 2 == 0 {
+                XCTAssertEqual(try client.request("/ok").text, "ok")
+            } else {
+                try client.send("GET /files/css/site.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                _ = try client.readResponse()
+            }
+        }
+        let deadline = Date().addingTimeInterval(5)
+        var live = Int.max
+        while Date() < deadline {
+            live = HTTPConnectionHandler.liveCount.withLockedValue { $0 }
+            if live <= before { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        XCTAssertLessThanOrEqual(live, before, "every closed connection's handler was released")
+    }
+
     // MARK: Runaway scripts and memory
 
     func testARunawayHandlerIsStoppedAndTheWorkerKeepsServing() throws {

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 
@@ -12,7 +13,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
     private let loop: WorkerLoop
     /// The loop's current worker: a reload gives new requests a new one.
     private var worker: Worker { loop.worker }
-    private var context: ChannelHandlerContext!
+    /// Dropped when the handler is removed: the context holds the handler,
+    /// and a connection must not outlive its channel.
+    private var context: ChannelHandlerContext?
 
     private var receiving: ReceivedRequest?
     /// The rest of a body that went over the limit is dropped, not kept.
@@ -29,12 +32,20 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
 
     private(set) var clientAddress: (host: String, port: Int) = ("", 0)
 
+    /// Connection handlers alive in the process: a leak shows here first.
+    static let liveCount = NIOLockedValueBox(0)
+
     init(loop: WorkerLoop) {
         self.loop = loop
+        Self.liveCount.withLockedValue { $0 += 1 }
     }
 
-    var isWritable: Bool { context.channel.isWritable }
-    var allocator: ByteBufferAllocator { context.channel.allocator }
+    deinit {
+        Self.liveCount.withLockedValue { $0 -= 1 }
+    }
+
+    var isWritable: Bool { context?.channel.isWritable ?? false }
+    var allocator: ByteBufferAllocator { context?.channel.allocator ?? ByteBufferAllocator() }
     var isDraining: Bool { loop.isDraining }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -51,6 +62,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
         loop.remove(self)
         readTimer?.cancel()
         writeTimer?.cancel()
+        self.context = nil
     }
 
     // MARK: Timeouts
@@ -74,7 +86,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
         case .idle: seconds = timeouts.idle
         case .body: seconds = timeouts.body
         }
-        guard seconds > 0 else { return }
+        guard seconds > 0, let context else { return }
         readTimer = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) { [weak self] in
             self?.readTimedOut(kind)
         }
@@ -110,7 +122,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
     }
 
     func forceClose() {
-        context.close(promise: nil)
+        context?.close(promise: nil)
     }
 
     // MARK: Reading requests
@@ -208,14 +220,14 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
         dispatching = false
         if needsFlush {
             needsFlush = false
-            context.flush()
+            context?.flush()
         }
         if active == nil, !closing {
             if inputClosed {
                 close()
             } else if readPending {
                 readPending = false
-                context.read()
+                context?.read()
             }
         }
     }
@@ -231,6 +243,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
     // MARK: ResponseSink
 
     func write(_ data: IOData, flush: Bool, completion: ((Result<Void, Error>) -> Void)?) {
+        guard let context else {
+            completion?(.failure(ChannelError.ioOnClosedChannel))
+            return
+        }
         let promise: EventLoopPromise<Void>? = completion.map { completion in
             let promise = context.eventLoop.makePromise(of: Void.self)
             promise.futureResult.whenComplete(completion)
@@ -259,8 +275,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
     private func close() {
         closing = true
         needsFlush = false
+        guard let context else { return }
         context.writeAndFlush(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0))))
-            .whenComplete { [context] _ in context!.close(promise: nil) }
+            .whenComplete { _ in context.close(promise: nil) }
     }
 
     // MARK: Connection events
@@ -322,6 +339,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
 
     /// An answer the app never sees: the request could not be read.
     private func writeError(status: String, body: String) {
+        guard let context else { return }
         var buffer = context.channel.allocator.buffer(capacity: 200)
         buffer.writeString("HTTP/1.1 \(status)\r\n")
         buffer.writeBytes(worker.dateHeader.current())
