@@ -31,5 +31,11 @@ test: build
 stress: release
 	scripts/stress
 
+# microdot-lua against a bare SwiftNIO server, nginx + Lua and Python Microdot:
+# a table, bench-results/results.csv and bench-results/chart.png.
+bench: release
+	@scripts/install-deps --bench
+	scripts/bench --no-build
+
 clean:
 	rm -rf .build examples/embed/.build

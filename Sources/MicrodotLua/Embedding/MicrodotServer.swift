@@ -83,7 +83,10 @@ public final class MicrodotServer: @unchecked Sendable {
             ).wait()
             let server = MicrodotServer(app: app, configuration: settings, group: group, channel: channel,
                                         loops: loops, shared: shared, logger: logger)
-            for loop in loops { server.configure(loop.worker) }
+            for loop in loops {
+                server.configure(loop.worker)
+                loop.eventLoop.execute { loop.startTimeoutSweep() }
+            }
             if settings.reload == true { server.startReloading() }
             return server
         } catch {

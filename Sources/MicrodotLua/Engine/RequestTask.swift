@@ -53,9 +53,7 @@ final class RequestTask {
             isHead: head.method == .HEAD,
             isHTTP10: head.version.major == 1 && head.version.minor == 0,
             keepAlive: head.isKeepAlive)
-        let L = worker.lua.L
-        thread = lua_newthread(L)!
-        threadReference = worker.lua.reference()
+        (thread, threadReference) = worker.acquireThread()
     }
 
     func start() {
@@ -65,7 +63,11 @@ final class RequestTask {
         let head = request.head
         co.push(head.method.rawValue)
         co.push(head.uri)
-        co.push(head.version.minor == 0 ? "1.0" : "\(head.version.major).\(head.version.minor)")
+        switch (head.version.major, head.version.minor) {
+        case (1, 1): co.push("1.1")
+        case (1, 0): co.push("1.0")
+        default: co.push("\(head.version.major).\(head.version.minor)")
+        }
         pushHeaders(head.headers)
         if request.bodyTooLarge {
             lua_pushboolean(co, 0)
@@ -89,7 +91,7 @@ final class RequestTask {
             co.push(name)
             co.push(name)
             if lua_rawget(co, table) == LUA_TSTRING, let previous = co.string(at: -1) {
-                let separator = name.lowercased() == "cookie" ? "; " : ", "
+                let separator = name.utf8.count == 6 && name.lowercased() == "cookie" ? "; " : ", "
                 mdl_pop(co, 1)
                 co.push(previous + separator + value)
             } else {
@@ -335,8 +337,7 @@ final class RequestTask {
     private func finish() {
         guard !isFinished else { return }
         state = .finished
-        lua_settop(thread, 0)
-        worker.lua.release(threadReference)
+        worker.releaseThread(thread, reference: threadReference)
         sink.requestFinished(keepAlive: framing.keepAlive && !cancelled)
     }
 

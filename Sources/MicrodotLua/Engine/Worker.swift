@@ -21,6 +21,29 @@ final class Worker {
     /// Async host calls started and not yet taken by the request waiting.
     var asyncCalls: [Int: AsyncCall] = [:]
     var nextTicket = 1
+    /// Coroutines that finished a request normally, kept for the next ones:
+    /// reusing one costs far less than creating a thread and its reference.
+    private var idleThreads: [(thread: OpaquePointer, reference: Int32)] = []
+    private static let maxIdleThreads = 256
+
+    func acquireThread() -> (OpaquePointer, Int32) {
+        if let idle = idleThreads.popLast() { return idle }
+        let thread = lua_newthread(lua.L)!
+        return (thread, lua.reference())
+    }
+
+    /// A coroutine that returned can start a new function; one that failed,
+    /// or is suspended for good, is dropped.
+    func releaseThread(_ thread: OpaquePointer, reference: Int32) {
+        if lua_status(thread) == LUA_OK && idleThreads.count < Self.maxIdleThreads {
+            lua_settop(thread, 0)
+            idleThreads.append((thread, reference))
+        } else {
+            lua_settop(thread, 0)
+            lua.release(reference)
+        }
+    }
+
     /// The JSON array metatable, for arrays coming from Swift.
     private(set) var arrayMetatable: Int32 = LUA_NOREF
 

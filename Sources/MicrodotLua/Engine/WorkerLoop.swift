@@ -45,6 +45,25 @@ final class WorkerLoop {
         return promise.futureResult
     }
 
+    private var timeoutSweep: RepeatedTask?
+
+    /// Checks the connections' read deadlines a few times per shortest
+    /// timeout (at most every 250 ms): one task per loop, not one per request.
+    func startTimeoutSweep() {
+        eventLoop.preconditionInEventLoop()
+        let timeouts = self.timeouts
+        guard timeoutSweep == nil,
+              let shortest = [timeouts.requestHead, timeouts.idle, timeouts.body].filter({ $0 > 0 }).min() else {
+            return
+        }
+        let period = TimeAmount.nanoseconds(Int64(min(max(shortest / 4, 0.01), 0.25) * 1e9))
+        timeoutSweep = eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [weak self] _ in
+            guard let self else { return }
+            let now = NIODeadline.now()
+            for connection in Array(self.connections.values) { connection.checkTimeouts(now: now) }
+        }
+    }
+
     /// The grace period is over: close whatever is still open.
     func closeAll() {
         for connection in connections.values { connection.forceClose() }

@@ -60,7 +60,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         loop.remove(self)
-        readTimer?.cancel()
+        readTimeout = nil
         writeTimer?.cancel()
         self.context = nil
     }
@@ -71,14 +71,15 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
         case requestHead, idle, body
     }
 
-    /// What the connection waits for from the client, and until when.
-    private var readTimer: Scheduled<Void>?
+    /// What the connection waits for from the client, and until when. A
+    /// deadline, not a scheduled task: arming one per request would cost more
+    /// than the request; the loop's timeout sweep checks it.
+    private var readTimeout: ReadTimeout?
+    private var readDeadline = NIODeadline.distantFuture
     /// Armed while the connection cannot take more of a response.
     private var writeTimer: Scheduled<Void>?
 
     private func armReadTimer(_ kind: ReadTimeout) {
-        readTimer?.cancel()
-        readTimer = nil
         let timeouts = loop.timeouts
         let seconds: Double
         switch kind {
@@ -86,19 +87,27 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
         case .idle: seconds = timeouts.idle
         case .body: seconds = timeouts.body
         }
-        guard seconds > 0, let context else { return }
-        readTimer = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) { [weak self] in
-            self?.readTimedOut(kind)
+        guard seconds > 0 else {
+            disarmReadTimer()
+            return
         }
+        readTimeout = kind
+        readDeadline = .now() + .nanoseconds(Int64(seconds * 1e9))
     }
 
     private func disarmReadTimer() {
-        readTimer?.cancel()
-        readTimer = nil
+        readTimeout = nil
+    }
+
+    /// Called by the loop's sweep.
+    func checkTimeouts(now: NIODeadline) {
+        if let kind = readTimeout, now >= readDeadline {
+            readTimeout = nil
+            readTimedOut(kind)
+        }
     }
 
     private func readTimedOut(_ kind: ReadTimeout) {
-        readTimer = nil
         guard !closing else { return }
         switch kind {
         case .idle:
@@ -307,7 +316,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        readTimer?.cancel()
+        readTimeout = nil
         writeTimer?.cancel()
         closing = true
         waiting.removeAll()

@@ -16,6 +16,10 @@ local math_tointeger = math.tointeger
 -- at the top of the request coroutine and resumes it when the wait is over.
 local SUSPEND = core.SUSPEND
 
+-- Most of what a request allocates dies with it: the generational
+-- collector handles that with less work than the incremental one.
+collectgarbage("generational")
+
 local M = {}
 M.json = core.json
 local json_array_mt = core.json_array_mt
@@ -112,10 +116,23 @@ M.worker_id = core.worker_id
 ---------------------------------------------------------------------------
 local Headers = {}
 
+-- Lower-case forms of header names, so that a lookup does not build new
+-- strings each time; bounded, since clients choose request header names.
+local lower_cache, lower_cached = {}, 0
+local function lower(key)
+    local l = lower_cache[key]
+    if l == nil then
+        l = key:lower()
+        if lower_cached >= 4096 then lower_cache, lower_cached = {}, 0 end
+        lower_cache[key], lower_cached = l, lower_cached + 1
+    end
+    return l
+end
+
 local function header_key(t, key)
-    local lower = key:lower()
+    local wanted = lower(key)
     for k in next, t do
-        if type(k) == "string" and k:lower() == lower then return k end
+        if type(k) == "string" and lower(k) == wanted then return k end
     end
 end
 
@@ -291,7 +308,9 @@ FileBody.__index = FileBody
 FileBody.__name = "microdot.FileBody"
 
 local function is_response(v)
+    if type(v) ~= "table" then return false end
     local mt = getmetatable(v)
+    if mt == Response then return true end
     for _ = 1, 32 do
         if mt == Response then return true end
         if type(mt) ~= "table" then return false end
@@ -387,18 +406,22 @@ function Response:delete_cookie(cookie, options)
 end
 
 -- What Microdot's Response.complete() does; the host adds Content-Length.
+local default_type_set, default_type -- Response.default_content_type, completed
+
 local function complete(res)
     local headers = res.headers
     if getmetatable(headers) ~= Headers then
         headers = new_headers(headers)
         res.headers = headers
     end
-    if headers["Content-Type"] == nil then
+    if next(headers) == nil or headers["Content-Type"] == nil then
         local content_type = Response.default_content_type
-        if not content_type:find("charset=", 1, true) then
-            content_type = content_type .. "; charset=UTF-8"
+        if content_type ~= default_type_set then
+            default_type_set = content_type
+            default_type = content_type:find("charset=", 1, true) and content_type
+                or content_type .. "; charset=UTF-8"
         end
-        headers["Content-Type"] = content_type
+        rawset(headers, "Content-Type", default_type)
     end
 end
 
@@ -527,10 +550,13 @@ local function convert_args(self, ...)
     return values
 end
 
+-- What a pattern without segments matches with; never changed.
+local NO_ARGS = setmetatable({}, { __newindex = function() error("read-only", 2) end })
+
 -- The URL arguments in pattern order, or nil when the path does not match.
 function URLPattern:match(path)
     if self.literal ~= nil then
-        if path == self.literal then return {} end
+        if path == self.literal then return NO_ARGS end
         return nil
     end
     if self.lua_pattern ~= nil then
@@ -690,6 +716,10 @@ function request_fields.g(_)
     return {}
 end
 
+function request_fields.url_args(_)
+    return {}
+end
+
 function request_fields.client_addr(req)
     return { rawget(req, "_host"), rawget(req, "_port") }
 end
@@ -731,7 +761,9 @@ local function new_request(app, method, url, http_version, headers, body, host, 
         headers = setmetatable(headers, Headers),
         body = body or "",
         url_prefix = "",
-        url_args = {},
+        -- Set here so that dispatching does not grow the table.
+        subapp = false,
+        route = false,
         _host = host,
         _port = port,
     }, Request)
@@ -951,6 +983,7 @@ end
 
 -- Return values become a response, as the table in the spec says.
 local function make_response(r1, r2, r3)
+    if type(r1) == "string" and r2 == nil then return new_response(Response, 1, r1) end
     if is_response(r1) then return r1 end
     if math_tointeger(r1) ~= nil and type(r1) == "number" then
         return new_response(Response, 3, "", r1, r2)
@@ -967,7 +1000,7 @@ M.make_response = make_response
 
 local function handlers_for(app, req, name, local_first)
     local subapp = req.subapp
-    if subapp == nil or subapp == app then return app[name] end
+    if not subapp or subapp == app then return app[name] end
     local first, second = subapp[name], app[name]
     if not local_first then first, second = second, first end
     if #first == 0 then return second end
@@ -1006,7 +1039,7 @@ end
 
 local function error_response(app, req, status_code, reason)
     local subapp = req.subapp
-    local handler = (subapp ~= nil and subapp.error_handlers[status_code])
+    local handler = (subapp and subapp.error_handlers[status_code])
         or app.error_handlers[status_code]
     if handler ~= nil then
         return make_response(handler(req))
@@ -1020,7 +1053,7 @@ local function class_handler(app, req, err)
     local subapp = req.subapp
     for _ = 1, 32 do
         if type(class) ~= "table" then return nil end
-        local handler = (subapp ~= nil and subapp.error_handlers[class]) or app.error_handlers[class]
+        local handler = (subapp and subapp.error_handlers[class]) or app.error_handlers[class]
         if handler ~= nil then return handler end
         class = parent_class(class)
     end
@@ -1097,11 +1130,11 @@ function Microdot:dispatch_request(req, body_too_large)
         local route, args, matched = find_route(self, req)
         if matched ~= nil then
             req.url_prefix = matched.url_prefix
-            req.subapp = matched.subapp
+            req.subapp = matched.subapp or false
         end
         if route ~= nil then
             req.url_prefix = route.url_prefix
-            req.subapp = route.subapp
+            req.subapp = route.subapp or false
             req.route = route.handler
             local segments = route.pattern.segments
             if #segments > 0 then

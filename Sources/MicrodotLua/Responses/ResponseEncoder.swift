@@ -160,6 +160,28 @@ enum ResponseEncoder {
         return lines
     }()
 
+    /// Header names the server handles itself, lower-case.
+    private static let contentLength = Array("content-length".utf8)
+    private static let transferEncoding = Array("transfer-encoding".utf8)
+    private static let connection = Array("connection".utf8)
+    private static let dateName = Array("date".utf8)
+
+    /// ASCII case-insensitive comparison with a lower-case name.
+    private static func named(_ bytes: UnsafeRawBufferPointer, _ lowercase: [UInt8]) -> Bool {
+        guard bytes.count == lowercase.count else { return false }
+        for index in 0..<bytes.count where bytes[index] | 0x20 != lowercase[index] {
+            // `| 0x20` lower-cases letters; it can only make a non-letter
+            // equal to a letter or '-' when the byte was not a token byte,
+            // and names are checked to be tokens first.
+            return false
+        }
+        return true
+    }
+
+    private enum SpecialHeader {
+        case none, skip, connection, date
+    }
+
     private static func writeHeaders(
         _ L: OpaquePointer, of response: Int32, into buffer: inout ByteBuffer,
         keepAlive: inout Bool, hasDate: inout Bool
@@ -172,59 +194,81 @@ enum ResponseEncoder {
         lua_pushnil(L)
         while lua_next(L, headers) != 0 {
             let top = lua_gettop(L)
-            guard let name = L.string(at: top - 1), isToken(name) else {
-                throw Invalid(description: "invalid header name \(L.string(at: top - 1) ?? "(not a string)")")
+            let special = L.withBytes(at: top - 1) { name -> SpecialHeader? in
+                guard isToken(name) else { return nil }
+                if named(name, contentLength) || named(name, transferEncoding) { return .skip }
+                if named(name, connection) { return .connection }
+                if named(name, dateName) { return .date }
+                return SpecialHeader.none
+            } ?? nil
+            guard let special else {
+                let shown = L.string(at: top - 1) ?? "(not a string)"
+                mdl_pop(L, 2)
+                throw Invalid(description: "invalid header name \(shown)")
             }
-            switch name.lowercased() {
-            case "content-length", "transfer-encoding":
+            switch special {
+            case .skip:
                 mdl_pop(L, 1)
                 continue
-            case "connection":
+            case .connection:
                 if let value = L.string(at: top), value.lowercased().contains("close") { keepAlive = false }
                 mdl_pop(L, 1)
                 continue
-            case "date":
+            case .date:
                 hasDate = true
-            default:
+            case .none:
                 break
             }
-            if lua_type(L, top) == LUA_TTABLE {
-                let count = lua_rawlen(L, top)
-                if count > 0 {
-                    for position in 1...count {
-                        lua_rawgeti(L, top, lua_Integer(position))
-                        try writeHeader(name, L, at: lua_gettop(L), into: &buffer)
-                        mdl_pop(L, 1)
+            do {
+                if lua_type(L, top) == LUA_TTABLE {
+                    let count = lua_rawlen(L, top)
+                    if count > 0 {
+                        for position in 1...count {
+                            lua_rawgeti(L, top, lua_Integer(position))
+                            try writeHeader(L, name: top - 1, value: lua_gettop(L), into: &buffer)
+                            mdl_pop(L, 1)
+                        }
                     }
+                } else {
+                    try writeHeader(L, name: top - 1, value: top, into: &buffer)
                 }
-            } else {
-                try writeHeader(name, L, at: top, into: &buffer)
+            } catch {
+                lua_settop(L, headers)
+                throw error
             }
             mdl_pop(L, 1)
         }
     }
 
-    private static func writeHeader(_ name: String, _ L: OpaquePointer, at index: Int32, into buffer: inout ByteBuffer) throws {
-        let value: String
-        switch lua_type(L, index) {
-        case LUA_TSTRING:
-            value = L.string(at: index)!
-        case LUA_TNUMBER:
-            value = mdl_isinteger(L, index) != 0 ? String(mdl_tointegerx(L, index, nil)) : String(mdl_tonumber(L, index))
-        default:
-            throw Invalid(description: "the value of header \(name) must be a string, a number or an array of strings")
+    /// `name: value\r\n`, straight from Lua's bytes; a value with CR, LF or
+    /// NUL is refused.
+    private static func writeHeader(_ L: OpaquePointer, name: Int32, value: Int32, into buffer: inout ByteBuffer) throws {
+        let valueType = lua_type(L, value)
+        if valueType == LUA_TNUMBER {
+            let text = mdl_isinteger(L, value) != 0 ? String(mdl_tointegerx(L, value, nil)) : String(mdl_tonumber(L, value))
+            L.withBytes(at: name) { buffer.writeBytes($0) }
+            buffer.writeStaticString(": ")
+            buffer.writeString(text)
+            buffer.writeStaticString("\r\n")
+            return
         }
-        guard !value.utf8.contains(where: { $0 == 13 || $0 == 10 || $0 == 0 }) else {
-            throw Invalid(description: "the value of header \(name) contains CR, LF or NUL")
+        guard valueType == LUA_TSTRING else {
+            throw Invalid(description: "the value of header \(L.string(at: name) ?? "") must be a string, a number or an array of strings")
         }
-        buffer.writeString(name)
+        let clean = L.withBytes(at: value) { bytes in
+            !bytes.contains(where: { $0 == 13 || $0 == 10 || $0 == 0 })
+        } ?? false
+        guard clean else {
+            throw Invalid(description: "the value of header \(L.string(at: name) ?? "") contains CR, LF or NUL")
+        }
+        L.withBytes(at: name) { buffer.writeBytes($0) }
         buffer.writeStaticString(": ")
-        buffer.writeString(value)
+        L.withBytes(at: value) { buffer.writeBytes($0) }
         buffer.writeStaticString("\r\n")
     }
 
-    private static func isToken(_ name: String) -> Bool {
-        !name.isEmpty && name.utf8.allSatisfy { byte in
+    private static func isToken(_ name: UnsafeRawBufferPointer) -> Bool {
+        !name.isEmpty && name.allSatisfy { byte in
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
                  UInt8(ascii: "0")...UInt8(ascii: "9"):

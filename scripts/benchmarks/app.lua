@@ -1,0 +1,33 @@
+-- The benchmark routes, for microdot-lua (the same as app.py and nginx.conf).
+local microdot = require("microdot")
+local app = microdot.Microdot()
+
+app:get("/", function(req) return "Hello, World!" end)
+
+app:get("/json", function(req)
+  return {message = "Hello, World!", id = 42, tags = {"a", "b"}}
+end)
+
+app:get("/params/<int:id>", function(req, id)
+  return {id = id}
+end)
+
+local chunk = string.rep("x", 1024)
+app:get("/stream", function(req)
+  local sent = 0
+  return function()
+    sent = sent + 1
+    if sent <= 10 then return chunk end
+  end
+end)
+
+local file = os.getenv("BENCH_FILE") or "data.bin"
+app:get("/file", function(req)
+  return microdot.send_file(file, {content_type = "application/octet-stream"})
+end)
+
+app:post("/echo", function(req)
+  return req.json
+end)
+
+return app
