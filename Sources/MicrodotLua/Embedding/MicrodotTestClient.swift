@@ -131,6 +131,8 @@ private final class CollectingSink: ResponseSink {
         completion?(.success(()))
     }
 
+    func flush() {}
+
     func requestFinished(keepAlive: Bool) {
         finished.succeed(output)
     }

@@ -18,6 +18,8 @@ protocol ResponseSink: AnyObject {
     /// The server is shutting down: the connection closes after this response.
     var isDraining: Bool { get }
     func write(_ data: IOData, flush: Bool, completion: ((Result<Void, Error>) -> Void)?)
+    /// Sends what was written without a flush.
+    func flush()
     func requestFinished(keepAlive: Bool)
 }
 
@@ -43,6 +45,10 @@ final class RequestTask {
     private var headSent = false
     private var chunked = false
     private var cancelled = false
+    /// Stream bytes written but not flushed: chunks a generator gives one
+    /// after the other leave in one write, flushed before the request waits
+    /// for anything (a sleep, an async call, the client) or past 64 KiB.
+    private var unflushedBytes = -1
 
     init(worker: Worker, sink: ResponseSink, request: ReceivedRequest) {
         self.worker = worker
@@ -151,6 +157,7 @@ final class RequestTask {
                         lua_pushboolean(co, 1)
                         arguments = 1
                     } else {
+                        flushStream()
                         state = .waitingForWritable
                         return
                     }
@@ -175,6 +182,7 @@ final class RequestTask {
 
     /// A suspension: `(SUSPEND, "sleep", seconds)` or `(SUSPEND, "async", ticket)`.
     private func suspend(at first: Int32) {
+        flushStream()
         let co = thread
         let operation = co.string(at: first + 1)
         let seconds = mdl_tonumber(co, first + 2)
@@ -275,7 +283,8 @@ final class RequestTask {
             sink.write(.fileRegion(region), flush: false) { _ in try? handle.close() }
             return false
         case .stream:
-            sink.write(.byteBuffer(buffer), flush: true, completion: nil)
+            sink.write(.byteBuffer(buffer), flush: false, completion: nil)
+            unflushedBytes = buffer.readableBytes
             return true
         }
     }
@@ -290,7 +299,15 @@ final class RequestTask {
         }
         thread.withBytes(at: index) { buffer.writeBytes($0) }
         if chunked { buffer.writeStaticString("\r\n") }
-        sink.write(.byteBuffer(buffer), flush: true, completion: nil)
+        sink.write(.byteBuffer(buffer), flush: false, completion: nil)
+        unflushedBytes = max(unflushedBytes, 0) + buffer.readableBytes
+        if unflushedBytes >= 64 * 1024 { flushStream() }
+    }
+
+    private func flushStream() {
+        guard unflushedBytes >= 0 else { return }
+        unflushedBytes = -1
+        if !cancelled { sink.flush() }
     }
 
     private func endStream() {
@@ -298,6 +315,7 @@ final class RequestTask {
         var buffer = sink.allocator.buffer(capacity: 5)
         buffer.writeStaticString("0\r\n\r\n")
         sink.write(.byteBuffer(buffer), flush: true, completion: nil)
+        unflushedBytes = -1
     }
 
     private func writeInternalError() {
@@ -336,6 +354,7 @@ final class RequestTask {
 
     private func finish() {
         guard !isFinished else { return }
+        flushStream()
         state = .finished
         worker.releaseThread(thread, reference: threadReference)
         sink.requestFinished(keepAlive: framing.keepAlive && !cancelled)

@@ -30,4 +30,28 @@ extension Worker {
         }
         return 2
     }
+
+    /// `core.file_size(path)`: the size of a regular file that can be read,
+    /// or nil and why not (as `io.open` words it).
+    static let fileSize: mdl_SwiftFunction = { L in
+        let L = L!
+        guard let path = L.string(at: 1) else { return L.raise("file_size expects a path") }
+        var info = stat()
+        let reason: String
+        if path.utf8.contains(0) {
+            reason = "Invalid argument"
+        } else if stat(path, &info) != 0 {
+            reason = String(cString: strerror(errno))
+        } else if info.st_mode & S_IFMT == S_IFDIR {
+            reason = "Is a directory"
+        } else if access(path, R_OK) != 0 {
+            reason = String(cString: strerror(errno))
+        } else {
+            lua_pushinteger(L, lua_Integer(info.st_size))
+            return 1
+        }
+        lua_pushnil(L)
+        L.push(reason)
+        return 2
+    }
 }

@@ -233,6 +233,8 @@ final class Worker {
         L.setField("await_async", at: core)
         L.pushFunction(Self.realPath)
         L.setField("realpath", at: core)
+        L.pushFunction(Self.fileSize)
+        L.setField("file_size", at: core)
     }
 
     private static let jsonEncode: mdl_SwiftFunction = { L in

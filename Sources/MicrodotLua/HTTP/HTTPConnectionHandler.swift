@@ -269,6 +269,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
         }
     }
 
+    func flush() {
+        needsFlush = false
+        context?.flush()
+    }
+
     func requestFinished(keepAlive: Bool) {
         active = nil
         if waiting.isEmpty && receiving == nil { armReadTimer(.idle) }

@@ -18,7 +18,7 @@ local SUSPEND = core.SUSPEND
 
 -- Most of what a request allocates dies with it: the generational
 -- collector handles that with less work than the incremental one.
-collectgarbage("generational")
+collectgarbage("generational", 60, 100)
 
 local M = {}
 M.json = core.json
@@ -457,12 +457,9 @@ function M.send_file(filename, options)
             or "gzip"
     end
     local path = resolve_path(filename .. (options.file_extension or ""))
-    local file, err = io.open(path, "rb")
-    if file == nil then error(err, 2) end
-    local _, read_err = file:read(0)
-    local size = file:seek("end")
-    file:close()
-    if read_err ~= nil then error(path .. ": " .. read_err, 2) end
+    -- One stat, not an open: the host opens the file once, to send it.
+    local size, err = core.file_size(path)
+    if size == nil then error(path .. ": " .. err, 2) end
     local body = setmetatable({ path = path, size = size }, FileBody)
     return new_response(Response, 3, body, options.status_code or 200, headers)
 end
