@@ -81,6 +81,8 @@ struct MicrodotLuaCommand: ParsableCommand {
             FileHandleOutput.standardError("microdot-lua: \(error.message)\n")
             throw ExitCode.failure
         }
+        let workerCount = server.configuration.workers ?? Configuration.defaultWorkers
+        FileHandleOutput.standardOutput("\(workerCount) worker\(workerCount == 1 ? "" : "s")\n")
         FileHandleOutput.standardOutput("Serving on http://\(server.host):\(server.port)\n")
         let signals = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
             signal(signalNumber, SIG_IGN)

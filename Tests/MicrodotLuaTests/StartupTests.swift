@@ -58,6 +58,25 @@ final class StartupTests: XCTestCase {
 
     // MARK: The binary
 
+    func testDefaultWorkersFollowTheCPUAffinity() throws {
+        guard FileManager.default.fileExists(atPath: "/usr/bin/taskset") else { throw XCTSkip("no taskset") }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
+        process.arguments = ["-c", "0", TestPaths.packageRoot + "/.build/debug/microdot-lua",
+                             TestPaths.example("hello/app.lua"), "--port", "0"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        var output = ""
+        let deadline = Date().addingTimeInterval(20)
+        while !output.contains("Serving on"), Date() < deadline, process.isRunning {
+            output += String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self)
+        }
+        process.terminate()
+        process.waitUntilExit()
+        XCTAssertTrue(output.hasPrefix("1 worker\n"), "pinned to one CPU: \(output)")
+    }
+
     func testBinaryReportsABadScriptAndExitsNonZero() throws {
         let result = try Binary.run([TestPaths.fixture("syntax_error.lua")])
         XCTAssertNotEqual(result.status, 0)

@@ -1,3 +1,6 @@
+import CLua
+import NIOCore
+
 /// How to serve an app. A nil field falls back to what the script asked for
 /// with `app:run{...}`, then to the default.
 public struct Configuration: Sendable {
@@ -30,6 +33,13 @@ public struct Configuration: Sendable {
         self.handlerTimeout = handlerTimeout
         self.memoryLimit = memoryLimit
         self.timeouts = timeouts
+    }
+
+    /// One worker per core the process may use: the cgroup limit NIO sees,
+    /// and the CPU affinity (`taskset`) it does not.
+    public static var defaultWorkers: Int {
+        let affinity = Int(mdl_affinity_cpu_count())
+        return max(1, affinity > 0 ? min(affinity, System.coreCount) : System.coreCount)
     }
 
     public static let defaultHost = "127.0.0.1"

@@ -49,7 +49,7 @@ public final class MicrodotServer: @unchecked Sendable {
         let containment = configuration.containment
         let first = try Worker(app: app, logger: logger, shared: shared, index: 1, containment: containment)
         let settings = configuration.filling(from: first.runOptions)
-        let workerCount = max(1, settings.workers ?? System.coreCount)
+        let workerCount = max(1, settings.workers ?? Configuration.defaultWorkers)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: workerCount)
         do {
             var loops: [WorkerLoop] = []
