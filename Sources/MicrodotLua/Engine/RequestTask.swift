@@ -205,11 +205,10 @@ final class RequestTask {
         let nanoseconds = Int64(min(seconds, 1e9) * 1e9)
         let scheduled = worker.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) { [self] in
             guard case .sleeping = state else { return }
-            lua_pushboolean(thread, cancelled ? 0 : 1)
             if cancelled {
-                thread.push("request cancelled")
-                resume(arguments: 2)
+                resumeCancelled()
             } else {
+                lua_pushboolean(thread, 1)
                 resume(arguments: 1)
             }
         }
@@ -238,19 +237,22 @@ final class RequestTask {
             resume(arguments: 1)
         case .sleeping(let scheduled):
             scheduled.cancel()
-            state = .running
-            lua_pushboolean(thread, 0)
-            thread.push("request cancelled")
-            resume(arguments: 2)
+            resumeCancelled()
         case .awaiting(let call):
             call.cancel()
-            state = .running
-            lua_pushboolean(thread, 0)
-            thread.push("request cancelled")
-            resume(arguments: 2)
+            resumeCancelled()
         case .running, .finished:
             break
         }
+    }
+
+    /// Wakes a suspended request with `false, "request cancelled"`: the
+    /// wait raises, so the Lua code unwinds (to-be-closed variables run).
+    private func resumeCancelled() {
+        state = .running
+        lua_pushboolean(thread, 0)
+        thread.push("request cancelled")
+        resume(arguments: 2)
     }
 
     // MARK: Writing
