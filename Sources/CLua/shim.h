@@ -1,11 +1,6 @@
 #ifndef MICRODOT_LUA_SHIM_H
 #define MICRODOT_LUA_SHIM_H
 
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* sched_getaffinity */
-#endif
-#include <sched.h>
-
 #include <lua.h>
 #include <lauxlib.h>
 #include <lualib.h>
@@ -162,13 +157,5 @@ static int mdl_traceback(lua_State *L) {
     return 1;
 }
 static inline void mdl_pushtraceback(lua_State *L) { lua_pushcfunction(L, mdl_traceback); }
-
-/* The CPUs this process may run on (taskset, cpusets): NIO's core count
-   does not look at the affinity mask. 0 when it cannot be read. */
-static inline int mdl_affinity_cpu_count(void) {
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) != 0) return 0;
-    return CPU_COUNT(&set);
-}
 
 #endif

@@ -1,4 +1,3 @@
-import CLua
 import NIOCore
 
 /// How to serve an app. A nil field falls back to what the script asked for
@@ -38,8 +37,7 @@ public struct Configuration: Sendable {
     /// One worker per core the process may use: the cgroup limit NIO sees,
     /// and the CPU affinity (`taskset`) it does not.
     public static var defaultWorkers: Int {
-        let affinity = Int(mdl_affinity_cpu_count())
-        return max(1, affinity > 0 ? min(affinity, System.coreCount) : System.coreCount)
+        max(1, min(CPUAffinity.allowedCPUCount ?? System.coreCount, System.coreCount))
     }
 
     public static let defaultHost = "127.0.0.1"
