@@ -21,7 +21,6 @@ typedef struct {
     double budget;         /* the slice's length, for the error message */
     int expired;           /* the deadline passed and an error was raised */
     int abandoned;         /* the slice ignored that error: its coroutine was stopped */
-    lua_State *request;    /* the request coroutine the running slice resumed */
     int over_limit;        /* a memory error was raised: headroom for handling it */
     void *refused;         /* the last refused block and size (Lua retries once after a GC) */
     size_t refused_size;
@@ -87,9 +86,10 @@ static void mdl_budget_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
     mdl_context *ctx = mdl_ctx(L);
     if (ctx->deadline <= 0 || (!ctx->expired && mdl_now() <= ctx->deadline)) return;
-    if (ctx->expired && L == ctx->request && lua_isyieldable(L)) {
-        /* It caught the error and ran on: suspend the request coroutine for
-           good (a hook may yield in 5.4); the host discards it. */
+    if (ctx->expired && lua_isyieldable(L)) {
+        /* It caught the error and ran on: suspend this coroutine (a hook may
+           yield in 5.4). The host discards the request, whatever the
+           coroutines above it do next. */
         ctx->abandoned = 1;
         lua_yield(L, 0);
         return;

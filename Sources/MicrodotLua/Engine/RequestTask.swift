@@ -117,12 +117,17 @@ final class RequestTask {
         while true {
             state = .running
             let resumeArguments = arguments
-            let (status, results) = worker.lua.slice(resuming: co) { () -> (Int32, Int32) in
+            let (status, results) = worker.lua.slice { () -> (Int32, Int32) in
                 var results: Int32 = 0
                 let status = lua_resume(co, L, resumeArguments, &results)
                 return (status, results)
             }
             arguments = 0
+            if worker.lua.lastSliceAbandoned {
+                fail("handler timeout: Lua ran for more than \(worker.lua.context.pointee.budget) seconds "
+                    + "without yielding and kept running after the error; the request was discarded")
+                return
+            }
             switch status {
             case LUA_OK:
                 if results > 0, lua_type(co, -results) == LUA_TTABLE {
@@ -131,10 +136,6 @@ final class RequestTask {
                     endStream()
                 }
                 finish()
-                return
-            case LUA_YIELD where worker.lua.lastSliceAbandoned:
-                fail("handler timeout: Lua ran for more than \(worker.lua.context.pointee.budget) seconds "
-                    + "without yielding and kept running after the error; its coroutine was discarded")
                 return
             case LUA_YIELD:
                 let first = lua_gettop(co) - results + 1

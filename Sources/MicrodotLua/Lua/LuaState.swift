@@ -50,15 +50,12 @@ final class LuaState {
     /// Runs `body`, which resumes or calls into Lua, as a protected slice:
     /// allocations may fail there (as memory errors Lua catches), and the
     /// outermost slice must end within the time budget.
-    func slice<T>(resuming request: OpaquePointer? = nil, _ body: () -> T) -> T {
+    func slice<T>(_ body: () -> T) -> T {
         let context = self.context
-        if context.pointee.protected_depth == 0 {
-            context.pointee.request = request
-            if context.pointee.budget > 0 {
-                context.pointee.deadline = mdl_now() + context.pointee.budget
-                context.pointee.expired = 0
-                context.pointee.abandoned = 0
-            }
+        if context.pointee.protected_depth == 0 && context.pointee.budget > 0 {
+            context.pointee.deadline = mdl_now() + context.pointee.budget
+            context.pointee.expired = 0
+            context.pointee.abandoned = 0
         }
         context.pointee.protected_depth += 1
         defer {
@@ -66,7 +63,6 @@ final class LuaState {
             if context.pointee.protected_depth == 0 {
                 context.pointee.deadline = 0
                 context.pointee.expired = 0
-                context.pointee.request = nil
             }
         }
         return body()

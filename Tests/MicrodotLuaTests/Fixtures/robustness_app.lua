@@ -15,6 +15,16 @@ app:get("/pcall-loop", function(req)
   end
 end)
 
+-- The same, inside a generator that swallows the error.
+app:get("/stream-pcall-loop", function(req)
+  return coroutine.wrap(function()
+    coroutine.yield("first chunk\n")
+    while true do
+      pcall(function() while true do end end)
+    end
+  end)
+end)
+
 app:get("/bomb", function(req)
   local t = {}
   for i = 1, 1e9 do t[i] = string.rep("x", 1024) .. i end
