@@ -3,7 +3,7 @@
 ///
 ///     let users = LuaModule("users")
 ///         .function("count") { _ in .integer(store.count) }
-///         .asyncFunction("find") { args in try await store.find(id: args[0].int ?? 0) }
+///         .asyncFunction("find") { args in try await store.find(id: args.first?.int ?? 0) }
 ///     let app = MicrodotApp(scriptPath: "app.lua", modules: [users])
 ///
 /// In Lua, `local users = require("users")` then `users.find(42)`. Arguments
