@@ -101,8 +101,8 @@ final class ConcurrencyTests: XCTestCase {
 
     func testSharedExpiry() throws {
         let store = SharedStore()
-        store.set("short", "x", ttl: 0.1)
-        store.set("long", 1, ttl: 60)
+        try store.set("short", "x", ttl: 0.1)
+        try store.set("long", 1, ttl: 60)
         XCTAssertEqual(store.get("short"), "x")
         Thread.sleep(forTimeInterval: 0.2)
         XCTAssertNil(store.get("short"))

@@ -161,7 +161,6 @@ public final class MicrodotServer: @unchecked Sendable {
                     let worker = try Worker(app: app, logger: logger, shared: shared, index: offset + 1,
                                             containment: configuration.containment)
                     configure(worker)
-                    worker.eventLoop = loop.eventLoop
                     loop.worker = worker
                     if offset == 0 { logger.info("reloaded \(app.chunkName.dropFirst())") }
                 } catch {

@@ -34,10 +34,12 @@ public final class SharedStore: Sendable {
         }
     }
 
+    /// An array or a table: only strings, numbers and booleans are stored.
+    public struct NotStorable: Error {}
+
     /// Stores `value` (`.nil` deletes), for `ttl` seconds when given (> 0).
-    /// Only strings, numbers and booleans can be stored.
-    public func set(_ key: String, _ value: LuaValue, ttl: Double? = nil) {
-        precondition(Self.canStore(value), "microdot.shared stores strings, numbers and booleans")
+    public func set(_ key: String, _ value: LuaValue, ttl: Double? = nil) throws {
+        guard Self.canStore(value) else { throw NotStorable() }
         let expires = ttl.map { NIODeadline.now() + .nanoseconds(Int64(min($0, 1e9) * 1e9)) }
         entries.withLockedValue { entries in
             if case .nil = value {

@@ -48,7 +48,7 @@ final class RequestTask {
     /// Stream bytes written but not flushed: chunks a generator gives one
     /// after the other leave in one write, flushed before the request waits
     /// for anything (a sleep, an async call, the client) or past 64 KiB.
-    private var unflushedBytes = -1
+    private var unflushedBytes = 0
 
     init(worker: Worker, sink: ResponseSink, request: ReceivedRequest) {
         self.worker = worker
@@ -287,7 +287,7 @@ final class RequestTask {
             return false
         case .stream:
             sink.write(.byteBuffer(buffer), flush: false, completion: nil)
-            unflushedBytes = buffer.readableBytes
+            unflushedBytes += buffer.readableBytes
             return true
         }
     }
@@ -303,13 +303,13 @@ final class RequestTask {
         thread.withBytes(at: index) { buffer.writeBytes($0) }
         if chunked { buffer.writeStaticString("\r\n") }
         sink.write(.byteBuffer(buffer), flush: false, completion: nil)
-        unflushedBytes = max(unflushedBytes, 0) + buffer.readableBytes
+        unflushedBytes += buffer.readableBytes
         if unflushedBytes >= 64 * 1024 { flushStream() }
     }
 
     private func flushStream() {
-        guard unflushedBytes >= 0 else { return }
-        unflushedBytes = -1
+        guard unflushedBytes > 0 else { return }
+        unflushedBytes = 0
         if !cancelled { sink.flush() }
     }
 
@@ -318,7 +318,7 @@ final class RequestTask {
         var buffer = sink.allocator.buffer(capacity: 5)
         buffer.writeStaticString("0\r\n\r\n")
         sink.write(.byteBuffer(buffer), flush: true, completion: nil)
-        unflushedBytes = -1
+        unflushedBytes = 0
     }
 
     private func writeInternalError() {

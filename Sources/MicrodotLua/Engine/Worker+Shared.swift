@@ -2,32 +2,11 @@ import CLua
 
 /// `microdot.shared` in Lua: thin functions over the server's `SharedStore`.
 extension Worker {
-    func pushSharedFunctions(into core: Int32) {
-        let L = lua.L
-        L.pushFunction(Self.sharedGet)
-        L.setField("shared_get", at: core)
-        L.pushFunction(Self.sharedSet)
-        L.setField("shared_set", at: core)
-        L.pushFunction(Self.sharedIncrement)
-        L.setField("shared_incr", at: core)
-        L.pushFunction(Self.sharedDelete)
-        L.setField("shared_delete", at: core)
-    }
-
     private static func key(_ L: OpaquePointer) -> String? {
         L.string(at: 1)
     }
 
-    private static func scalar(_ L: OpaquePointer, at index: Int32) -> LuaValue? {
-        switch lua_type(L, index) {
-        case LUA_TNIL, LUA_TNONE, LUA_TBOOLEAN, LUA_TNUMBER, LUA_TSTRING:
-            return try? L.luaValue(at: index)
-        default:
-            return nil
-        }
-    }
-
-    private static let sharedGet: mdl_SwiftFunction = { L in
+    static let sharedGet: mdl_SwiftFunction = { L in
         let L = L!
         guard let key = key(L) else { return L.raise("shared:get expects a string key") }
         let worker = Worker.from(L)
@@ -35,12 +14,9 @@ extension Worker {
         return 1
     }
 
-    private static let sharedSet: mdl_SwiftFunction = { L in
+    static let sharedSet: mdl_SwiftFunction = { L in
         let L = L!
         guard let key = key(L) else { return L.raise("shared:set expects a string key") }
-        guard let value = scalar(L, at: 2) else {
-            return L.raise("shared:set stores strings, numbers and booleans")
-        }
         var ttl: Double?
         switch lua_type(L, 3) {
         case LUA_TNIL, LUA_TNONE:
@@ -50,12 +26,16 @@ extension Worker {
         default:
             return L.raise("shared:set expects a positive ttl in seconds")
         }
-        Worker.from(L).shared.set(key, value, ttl: ttl)
+        do {
+            try Worker.from(L).shared.set(key, try L.luaValue(at: 2), ttl: ttl)
+        } catch {
+            return L.raise("shared:set stores strings, numbers and booleans")
+        }
         lua_pushboolean(L, 1)
         return 1
     }
 
-    private static let sharedIncrement: mdl_SwiftFunction = { L in
+    static let sharedIncrement: mdl_SwiftFunction = { L in
         let L = L!
         guard let key = key(L) else { return L.raise("shared:incr expects a string key") }
         var amount = LuaValue.integer(1)
@@ -83,7 +63,7 @@ extension Worker {
         }
     }
 
-    private static let sharedDelete: mdl_SwiftFunction = { L in
+    static let sharedDelete: mdl_SwiftFunction = { L in
         let L = L!
         guard let key = key(L) else { return L.raise("shared:delete expects a string key") }
         Worker.from(L).shared.delete(key)

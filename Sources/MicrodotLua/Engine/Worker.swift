@@ -35,11 +35,10 @@ final class Worker {
     /// A coroutine that returned can start a new function; one that failed,
     /// or is suspended for good, is dropped.
     func releaseThread(_ thread: OpaquePointer, reference: Int32) {
+        lua_settop(thread, 0)
         if lua_status(thread) == LUA_OK && idleThreads.count < Self.maxIdleThreads {
-            lua_settop(thread, 0)
             idleThreads.append((thread, reference))
         } else {
-            lua_settop(thread, 0)
             lua.release(reference)
         }
     }
@@ -214,27 +213,20 @@ final class Worker {
         L.setField("SUSPEND", at: core)
         L.push(app.root)
         L.setField("root", at: core)
-        L.pushFunction(Self.regexCompile)
-        L.setField("regex_compile", at: core)
-        L.pushFunction(Self.regexMatch)
-        L.setField("regex_match", at: core)
-        L.pushFunction(Self.httpDate)
-        L.setField("http_date", at: core)
-        L.pushFunction(Self.logError)
-        L.setField("log_error", at: core)
-        L.pushFunction(Self.shutdown)
-        L.setField("shutdown", at: core)
-        L.pushFunction(Self.encodeResponse)
-        L.setField("encode_response", at: core)
         lua_pushinteger(L, lua_Integer(index))
         L.setField("worker_id", at: core)
-        pushSharedFunctions(into: core)
-        L.pushFunction(Self.awaitAsync)
-        L.setField("await_async", at: core)
-        L.pushFunction(Self.realPath)
-        L.setField("realpath", at: core)
-        L.pushFunction(Self.fileSize)
-        L.setField("file_size", at: core)
+        let functions: [(String, mdl_SwiftFunction)] = [
+            ("regex_compile", Self.regexCompile), ("regex_match", Self.regexMatch),
+            ("http_date", Self.httpDate), ("log_error", Self.logError), ("shutdown", Self.shutdown),
+            ("encode_response", Self.encodeResponse), ("await_async", Self.awaitAsync),
+            ("realpath", Self.realPath), ("file_size", Self.fileSize),
+            ("shared_get", Self.sharedGet), ("shared_set", Self.sharedSet),
+            ("shared_incr", Self.sharedIncrement), ("shared_delete", Self.sharedDelete),
+        ]
+        for (name, function) in functions {
+            L.pushFunction(function)
+            L.setField(name, at: core)
+        }
     }
 
     private static let jsonEncode: mdl_SwiftFunction = { L in

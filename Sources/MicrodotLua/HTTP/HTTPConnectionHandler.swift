@@ -113,14 +113,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
         case .idle:
             close()
         case .requestHead, .body:
-            // 408 when nothing else is being answered; the connection ends.
-            if active == nil && waiting.isEmpty {
-                writeError(status: "408 Request Timeout", body: "Request timeout")
-            } else {
-                receiving = nil
-                waiting.removeAll()
-                closing = true
-            }
+            rejectUnreadable(status: "408 Request Timeout", body: "Request timeout")
         }
     }
 
@@ -191,10 +184,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
         return nil
     }
 
-    /// A request that cannot be served: answered at once when nothing is in
-    /// flight, and the connection ends either way.
+    /// A request that cannot be read whole (malformed, too long, too slow):
+    /// answered at once when nothing is in flight, and the connection ends
+    /// either way.
     private func rejectUnreadable(status: String, body: String) {
         receiving = nil
+        disarmReadTimer()
         if active == nil && waiting.isEmpty && !closing {
             writeError(status: status, body: body)
         } else {
@@ -321,30 +316,19 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        readTimeout = nil
-        writeTimer?.cancel()
         closing = true
         waiting.removeAll()
         active?.cancel()
-        loop.remove(self)
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         if error is HTTPParserError || error is ByteToMessageDecoderError {
-            // A request that cannot be parsed: 400 (431 for a line over
-            // max_readline or too many headers) when no response is under
-            // way, and the connection ends either way.
-            if active == nil && waiting.isEmpty && !closing {
-                disarmReadTimer()
-                if let parserError = error as? HTTPParserError, parserError == .headerOverflow {
-                    writeError(status: "431 Request Header Fields Too Large", body: "Request header fields too large")
-                } else {
-                    writeError(status: "400 Bad Request", body: "Bad request")
-                }
+            // 431 when the head is past the parser's limits, else 400.
+            if let parserError = error as? HTTPParserError, parserError == .headerOverflow {
+                rejectUnreadable(status: "431 Request Header Fields Too Large", body: "Request header fields too large")
             } else {
-                waiting.removeAll()
-                closing = true
+                rejectUnreadable(status: "400 Bad Request", body: "Bad request")
             }
             return
         }

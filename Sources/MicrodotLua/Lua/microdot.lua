@@ -310,7 +310,6 @@ FileBody.__name = "microdot.FileBody"
 local function is_response(v)
     if type(v) ~= "table" then return false end
     local mt = getmetatable(v)
-    if mt == Response then return true end
     for _ = 1, 32 do
         if mt == Response then return true end
         if type(mt) ~= "table" then return false end
@@ -608,8 +607,6 @@ function request_fields.content_type(req)
     return req.headers["Content-Type"]
 end
 
-
-
 -- An uploaded file of a multipart/form-data body.
 local FileUpload = {}
 FileUpload.__index = FileUpload
@@ -681,25 +678,25 @@ local function parse_multipart(req)
     return form, files
 end
 
+-- A multipart body is parsed once, for both req.form and req.files.
+local function multipart_fields(req)
+    if not content_type_is(req, "multipart/form%-data") then return nil end
+    local form, files = parse_multipart(req)
+    rawset(req, "form", form)
+    rawset(req, "files", files)
+    return form, files
+end
+
 function request_fields.form(req)
     if content_type_is(req, "application/x%-www%-form%-urlencoded") then
         return parse_urlencoded(req.body)
     end
-    if content_type_is(req, "multipart/form%-data") then
-        local form, files = parse_multipart(req)
-        rawset(req, "files", files)
-        return form
-    end
-    return nil
+    return (multipart_fields(req))
 end
 
 function request_fields.files(req)
-    if content_type_is(req, "multipart/form%-data") then
-        local form, files = parse_multipart(req)
-        rawset(req, "form", form)
-        return files
-    end
-    return nil
+    local _, files = multipart_fields(req)
+    return files
 end
 
 function request_fields.json(req)
@@ -935,8 +932,9 @@ function Microdot.abort(_, status_code, reason)
     return M.abort(status_code, reason)
 end
 
--- The route and its URL arguments; or nil and 404, or nil, 405 and the last
--- route whose pattern matched (its subapp's error handlers apply, as Microdot).
+-- The route, its URL arguments and the route again; or nil and 404; or nil,
+-- 405 and the last route whose pattern matched (its url prefix and subapp
+-- apply to the error, as Microdot).
 local function find_route(app, req)
     local method = req.method
     if method == "HEAD" then method = "GET" end
@@ -946,7 +944,7 @@ local function find_route(app, req)
         local args = route.pattern:match(path)
         if args ~= nil then
             if route.method_set[method] then
-                return route, args
+                return route, args, route
             end
             matched = route
         end
@@ -1130,8 +1128,6 @@ function Microdot:dispatch_request(req, body_too_large)
             req.subapp = matched.subapp or false
         end
         if route ~= nil then
-            req.url_prefix = route.url_prefix
-            req.subapp = route.subapp or false
             req.route = route.handler
             local segments = route.pattern.segments
             if #segments > 0 then

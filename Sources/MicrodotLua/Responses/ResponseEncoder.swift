@@ -166,13 +166,12 @@ enum ResponseEncoder {
     private static let connection = Array("connection".utf8)
     private static let dateName = Array("date".utf8)
 
-    /// ASCII case-insensitive comparison with a lower-case name.
+    /// ASCII case-insensitive comparison of a token with a lower-case name
+    /// of letters and '-' (`| 0x20` lower-cases a letter and maps no other
+    /// token byte onto a letter or '-').
     private static func named(_ bytes: UnsafeRawBufferPointer, _ lowercase: [UInt8]) -> Bool {
         guard bytes.count == lowercase.count else { return false }
         for index in 0..<bytes.count where bytes[index] | 0x20 != lowercase[index] {
-            // `| 0x20` lower-cases letters; it can only make a non-letter
-            // equal to a letter or '-' when the byte was not a token byte,
-            // and names are checked to be tokens first.
             return false
         }
         return true
