@@ -21,6 +21,10 @@ final class LuaSpecTests: XCTestCase {
         runSpec("client_spec.lua")
     }
 
+    func testPlainReturnsAreResponsesWhereverTheyCanBeSeen() {
+        runSpec("plain_spec.lua")
+    }
+
     func testTheCRUDExampleSpec() throws {
         let log = LogCapture()
         XCTAssertNoThrow(try MicrodotApp(scriptPath: TestPaths.example("crud/test_app.lua")).runScript(logger: log.logger))

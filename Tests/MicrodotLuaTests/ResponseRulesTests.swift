@@ -47,6 +47,33 @@ final class ResponseRulesTests: XCTestCase {
         XCTAssertEqual(response.header("Content-Length"), "0")
     }
 
+    /// A plain string or table return is written under a prebuilt head; it
+    /// must be the same response, byte for byte, as the Response object.
+    func testPlainReturnsAnswerAsTheirResponseObjects() throws {
+        func withoutDate(_ response: RawResponse) -> [String] {
+            response.headers.filter { $0.name != "Date" }.map { "\($0.name): \($0.value)" }
+        }
+        for name in ["text", "object", "array", "empty"] {
+            for (method, version) in [("GET", "HTTP/1.1"), ("HEAD", "HTTP/1.1"), ("GET", "HTTP/1.0")] {
+                let what = "\(name) \(method) \(version)"
+                let plain = try Self.server.client().request("/plain/\(name)", method: method, version: version)
+                let made = try Self.server.client().request("/plain/\(name)-response", method: method, version: version)
+                XCTAssertEqual(plain.status, 200, what)
+                XCTAssertEqual(plain.headers.first?.name, "Content-Type", what)
+                XCTAssertNotNil(plain.header("Date"), what)
+                XCTAssertEqual(withoutDate(plain), withoutDate(made), what)
+                XCTAssertEqual(plain.body, made.body, what)
+            }
+        }
+        let object = try get("/plain/object")
+        XCTAssertEqual(object.header("Content-Type"), "application/json; charset=UTF-8")
+        XCTAssertEqual(object.text, #"{"a":1}"#)
+        XCTAssertEqual(try get("/plain/array").text, "[1,2]")
+        XCTAssertEqual(try Self.server.client().request("/plain/text", version: "HTTP/1.0").header("Connection"), "close")
+        let kept = try Self.server.client().request("/plain/text", headers: ["Connection": "keep-alive"], version: "HTTP/1.0")
+        XCTAssertEqual(kept.header("Connection"), "keep-alive")
+    }
+
     func testJSONBodies() throws {
         var response = try get("/ret/table")
         XCTAssertEqual(response.header("Content-Type"), "application/json; charset=UTF-8")

@@ -130,7 +130,7 @@ final class RequestTask {
             }
             switch status {
             case LUA_OK:
-                if results > 0, lua_type(co, -results) == LUA_TTABLE {
+                if results > 0, lua_type(co, -results) == LUA_TTABLE || lua_type(co, -results) == LUA_TSTRING {
                     respond(at: lua_gettop(co) - results + 1, streaming: false)
                 } else {
                     endStream()

@@ -2,21 +2,23 @@ import CLua
 import NIOCore
 
 extension Worker {
-    /// `core.encode_response(res, method, http_version)`: the bytes the server
-    /// would write for `res` (head, and the body when it is a string), and
-    /// what follows them: "complete", "file" or "stream". The Lua test client
-    /// reads its responses from these bytes, so it sees exactly what a socket
-    /// client sees, header checks included.
+    /// `core.encode_response(method, http_version, res [, content_type])`: the
+    /// bytes the server would write for what `_serve` returned (head, and the
+    /// body when it is a string), and what follows them: "complete", "file"
+    /// or "stream". The Lua test client reads its responses from these bytes,
+    /// so it sees exactly what a socket client sees, header checks included.
     static let encodeResponse: mdl_SwiftFunction = { L in
         let L = L!
-        guard lua_type(L, 1) == LUA_TTABLE else { return L.raise("encode_response expects a response") }
-        let method = L.string(at: 2) ?? "GET"
-        let framing = RequestFraming(isHead: method == "HEAD", isHTTP10: L.string(at: 3) == "1.0", keepAlive: true)
+        guard lua_type(L, 3) == LUA_TTABLE || lua_type(L, 3) == LUA_TSTRING else {
+            return L.raise("encode_response expects a response")
+        }
+        let method = L.string(at: 1) ?? "GET"
+        let framing = RequestFraming(isHead: method == "HEAD", isHTTP10: L.string(at: 2) == "1.0", keepAlive: true)
         let worker = Worker.from(L)
         var buffer = ByteBufferAllocator().buffer(capacity: 256)
         let encoded: EncodedResponse
         do {
-            encoded = try ResponseEncoder.encode(L, at: 1, request: framing, date: worker.dateHeader.current(), into: &buffer)
+            encoded = try ResponseEncoder.encode(L, at: 3, request: framing, date: worker.dateHeader.current(), into: &buffer)
         } catch {
             return L.raise("\(error)")
         }

@@ -407,6 +407,16 @@ end
 -- What Microdot's Response.complete() does; the host adds Content-Length.
 local default_type_set, default_type -- Response.default_content_type, completed
 
+local function default_content_type()
+    local content_type = Response.default_content_type
+    if content_type ~= default_type_set then
+        default_type_set = content_type
+        default_type = content_type:find("charset=", 1, true) and content_type
+            or content_type .. "; charset=UTF-8"
+    end
+    return default_type
+end
+
 local function complete(res)
     local headers = res.headers
     if getmetatable(headers) ~= Headers then
@@ -414,13 +424,7 @@ local function complete(res)
         res.headers = headers
     end
     if next(headers) == nil or headers["Content-Type"] == nil then
-        local content_type = Response.default_content_type
-        if content_type ~= default_type_set then
-            default_type_set = content_type
-            default_type = content_type:find("charset=", 1, true) and content_type
-                or content_type .. "; charset=UTF-8"
-        end
-        rawset(headers, "Content-Type", default_type)
+        rawset(headers, "Content-Type", default_content_type())
     end
 end
 
@@ -800,10 +804,12 @@ local function add_route(app, url_pattern, methods, handler)
             list[#list + 1] = m
         end
     end
+    local pattern = URLPattern.new(url_pattern)
     local route = {
         methods = list,
         method_set = set,
-        pattern = URLPattern.new(url_pattern),
+        pattern = pattern,
+        arity = #pattern.segments,
         handler = handler,
         url_prefix = "",
     }
@@ -858,10 +864,12 @@ function Microdot:mount(subapp, url_prefix, options)
     url_prefix = url_prefix or ""
     local is_local = type(options) == "table" and (options.local_hooks or options["local"])
     for _, route in ipairs(subapp.url_map) do
+        local pattern = URLPattern.new(url_prefix .. route.pattern.url_pattern)
         self.url_map[#self.url_map + 1] = {
             methods = route.methods,
             method_set = route.method_set,
-            pattern = URLPattern.new(url_prefix .. route.pattern.url_pattern),
+            pattern = pattern,
+            arity = #pattern.segments,
             handler = route.handler,
             url_prefix = url_prefix .. route.url_prefix,
             subapp = route.subapp or subapp,
@@ -1060,20 +1068,38 @@ local function replace_response(res, r1, r2, r3)
     return make_response(r1, r2, r3)
 end
 
+local JSON_TYPE = "application/json; charset=UTF-8"
+
+-- The route's response. When no after-request hook can see the Response
+-- object and the handler returns just a string or a plain table (JSON), the
+-- body and its Content-Type come back instead, with no Response built: the
+-- host writes them under a prebuilt head, the same bytes `complete` leads to.
 local function run_route(app, req, route, args)
     local res
-    for _, handler in ipairs(handlers_for(app, req, "before_request_handlers", false)) do
-        local r1, r2, r3 = handler(req)
+    local before = handlers_for(app, req, "before_request_handlers", false)
+    for i = 1, #before do
+        local r1, r2, r3 = before[i](req)
         if r1 then
             res = make_response(r1, r2, r3)
             break
         end
     end
     if res == nil then
-        res = make_response(route.handler(req, unpack(args, 1, #route.pattern.segments)))
+        local r1, r2, r3 = route.handler(req, unpack(args, 1, route.arity))
+        if r2 == nil and #handlers_for(app, req, "after_request_handlers", true) == 0
+            and rawget(req, "_after_request") == nil then
+            local kind = type(r1)
+            if kind == "string" then return r1, default_content_type() end
+            if kind == "table" then
+                local mt = getmetatable(r1)
+                if mt == nil or mt == json_array_mt then return core.json.encode(r1), JSON_TYPE end
+            end
+        end
+        res = make_response(r1, r2, r3)
     end
-    for _, handler in ipairs(handlers_for(app, req, "after_request_handlers", true)) do
-        res = replace_response(res, handler(req, res))
+    local after = handlers_for(app, req, "after_request_handlers", true)
+    for i = 1, #after do
+        res = replace_response(res, after[i](req, res))
     end
     local own = rawget(req, "_after_request")
     if own ~= nil then
@@ -1114,15 +1140,17 @@ local function handle_error(app, req, err)
     return res
 end
 
-function Microdot:dispatch_request(req, body_too_large)
+-- The response to `req`: a Response, or a body and its Content-Type (see
+-- run_route).
+local function dispatch(app, req, body_too_large)
     local res, completed
     if body_too_large then
-        res = protected(error_response, self, req, 413, "Payload too large")
+        res = protected(error_response, app, req, 413, "Payload too large")
     elseif req.method == "OPTIONS" then
-        res = options_response(self, req)
+        res = options_response(app, req)
         completed = true
     else
-        local route, args, matched = find_route(self, req)
+        local route, args, matched = find_route(app, req)
         if matched ~= nil then
             req.url_prefix = matched.url_prefix
             req.subapp = matched.subapp or false
@@ -1135,30 +1163,39 @@ function Microdot:dispatch_request(req, body_too_large)
                 for i = 1, #segments do url_args[segments[i].name] = args[i] end
                 req.url_args = url_args
             end
-            local ok, result = xpcall(run_route, catch, self, req, route, args)
+            local ok, result, content_type = xpcall(run_route, catch, app, req, route, args)
             if ok then
+                if content_type ~= nil then return result, content_type end
                 res, completed = result, true
             else
-                res = handle_error(self, req, result)
+                res = handle_error(app, req, result)
             end
         elseif args == 405 then
-            res = protected(error_response, self, req, 405, "Method not allowed")
+            res = protected(error_response, app, req, 405, "Method not allowed")
             if res ~= nil and res.status_code == 405 and res.headers["Allow"] == nil then
-                local allow, seen, add = allowed_methods(self, req.path)
+                local allow, seen, add = allowed_methods(app, req.path)
                 if seen.GET then add("HEAD") end
                 add("OPTIONS")
                 res.headers["Allow"] = concat(allow, ", ")
             end
         else
-            res = protected(error_response, self, req, 404, "Not found")
+            res = protected(error_response, app, req, 404, "Not found")
         end
     end
     if res == nil then res = internal_error() end
     if not completed then
-        for _, handler in ipairs(handlers_for(self, req, "after_error_request_handlers", true)) do
+        for _, handler in ipairs(handlers_for(app, req, "after_error_request_handlers", true)) do
             res = protected(function() return replace_response(res, handler(req, res)) end)
                 or internal_error()
         end
+    end
+    return res
+end
+
+function Microdot:dispatch_request(req, body_too_large)
+    local res, content_type = dispatch(self, req, body_too_large)
+    if content_type ~= nil then
+        return new_response(Response, 3, res, 200, { ["Content-Type"] = content_type })
     end
     return res
 end
@@ -1213,7 +1250,8 @@ end
 
 function M._serve(app, method, url, http_version, headers, body, host, port)
     local req = new_request(app, method, url, http_version, headers, body, host, port)
-    local res = app:dispatch_request(req, body == false)
+    local res, content_type = dispatch(app, req, body == false)
+    if content_type ~= nil then return res, content_type end
     local ok, err = pcall(complete, res)
     if not ok then
         core.log_error(tostring(err))
@@ -1283,12 +1321,13 @@ local function read_file(path)
     return data
 end
 
--- The response as a client would read it, and whether chunks follow.
-local function receive(response, method, url)
-    local ok, bytes, kind = pcall(core.encode_response, response, method, "1.1")
+-- The response (what _serve returned) as a client would read it, and
+-- whether chunks follow.
+local function receive(method, url, response, content_type)
+    local ok, bytes, kind = pcall(core.encode_response, method, "1.1", response, content_type)
     if not ok then
         core.log_error("invalid response to " .. method .. " " .. url .. ": " .. tostring(bytes))
-        bytes, kind = core.encode_response(internal_error(), method, "1.1")
+        bytes, kind = core.encode_response(method, "1.1", internal_error())
     end
     local head_end = bytes:find("\r\n\r\n", 1, true)
     local res = parse_head(bytes:sub(1, head_end + 1))
@@ -1314,7 +1353,7 @@ local function run_request(app, method, url, headers, body)
             break
         end
         if co_status(co) == "dead" then
-            if first ~= nil then res = receive(first, method, url) end
+            if first ~= nil then res = receive(method, url, first, results[3]) end
             break
         end
         if first == SUSPEND then
@@ -1327,7 +1366,7 @@ local function run_request(app, method, url, headers, body)
             end
         elseif type(first) == "table" then
             local streams
-            res, streams = receive(first, method, url)
+            res, streams = receive(method, url, first)
             chunks = {}
             results = table.pack(co_resume(co, streams))
         else
@@ -1339,7 +1378,7 @@ local function run_request(app, method, url, headers, body)
     if failure ~= nil then
         core.log_error("error while handling " .. method .. " " .. url .. ": " .. tostring(failure))
         if res == nil then
-            res = receive(internal_error(), method, url)
+            res = receive(method, url, internal_error())
         else
             -- On a socket the connection closes: the body is cut short.
             res.stream_error = tostring(failure)

@@ -36,11 +36,17 @@ enum ResponseEncoder {
         let description: String
     }
 
+    /// Encodes the response at `index`: a response table, or a body string
+    /// with its Content-Type at `index + 1` (see `encodePlain`).
     static func encode(
         _ L: OpaquePointer, at index: Int32, request: RequestFraming, date: [UInt8],
         into buffer: inout ByteBuffer
     ) throws -> EncodedResponse {
         let response = lua_absindex(L, index)
+        if lua_type(L, response) == LUA_TSTRING, lua_type(L, response + 1) == LUA_TSTRING {
+            return try encodePlain(L, body: response, contentType: response + 1, request: request, date: date, into: &buffer)
+        }
+        guard lua_type(L, response) == LUA_TTABLE else { throw Invalid(description: "a response must be a table") }
         let base = lua_gettop(L)
         defer { lua_settop(L, base) }
 
@@ -111,18 +117,9 @@ enum ResponseEncoder {
         case .stream:
             break
         case .complete, .file:
-            if bodyAllowed {
-                buffer.writeStaticString("Content-Length: ")
-                buffer.writeString(String(length))
-                buffer.writeStaticString("\r\n")
-            }
+            if bodyAllowed { writeContentLength(length, into: &buffer) }
         }
-        if !keepAlive {
-            buffer.writeStaticString("Connection: close\r\n")
-        } else if request.isHTTP10 {
-            buffer.writeStaticString("Connection: keep-alive\r\n")
-        }
-        buffer.writeStaticString("\r\n")
+        endHead(keepAlive: keepAlive, request: request, into: &buffer)
 
         let sendsBody = bodyAllowed && !request.isHead
         if case .complete = body, sendsBody, length > 0 {
@@ -138,6 +135,45 @@ enum ResponseEncoder {
             body = .complete
         }
         return EncodedResponse(status: status, body: body, keepAlive: keepAlive, chunked: chunked)
+    }
+
+    /// A 200 response given as a body string and its Content-Type, the form
+    /// the Lua side returns when no Response object was needed: the same
+    /// bytes as the table form, without reading a table.
+    private static func encodePlain(
+        _ L: OpaquePointer, body: Int32, contentType: Int32, request: RequestFraming, date: [UInt8],
+        into buffer: inout ByteBuffer
+    ) throws -> EncodedResponse {
+        guard L.withBytes(at: contentType, { !$0.contains(where: { $0 == 13 || $0 == 10 || $0 == 0 }) }) == true else {
+            throw Invalid(description: "the value of header Content-Type contains CR, LF or NUL")
+        }
+        buffer.writeStaticString("HTTP/1.1 200 OK\r\nContent-Type: ")
+        L.withBytes(at: contentType) { buffer.writeBytes($0) }
+        buffer.writeStaticString("\r\n")
+        buffer.writeBytes(date)
+        let length = Int(lua_rawlen(L, body))
+        writeContentLength(length, into: &buffer)
+        endHead(keepAlive: request.keepAlive, request: request, into: &buffer)
+        if !request.isHead && length > 0 {
+            L.withBytes(at: body) { buffer.writeBytes($0) }
+        }
+        return EncodedResponse(status: 200, body: .complete, keepAlive: request.keepAlive, chunked: false)
+    }
+
+    private static func writeContentLength(_ length: Int, into buffer: inout ByteBuffer) {
+        buffer.writeStaticString("Content-Length: ")
+        buffer.writeString(String(length))
+        buffer.writeStaticString("\r\n")
+    }
+
+    /// The Connection header the framing needs, and the blank line.
+    private static func endHead(keepAlive: Bool, request: RequestFraming, into buffer: inout ByteBuffer) {
+        if !keepAlive {
+            buffer.writeStaticString("Connection: close\r\n")
+        } else if request.isHTTP10 {
+            buffer.writeStaticString("Connection: keep-alive\r\n")
+        }
+        buffer.writeStaticString("\r\n")
     }
 
     private static func statusLine(_ status: Int, _ L: OpaquePointer, response: Int32) -> [UInt8] {

@@ -48,6 +48,17 @@ app:get("/ret/reason", function(req) return Response("teapot", 418, nil, "I Am A
 app:get("/ret/empty-response", function(req) return Response() end)
 app:get("/ret/helper", function(req) return helper.greet("module") end)
 
+-- A plain string or table return takes the server's fast path (no Response
+-- object); each pair must answer with the same bytes.
+app:get("/plain/text", function(req) return "text" end)
+app:get("/plain/text-response", function(req) return Response("text") end)
+app:get("/plain/object", function(req) return {a = 1} end)
+app:get("/plain/object-response", function(req) return Response({a = 1}) end)
+app:get("/plain/array", function(req) return json.array({1, 2}) end)
+app:get("/plain/array-response", function(req) return Response(json.array({1, 2})) end)
+app:get("/plain/empty", function(req) return "" end)
+app:get("/plain/empty-response", function(req) return Response("") end)
+
 -- cookies
 app:get("/cookies/full", function(req)
   local res = Response("cookies")

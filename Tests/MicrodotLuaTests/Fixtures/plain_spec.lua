@@ -1,0 +1,91 @@
+-- A handler's plain string or table return skips building a Response when
+-- nothing can see it; wherever something can, it is a Response as before.
+local microdot = require("microdot")
+local spec = require("modules.spec")
+local test, eq = spec.test, spec.eq
+local Response = microdot.Response
+
+test("after_request hooks see a Response", function()
+  local app = microdot.Microdot()
+  local seen
+  app:get("/", function(req) return "text" end)
+  app:after_request(function(req, res)
+    seen = {microdot.is_response(res), res.body, res.status_code}
+  end)
+  local res = microdot.test_client(app):get("/")
+  eq(seen, {true, "text", 200}, "what the hook saw")
+  eq({res.status_code, res.text, res.headers["Content-Type"]}, {200, "text", "text/plain; charset=UTF-8"}, "response")
+end)
+
+test("a request's own after_request hook sees a Response", function()
+  local app = microdot.Microdot()
+  local seen
+  app:get("/", function(req)
+    req:after_request(function(_, res) seen = res.body end)
+    return {a = 1}
+  end)
+  local res = microdot.test_client(app):get("/")
+  eq(seen, '{"a":1}', "the JSON body the hook saw")
+  eq(res.json, {a = 1}, "response")
+end)
+
+test("a mounted app's hooks see a Response", function()
+  local app, sub = microdot.Microdot(), microdot.Microdot()
+  sub:get("/x", function(req) return "x" end)
+  sub:after_request(function(req, res) return res.body .. "!" end)
+  app:mount(sub, "/sub", {local_hooks = true})
+  eq(microdot.test_client(app):get("/sub/x").text, "x!", "local hook")
+end)
+
+test("the default content type is read at each response", function()
+  local app = microdot.Microdot()
+  app:get("/", function(req) return "<p>hi</p>" end)
+  local client = microdot.test_client(app)
+  local saved = Response.default_content_type
+  Response.default_content_type = "text/html"
+  local html = client:get("/").headers["Content-Type"]
+  Response.default_content_type = "text/csv; charset=latin1"
+  local csv = client:get("/").headers["Content-Type"]
+  Response.default_content_type = saved
+  eq({html, csv}, {"text/html; charset=UTF-8", "text/csv; charset=latin1"}, "Content-Type")
+  eq(client:get("/").headers["Content-Type"], "text/plain; charset=UTF-8", "restored")
+end)
+
+test("a default content type with a line break is refused", function()
+  local app = microdot.Microdot()
+  app:get("/", function(req) return "hi" end)
+  local saved = Response.default_content_type
+  Response.default_content_type = "text/plain\r\nX-Injected: 1"
+  local res = microdot.test_client(app):get("/")
+  Response.default_content_type = saved
+  eq({res.status_code, res.headers["X-Injected"]}, {500, nil}, "status and header")
+end)
+
+test("tables with a metatable of their own are still JSON", function()
+  local app = microdot.Microdot()
+  app:get("/", function(req) return setmetatable({a = 1}, {}) end)
+  local res = microdot.test_client(app):get("/")
+  eq({res.status_code, res.json}, {200, {a = 1}}, "response")
+end)
+
+test("a JSON encoding error is a 500 through the app's error handling", function()
+  local app = microdot.Microdot()
+  local handled
+  app:get("/", function(req) return {f = print} end)
+  app:errorhandler(500, function(req) handled = true; return "handled", 500 end)
+  local res = microdot.test_client(app):get("/")
+  eq({res.status_code, res.text, handled}, {500, "handled", true}, "response")
+end)
+
+test("dispatch_request still gives a Response", function()
+  local app = microdot.Microdot()
+  local captured
+  app:before_request(function(req) captured = req end)
+  app:get("/", function(req) return "text" end)
+  microdot.test_client(app):get("/")
+  local res = app:dispatch_request(captured)
+  eq({microdot.is_response(res), res.status_code, res.body, res.headers["Content-Type"]},
+    {true, 200, "text", "text/plain; charset=UTF-8"}, "response")
+end)
+
+spec.run()
