@@ -95,7 +95,7 @@ final class RequestTask {
         let table = lua_gettop(co)
         for (name, value) in headers {
             co.push(name)
-            co.push(name)
+            lua_pushvalue(co, -1)
             if lua_rawget(co, table) == LUA_TSTRING, let previous = co.string(at: -1) {
                 let separator = name.utf8.count == 6 && name.lowercased() == "cookie" ? "; " : ", "
                 mdl_pop(co, 1)
@@ -263,7 +263,8 @@ final class RequestTask {
     private func respond(at index: Int32, streaming: Bool) -> Bool {
         guard !cancelled else { return false }
         if sink.isDraining { framing.keepAlive = false }
-        var buffer = sink.allocator.buffer(capacity: 256)
+        var buffer = worker.responseBuffer(sink.allocator)
+        defer { worker.recycle(buffer) }
         let encoded: EncodedResponse
         do {
             encoded = try ResponseEncoder.encode(

@@ -43,6 +43,23 @@ final class Worker {
         }
     }
 
+    /// The buffer the last response head was encoded into. The socket has
+    /// usually taken its bytes by the next response, so clearing it reuses
+    /// its memory instead of allocating a new one.
+    private var spareBuffer: ByteBuffer?
+
+    func responseBuffer(_ allocator: ByteBufferAllocator) -> ByteBuffer {
+        guard var buffer = spareBuffer else { return allocator.buffer(capacity: 512) }
+        spareBuffer = nil
+        buffer.clear()
+        return buffer
+    }
+
+    /// Keeps `buffer` for the next response, unless it grew large.
+    func recycle(_ buffer: ByteBuffer) {
+        if buffer.capacity <= 16 * 1024 { spareBuffer = buffer }
+    }
+
     /// The JSON array metatable, for arrays coming from Swift.
     private(set) var arrayMetatable: Int32 = LUA_NOREF
 

@@ -45,11 +45,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
     }
 
     var isWritable: Bool { context?.channel.isWritable ?? false }
-    var allocator: ByteBufferAllocator { context?.channel.allocator ?? ByteBufferAllocator() }
+    private(set) var allocator = ByteBufferAllocator()
     var isDraining: Bool { loop.isDraining }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        allocator = context.channel.allocator
         if let address = context.channel.remoteAddress {
             clientAddress = (address.ipAddress ?? "", address.port ?? 0)
         }
@@ -166,8 +167,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
                 discardingBody = false
                 return
             }
-            guard let request = receiving else { return }
-            receiving = nil
+            guard let request = receiving.take() else { return }
             waiting.append(request)
             dispatch()
         }
@@ -201,8 +201,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
     /// Answers 413 through the app now and closes afterwards: the unread
     /// body cannot be skipped on a kept-alive connection.
     private func bodyTooLarge() {
-        guard var request = receiving else { return }
-        receiving = nil
+        guard var request = receiving.take() else { return }
         discardingBody = true
         request.body = nil
         request.bodyTooLarge = true

@@ -11,6 +11,7 @@ local co_create, co_resume, co_yield, co_status, co_close, co_isyieldable =
     coroutine.create, coroutine.resume, coroutine.yield, coroutine.status, coroutine.close,
     coroutine.isyieldable
 local math_tointeger = math.tointeger
+local find, sub = string.find, string.sub
 
 -- Yielded (first value) by anything that suspends a request: the host sees it
 -- at the top of the request coroutine and resumes it when the wait is over.
@@ -173,7 +174,7 @@ local function hex_byte(h)
 end
 
 local function percent_decode(s)
-    if s:find("%", 1, true) == nil then return s end
+    if find(s, "%", 1, true) == nil then return s end
     return (s:gsub("%%(%x%x)", hex_byte))
 end
 
@@ -744,9 +745,9 @@ end
 
 local function new_request(app, method, url, http_version, headers, body, host, port)
     local path, query_string = url, nil
-    local q = url:find("?", 1, true)
+    local q = find(url, "?", 1, true)
     if q ~= nil then
-        path, query_string = url:sub(1, q - 1), url:sub(q + 1)
+        path, query_string = sub(url, 1, q - 1), sub(url, q + 1)
     end
     return setmetatable({
         app = app,
@@ -948,7 +949,9 @@ local function find_route(app, req)
     if method == "HEAD" then method = "GET" end
     local path = req.path
     local matched
-    for _, route in ipairs(app.url_map) do
+    local url_map = app.url_map
+    for i = 1, #url_map do
+        local route = url_map[i]
         local args = route.pattern:match(path)
         if args ~= nil then
             if route.method_set[method] then

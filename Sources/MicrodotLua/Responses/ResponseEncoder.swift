@@ -144,26 +144,47 @@ enum ResponseEncoder {
         _ L: OpaquePointer, body: Int32, contentType: Int32, request: RequestFraming, date: [UInt8],
         into buffer: inout ByteBuffer
     ) throws -> EncodedResponse {
-        guard L.withBytes(at: contentType, { !$0.contains(where: { $0 == 13 || $0 == 10 || $0 == 0 }) }) == true else {
+        var typeLength = 0, bodyLength = 0
+        guard let typeBytes = mdl_tolstring(L, contentType, &typeLength),
+              let bodyBytes = mdl_tolstring(L, body, &bodyLength) else {
+            throw Invalid(description: "a plain response must be strings")
+        }
+        let type = UnsafeRawBufferPointer(start: typeBytes, count: typeLength)
+        guard !type.contains(where: { $0 == 13 || $0 == 10 || $0 == 0 }) else {
             throw Invalid(description: "the value of header Content-Type contains CR, LF or NUL")
         }
-        buffer.writeStaticString("HTTP/1.1 200 OK\r\nContent-Type: ")
-        L.withBytes(at: contentType) { buffer.writeBytes($0) }
-        buffer.writeStaticString("\r\n")
-        buffer.writeBytes(date)
-        let length = Int(lua_rawlen(L, body))
-        writeContentLength(length, into: &buffer)
-        endHead(keepAlive: request.keepAlive, request: request, into: &buffer)
-        if !request.isHead && length > 0 {
-            L.withBytes(at: body) { buffer.writeBytes($0) }
+        let sentBody = request.isHead ? 0 : bodyLength
+        // One reservation and one write for the whole response.
+        let most = 128 + typeLength + date.count + sentBody
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: most) { memory in
+            var out = ByteWriter(memory)
+            out.write("HTTP/1.1 200 OK\r\nContent-Type: ")
+            out.write(type)
+            out.write("\r\n")
+            date.withUnsafeBytes { out.write($0) }
+            out.write("Content-Length: ")
+            out.writeDecimal(bodyLength)
+            out.write("\r\n")
+            if !request.keepAlive {
+                out.write("Connection: close\r\n")
+            } else if request.isHTTP10 {
+                out.write("Connection: keep-alive\r\n")
+            }
+            out.write("\r\n")
+            out.write(UnsafeRawBufferPointer(start: bodyBytes, count: sentBody))
+            return out.count
         }
         return EncodedResponse(status: 200, body: .complete, keepAlive: request.keepAlive, chunked: false)
     }
 
     private static func writeContentLength(_ length: Int, into buffer: inout ByteBuffer) {
-        buffer.writeStaticString("Content-Length: ")
-        buffer.writeString(String(length))
-        buffer.writeStaticString("\r\n")
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 40) { memory in
+            var out = ByteWriter(memory)
+            out.write("Content-Length: ")
+            out.writeDecimal(length)
+            out.write("\r\n")
+            return out.count
+        }
     }
 
     /// The Connection header the framing needs, and the blank line.
@@ -311,6 +332,43 @@ enum ResponseEncoder {
             default:
                 return "!#$%&'*+-.^_`|~".utf8.contains(byte)
             }
+        }
+    }
+}
+
+/// Copies byte runs into memory the caller reserved (enough for all of
+/// them): a response head in one ByteBuffer write instead of one per part.
+private struct ByteWriter {
+    private let memory: UnsafeMutableRawBufferPointer
+    private(set) var count = 0
+
+    init(_ memory: UnsafeMutableRawBufferPointer) {
+        self.memory = memory
+    }
+
+    mutating func write(_ bytes: UnsafeRawBufferPointer) {
+        guard let source = bytes.baseAddress, bytes.count > 0 else { return }
+        precondition(count + bytes.count <= memory.count, "ByteWriter: reservation too small")
+        (memory.baseAddress! + count).copyMemory(from: source, byteCount: bytes.count)
+        count += bytes.count
+    }
+
+    mutating func write(_ text: StaticString) {
+        write(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    /// A non-negative integer's digits, without making a String.
+    mutating func writeDecimal(_ value: Int) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &digits) { scratch in
+            var rest = UInt(max(value, 0))
+            var start = scratch.count
+            repeat {
+                start -= 1
+                scratch[start] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            } while rest > 0
+            write(UnsafeRawBufferPointer(rebasing: scratch[start...]))
         }
     }
 }
