@@ -19,10 +19,12 @@ let package = Package(
             pkgConfig: "lua5.4",
             providers: [.apt(["liblua5.4-dev"])]
         ),
+        .target(name: "CLuaBudget", dependencies: ["CLua"]),
         .target(
             name: "MicrodotLua",
             dependencies: [
                 "CLua",
+                "CLuaBudget",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

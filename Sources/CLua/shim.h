@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <time.h>
+#include <pthread.h>
 
 /* What a state and all its threads share, found through the extra space of
    every thread (each thread starts with a copy of the main thread's). */
@@ -24,6 +25,13 @@ typedef struct {
     int over_limit;        /* a memory error was raised: headroom for handling it */
     void *refused;         /* the last refused block and size (Lua retries once after a GC) */
     size_t refused_size;
+    /* The budget's bookkeeping (CLuaBudget): the thread that runs the slice,
+       the Lua threads resumed inside it (innermost last), and whether the
+       signal handler has set hooks on them. */
+    pthread_t owner;
+    lua_State *running[32];
+    int running_count;
+    int armed;
 } mdl_context;
 
 static inline mdl_context *mdl_ctx(lua_State *L) { return *(mdl_context **)lua_getextraspace(L); }
@@ -77,30 +85,6 @@ static inline double mdl_now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-/* Runs every few thousand VM instructions: a slice of Lua that runs past its
-   deadline gets an error, and again at every later check until it yields or
-   returns, so a pcall in a loop cannot keep it alive. */
-static void mdl_budget_hook(lua_State *L, lua_Debug *ar) {
-    (void)ar;
-    mdl_context *ctx = mdl_ctx(L);
-    if (ctx->deadline <= 0 || (!ctx->expired && mdl_now() <= ctx->deadline)) return;
-    if (ctx->expired && lua_isyieldable(L)) {
-        /* It caught the error and ran on: suspend this coroutine (a hook may
-           yield in 5.4). The host discards the request, whatever the
-           coroutines above it do next. */
-        ctx->abandoned = 1;
-        lua_yield(L, 0);
-        return;
-    }
-    ctx->expired = 1;
-    lua_pushfstring(L, "handler timeout: Lua ran for more than %f seconds without yielding", ctx->budget);
-    lua_error(L);
-}
-
-static inline void mdl_setbudgethook(lua_State *L, int instructions) {
-    lua_sethook(L, mdl_budget_hook, LUA_MASKCOUNT, instructions);
 }
 
 /* Swift functions exposed to Lua never raise: they return this marker with the

@@ -25,6 +25,10 @@ final class LuaSpecTests: XCTestCase {
         runSpec("plain_spec.lua")
     }
 
+    func testCoroutineResumeBehavesAsLuas() {
+        runSpec("coroutine_spec.lua")
+    }
+
     func testTheCRUDExampleSpec() throws {
         let log = LogCapture()
         XCTAssertNoThrow(try MicrodotApp(scriptPath: TestPaths.example("crud/test_app.lua")).runScript(logger: log.logger))

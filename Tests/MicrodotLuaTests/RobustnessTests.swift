@@ -1,5 +1,6 @@
 import XCTest
 @testable import MicrodotLua
+import CLua
 
 /// Timeouts, runaway and memory-hungry handlers, errors in every place,
 /// smuggling attempts and static files (robustness_app.lua).
@@ -99,6 +100,33 @@ final class RobustnessTests: XCTestCase {
             XCTAssertEqual(try server.request("/ok").text, "ok", "served after \(path)")
         }
         XCTAssertTrue(server.log.text.contains("handler timeout"), server.log.text)
+    }
+
+    func testARunawayInsideACoroutineIsStopped() throws {
+        let server = try server(Configuration(workers: 1, handlerTimeout: 0.3))
+        // The coroutine gets the error; the handler goes on and answers.
+        var response = try server.request("/coroutine-loop")
+        XCTAssertEqual(response.status, 200)
+        XCTAssertTrue(response.text.hasPrefix("resumed: false") && response.text.contains("handler timeout"), response.text)
+        // The coroutine swallows the error and is suspended; the handler runs away next.
+        response = try server.request("/coroutine-pcall-loop")
+        XCTAssertEqual(response.status, 500)
+        XCTAssertEqual(try server.request("/ok").text, "ok")
+    }
+
+    /// The budget hook is set only once a slice is overdue, and is gone when
+    /// the slice ends: code within its budget runs without it.
+    func testTheBudgetHookIsSetOnlyForAnOverdueSlice() throws {
+        let lua = LuaState(budget: 0.2)
+        try lua.run(source: Array("x = 0 for i = 1, 1000 do x = x + i end".utf8), chunkName: "=quick")
+        XCTAssertNil(lua_gethook(lua.L), "no hook while within the budget")
+        try lua.run(source: Array("caught = not pcall(function() while true do end end)".utf8), chunkName: "=runaway")
+        _ = mdl_getglobal(lua.L, "caught")
+        XCTAssertEqual(lua_toboolean(lua.L, -1), 1, "the runaway was stopped with an error")
+        mdl_pop(lua.L, 1)
+        XCTAssertNil(lua_gethook(lua.L), "the hook is removed when the slice ends")
+        XCTAssertNoThrow(try lua.run(source: Array("for i = 1, 1e5 do end".utf8), chunkName: "=again"),
+                         "a new slice has a new budget")
     }
 
     func testARunawayStreamIsCutShort() throws {

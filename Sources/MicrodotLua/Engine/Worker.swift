@@ -1,4 +1,5 @@
 import CLua
+import CLuaBudget
 import Logging
 import NIOCore
 
@@ -244,6 +245,8 @@ final class Worker {
             L.pushFunction(function)
             L.setField(name, at: core)
         }
+        lua_pushcclosure(L, mdl_coresume, 0)
+        L.setField("resume", at: core)
     }
 
     private static let jsonEncode: mdl_SwiftFunction = { L in

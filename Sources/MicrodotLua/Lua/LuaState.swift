@@ -1,4 +1,5 @@
 import CLua
+import CLuaBudget
 
 /// The failure of a protected call into Lua, with the message (and traceback
 /// when one was taken).
@@ -14,9 +15,6 @@ final class LuaState {
     /// Shared with C: the owner, the memory count and limit, the time budget.
     let context: UnsafeMutablePointer<mdl_context>
 
-    /// How often (in VM instructions) the time budget is checked.
-    static let budgetCheckInterval: Int32 = 10_000
-
     /// `memoryLimit` bytes (0: none) caps what the state may allocate;
     /// `budget` seconds (0: none) caps how long Lua may run between yields.
     init(memoryLimit: Int = 0, budget: Double = 0) {
@@ -27,11 +25,11 @@ final class LuaState {
         luaL_openlibs(L)
         context.pointee.limit = memoryLimit
         context.pointee.budget = budget
-        // Threads (requests, coroutines) inherit the hook from the main thread.
-        if budget > 0 { mdl_setbudgethook(L, Self.budgetCheckInterval) }
+        if budget > 0 { mdl_budget_register(context) }
     }
 
     deinit {
+        if context.pointee.budget > 0 { mdl_budget_unregister(context) }
         lua_close(L)
         context.deallocate()
     }
@@ -47,24 +45,12 @@ final class LuaState {
     /// Bytes the state holds.
     var memoryUsed: Int { context.pointee.used }
 
-    /// Runs `body`, which resumes or calls into Lua, as a protected slice:
-    /// allocations may fail there (as memory errors Lua catches), and the
-    /// outermost slice must end within the time budget.
-    func slice<T>(_ body: () -> T) -> T {
-        let context = self.context
-        if context.pointee.protected_depth == 0 && context.pointee.budget > 0 {
-            context.pointee.deadline = mdl_now() + context.pointee.budget
-            context.pointee.expired = 0
-            context.pointee.abandoned = 0
-        }
-        context.pointee.protected_depth += 1
-        defer {
-            context.pointee.protected_depth -= 1
-            if context.pointee.protected_depth == 0 {
-                context.pointee.deadline = 0
-                context.pointee.expired = 0
-            }
-        }
+    /// Runs `body`, which resumes `running` (or calls into the state itself)
+    /// as a protected slice: allocations may fail there (as memory errors Lua
+    /// catches), and the outermost slice must end within the time budget.
+    func slice<T>(running: OpaquePointer, _ body: () -> T) -> T {
+        mdl_slice_enter(running)
+        defer { mdl_slice_leave(running) }
         return body()
     }
 
@@ -86,7 +72,7 @@ final class LuaState {
             throw LuaError(message: message)
         }
         mdl_insert(L, base + 2)
-        let status = slice { mdl_pcall(L, arguments, results, base + 1) }
+        let status = slice(running: L) { mdl_pcall(L, arguments, results, base + 1) }
         guard status == LUA_OK else {
             let message = L.string(at: -1) ?? "error in \(chunkName)"
             lua_settop(L, base)

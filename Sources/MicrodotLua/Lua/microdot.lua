@@ -7,8 +7,10 @@ local type, next, pairs, ipairs, select, tostring, tonumber, error, pcall, xpcal
     type, next, pairs, ipairs, select, tostring, tonumber, error, pcall, xpcall
 local rawget, rawset, setmetatable, getmetatable = rawget, rawset, setmetatable, getmetatable
 local concat, unpack = table.concat, table.unpack
+-- core.resume is coroutine.resume that tells the host which coroutine runs
+-- (so a runaway inside one can be stopped).
 local co_create, co_resume, co_yield, co_status, co_close, co_isyieldable =
-    coroutine.create, coroutine.resume, coroutine.yield, coroutine.status, coroutine.close,
+    coroutine.create, core.resume, coroutine.yield, coroutine.status, coroutine.close,
     coroutine.isyieldable
 local math_tointeger = math.tointeger
 local find, sub = string.find, string.sub

@@ -25,6 +25,23 @@ app:get("/stream-pcall-loop", function(req)
   end)
 end)
 
+-- Runaways inside a coroutine the handler resumes itself: one that loops,
+-- and one that swallows the error in the coroutine and loops on in the
+-- handler.
+app:get("/coroutine-loop", function(req)
+  local co = coroutine.create(function() while true do end end)
+  local ok, err = coroutine.resume(co)
+  return "resumed: " .. tostring(ok) .. " " .. tostring(err)
+end)
+
+app:get("/coroutine-pcall-loop", function(req)
+  local co = coroutine.create(function()
+    while true do pcall(function() while true do end end) end
+  end)
+  coroutine.resume(co)
+  while true do end
+end)
+
 app:get("/bomb", function(req)
   local t = {}
   for i = 1, 1e9 do t[i] = string.rep("x", 1024) .. i end
