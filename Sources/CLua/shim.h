@@ -29,6 +29,7 @@ typedef struct {
        the Lua threads resumed inside it (innermost last), and whether the
        signal handler has set hooks on them. */
     pthread_t owner;
+    void *outer;           /* the slice of another state this one runs inside, if any */
     lua_State *running[32];
     int running_count;
     int armed;

@@ -147,6 +147,7 @@ void mdl_slice_enter(lua_State *running) {
             ctx->expired = 0;
             ctx->abandoned = 0;
             ctx->owner = pthread_self();
+            ctx->outer = pthread_getspecific(current);
             pthread_setspecific(current, ctx);
             store_deadline(ctx, mdl_now() + ctx->budget);
         }
@@ -162,7 +163,7 @@ void mdl_slice_leave(lua_State *running) {
     if (--ctx->protected_depth > 0) return;
     if (ctx->budget > 0) {
         store_deadline(ctx, 0);
-        pthread_setspecific(current, NULL);
+        pthread_setspecific(current, ctx->outer);
         ctx->expired = 0;
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
         if (ctx->armed) {
