@@ -61,6 +61,9 @@ final class Worker {
         if buffer.capacity <= 16 * 1024 { spareBuffer = buffer }
     }
 
+    /// What json.encode writes into, kept between calls for its memory.
+    var jsonScratch: [UInt8] = []
+
     /// The JSON array metatable, for arrays coming from Swift.
     private(set) var arrayMetatable: Int32 = LUA_NOREF
 
@@ -251,9 +254,11 @@ final class Worker {
 
     private static let jsonEncode: mdl_SwiftFunction = { L in
         let L = L!
+        let worker = Worker.from(L)
         do {
-            let bytes = try LuaJSON.encode(L, at: 1)
-            bytes.withUnsafeBytes { L.push(bytes: $0) }
+            try LuaJSON.encode(L, at: 1, into: &worker.jsonScratch)
+            worker.jsonScratch.withUnsafeBytes { L.push(bytes: $0) }
+            if worker.jsonScratch.capacity > 64 * 1024 { worker.jsonScratch = [] }
             return 1
         } catch {
             return L.raise((error as? LuaJSON.Failure)?.message ?? "\(error)")

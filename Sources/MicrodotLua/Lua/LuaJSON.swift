@@ -11,20 +11,26 @@ enum LuaJSON {
 
     // MARK: Encoding
 
-    static func encode(_ L: OpaquePointer, at index: Int32) throws -> [UInt8] {
-        var encoder = Encoder(L: L)
+    /// Encodes the value at `index` into `output` (emptied first; a caller
+    /// that keeps the array between calls reuses its memory).
+    static func encode(_ L: OpaquePointer, at index: Int32, into output: inout [UInt8]) throws {
+        output.removeAll(keepingCapacity: true)
+        var encoder = Encoder(L: L, output: output)
+        output = []
+        defer { output = encoder.output }
         try encoder.value(at: lua_absindex(L, index), depth: 0)
-        return encoder.output
     }
 
     private struct Encoder {
         let L: OpaquePointer
-        var output: [UInt8] = []
-        var open: Set<UnsafeRawPointer> = []
+        var output: [UInt8]
+        /// The tables being encoded, outermost first: one containing itself
+        /// is an error, not an endless recursion.
+        var open: [UnsafeRawPointer] = []
 
-        init(L: OpaquePointer) {
+        init(L: OpaquePointer, output: [UInt8]) {
             self.L = L
-            output.reserveCapacity(64)
+            self.output = output
         }
 
         mutating func value(at index: Int32, depth: Int) throws {
@@ -49,7 +55,7 @@ enum LuaJSON {
 
         mutating func number(at index: Int32) throws {
             if mdl_isinteger(L, index) != 0 {
-                output.append(contentsOf: String(mdl_tointegerx(L, index, nil)).utf8)
+                integer(mdl_tointegerx(L, index, nil))
                 return
             }
             let double = mdl_tonumber(L, index)
@@ -57,6 +63,21 @@ enum LuaJSON {
                 throw Failure(message: "cannot encode \(double) as JSON")
             }
             output.append(contentsOf: double.description.utf8)
+        }
+
+        mutating func integer(_ value: lua_Integer) {
+            if value < 0 { output.append(UInt8(ascii: "-")) }
+            var rest = value.magnitude
+            var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+            withUnsafeMutableBytes(of: &digits) { scratch in
+                var start = scratch.count
+                repeat {
+                    start -= 1
+                    scratch[start] = UInt8(ascii: "0") + UInt8(rest % 10)
+                    rest /= 10
+                } while rest > 0
+                output.append(contentsOf: scratch[start...])
+            }
         }
 
         mutating func string(_ bytes: UnsafeRawBufferPointer) {
@@ -113,10 +134,11 @@ enum LuaJSON {
             guard depth < LuaJSON.maxDepth else { throw Failure(message: "JSON nesting is too deep") }
             guard lua_checkstack(L, 4) != 0 else { throw Failure(message: "JSON nesting is too deep") }
             let identity = lua_topointer(L, index)!
-            guard open.insert(identity).inserted else {
+            guard !open.contains(identity) else {
                 throw Failure(message: "cannot encode a table that contains itself as JSON")
             }
-            defer { open.remove(identity) }
+            open.append(identity)
+            defer { open.removeLast() }
 
             let length: Int? = isForcedArray(at: index) ? Int(lua_rawlen(L, index)) : arrayLength(at: index)
             if let length {

@@ -77,6 +77,13 @@ test("a JSON encoding error is a 500 through the app's error handling", function
   eq({res.status_code, res.text, handled}, {500, "handled", true}, "response")
 end)
 
+test("integers and floats encode exactly", function()
+  local app = microdot.Microdot()
+  app:get("/", function(req) return {-5, 0, 42, math.maxinteger, math.mininteger, 1.5, {a = -1}} end)
+  eq(microdot.test_client(app):get("/").text,
+    '[-5,0,42,9223372036854775807,-9223372036854775808,1.5,{"a":-1}]', "JSON")
+end)
+
 test("dispatch_request still gives a Response", function()
   local app = microdot.Microdot()
   local captured
