@@ -13,7 +13,8 @@ public struct Configuration: Sendable {
     /// Reload the script when it (or a Lua file in its folder) changes.
     public var reload: Bool?
     /// Seconds Lua may run without yielding before the request is stopped
-    /// with a 500 (default 10; 0: no limit).
+    /// with a 500 (default 10; 0: no limit). A limit takes the process's
+    /// SIGURG: a watchdog thread signals a worker whose Lua runs past it.
     public var handlerTimeout: Double?
     /// Bytes each worker's Lua state may allocate (default 512 MiB; 0: no limit).
     public var memoryLimit: Int?
