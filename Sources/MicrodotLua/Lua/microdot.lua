@@ -157,14 +157,18 @@ Headers.__newindex = function(t, key, value)
 end
 
 local function new_headers(initial)
-    local headers = setmetatable({}, Headers)
+    local headers = {}
     if initial ~= nil then
         if type(initial) ~= "table" then
             error("headers must be a table, got " .. type(initial), 3)
         end
-        for k, v in pairs(initial) do headers[k] = v end
+        -- Filled before the metatable is set, so without metamethod calls;
+        -- names that differ only in case still become one header.
+        for k, v in pairs(initial) do
+            headers[type(k) == "string" and header_key(headers, k) or k] = v
+        end
     end
-    return headers
+    return setmetatable(headers, Headers)
 end
 M.NoCaseDict = new_headers
 
@@ -426,7 +430,7 @@ local function complete(res)
         headers = new_headers(headers)
         res.headers = headers
     end
-    if next(headers) == nil or headers["Content-Type"] == nil then
+    if rawget(headers, "Content-Type") == nil and header_key(headers, "Content-Type") == nil then
         rawset(headers, "Content-Type", default_content_type())
     end
 end

@@ -84,6 +84,14 @@ test("integers and floats encode exactly", function()
     '[-5,0,42,9223372036854775807,-9223372036854775808,1.5,{"a":-1}]', "JSON")
 end)
 
+test("headers given in any case are one header each", function()
+  local app = microdot.Microdot()
+  app:get("/", function(req) return "x", {["content-type"] = "text/csv", ["X-A"] = "1", ["x-a"] = "1"} end)
+  local res = microdot.test_client(app):get("/")
+  eq(res.headers["Content-Type"], "text/csv", "no default Content-Type next to the app's")
+  eq(res.headers["X-A"], "1", "X-A once")
+end)
+
 test("dispatch_request still gives a Response", function()
   local app = microdot.Microdot()
   local captured
