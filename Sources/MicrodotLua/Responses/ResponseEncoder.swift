@@ -204,18 +204,15 @@ enum ResponseEncoder {
             return Array("HTTP/1.1 \(status) \(reason)\r\n".utf8)
         }
         mdl_pop(L, 1)
-        if let line = standardStatusLines[status] { return line }
+        if status < standardStatusLines.count, let line = standardStatusLines[status] { return line }
         return Array("HTTP/1.1 \(status) Unknown\r\n".utf8)
     }
 
-    private static let standardStatusLines: [Int: [UInt8]] = {
-        var lines: [Int: [UInt8]] = [:]
-        for code in 100...599 {
-            let phrase = HTTPResponseStatus(statusCode: code).reasonPhrase
-            if !phrase.isEmpty { lines[code] = Array("HTTP/1.1 \(code) \(phrase)\r\n".utf8) }
-        }
-        return lines
-    }()
+    /// By status code, for the codes HTTP names.
+    private static let standardStatusLines: [[UInt8]?] = (0...599).map { code in
+        let phrase = code >= 100 ? HTTPResponseStatus(statusCode: code).reasonPhrase : ""
+        return phrase.isEmpty ? nil : Array("HTTP/1.1 \(code) \(phrase)\r\n".utf8)
+    }
 
     /// Header names the server handles itself, lower-case.
     private static let contentLength = Array("content-length".utf8)
@@ -324,14 +321,18 @@ enum ResponseEncoder {
     }
 
     private static func isToken(_ name: UnsafeRawBufferPointer) -> Bool {
-        !name.isEmpty && name.allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"):
-                return true
-            default:
-                return "!#$%&'*+-.^_`|~".utf8.contains(byte)
-            }
+        !name.isEmpty && name.allSatisfy { tokenBytes[Int($0)] }
+    }
+
+    /// RFC 9110's token characters, by byte value.
+    private static let tokenBytes: [Bool] = (0...255).map { value in
+        let byte = UInt8(value)
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
         }
     }
 }
