@@ -98,9 +98,10 @@ typedef int (*mdl_SwiftFunction)(lua_State *L);
 static int mdl_trampoline(lua_State *L) {
     mdl_SwiftFunction function = (mdl_SwiftFunction)lua_touserdata(L, lua_upvalueindex(1));
     mdl_context *ctx = mdl_ctx(L);
-    ctx->in_swift++;
+    /* Atomic stores (plain moves on x86): the budget's watchdog reads it. */
+    __atomic_store_n(&ctx->in_swift, ctx->in_swift + 1, __ATOMIC_RELAXED);
     int results = function(L);
-    ctx->in_swift--;
+    __atomic_store_n(&ctx->in_swift, ctx->in_swift - 1, __ATOMIC_RELAXED);
     if (results == MDL_RAISE) return lua_error(L);
     return results;
 }

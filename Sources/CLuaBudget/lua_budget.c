@@ -86,8 +86,13 @@ static void *watch(void *unused) {
         for (size_t i = 0; i < watched_count; i++) {
             mdl_context *ctx = watched[i];
             double deadline = load_deadline(ctx);
-            /* A deadline is set only while a slice runs on its (live) owner. */
-            if (deadline > 0 && now > deadline) pthread_kill(ctx->owner, SIGURG);
+            /* A deadline is set only while a slice runs on its (live) owner.
+               A Swift function it called cannot be stopped by a hook: it is
+               left alone (not interrupted in its system calls) until it
+               returns to Lua. */
+            if (deadline > 0 && now > deadline && __atomic_load_n(&ctx->in_swift, __ATOMIC_RELAXED) == 0) {
+                pthread_kill(ctx->owner, SIGURG);
+            }
         }
         pthread_mutex_unlock(&lock);
     }

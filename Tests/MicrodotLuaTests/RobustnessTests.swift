@@ -114,6 +114,34 @@ final class RobustnessTests: XCTestCase {
         XCTAssertEqual(try server.request("/ok").text, "ok")
     }
 
+    /// A slow Swift function is not interrupted (no signal reaches its system
+    /// calls); the Lua that runs on after it returns is stopped.
+    func testASlowSwiftFunctionRunsToItsEndAndTheLuaAfterItIsStopped() throws {
+        let slow = LuaModule("slow").function("sleep") { _ in
+            var request = timespec(tv_sec: 0, tv_nsec: 500_000_000)
+            var remaining = timespec()
+            var interrupted = false
+            while nanosleep(&request, &remaining) != 0 {
+                interrupted = true
+                request = remaining
+            }
+            return .boolean(interrupted)
+        }
+        let app = MicrodotApp(source: """
+            local microdot = require("microdot")
+            local slow = require("slow")
+            local app = microdot.Microdot()
+            app:get("/sleep", function(req) return "interrupted: " .. tostring(slow.sleep()) end)
+            app:get("/sleep-then-loop", function(req) slow.sleep() while true do end end)
+            return app
+            """, name: "slow.lua", modules: [slow])
+        let server = try TestServer(app: app, configuration: Configuration(workers: 1, handlerTimeout: 0.2))
+        let start = Date()
+        XCTAssertEqual(try server.request("/sleep").text, "interrupted: false")
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(start), 0.5)
+        XCTAssertEqual(try server.request("/sleep-then-loop").status, 500)
+    }
+
     /// The budget hook is set only once a slice is overdue, and is gone when
     /// the slice ends: code within its budget runs without it.
     func testTheBudgetHookIsSetOnlyForAnOverdueSlice() throws {
