@@ -13,7 +13,7 @@ local co_create, co_resume, co_yield, co_status, co_close, co_isyieldable =
     coroutine.create, core.resume, coroutine.yield, coroutine.status, coroutine.close,
     coroutine.isyieldable
 local math_tointeger = math.tointeger
-local find, sub = string.find, string.sub
+local find, sub, match = string.find, string.sub, string.match
 
 -- Yielded (first value) by anything that suspends a request: the host sees it
 -- at the top of the request coroutine and resumes it when the wait is over.
@@ -557,6 +557,11 @@ local function convert_args(self, ...)
     return values
 end
 
+local function convert_match(self, first, ...)
+    if first == nil then return nil end
+    return convert_args(self, first, ...)
+end
+
 -- What a pattern without segments matches with; never changed.
 local NO_ARGS = setmetatable({}, { __newindex = function() error("read-only", 2) end })
 
@@ -567,9 +572,7 @@ function URLPattern:match(path)
         return nil
     end
     if self.lua_pattern ~= nil then
-        local first = path:match(self.lua_pattern)
-        if first == nil then return nil end
-        return convert_args(self, path:match(self.lua_pattern))
+        return convert_match(self, match(path, self.lua_pattern))
     end
     local captures = core.regex_match(self.regex, path)
     if captures == nil then return nil end
