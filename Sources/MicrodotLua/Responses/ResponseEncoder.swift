@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import CLua
 import NIOCore
 import NIOHTTP1
@@ -82,14 +87,18 @@ enum ResponseEncoder {
             } catch {
                 throw Invalid(description: "cannot open \(path): \(error)")
             }
-            do {
-                let region = try FileRegion(fileHandle: handle)
-                length = region.readableBytes
-                body = .file(handle, region)
-            } catch {
+            // One fstat for the size (FileRegion(fileHandle:) would seek twice).
+            let size = (try? handle.withUnsafeFileDescriptor { descriptor -> Int? in
+                var info = stat()
+                guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
+                return Int(info.st_size)
+            }) ?? nil
+            guard let size else {
                 try? handle.close()
-                throw Invalid(description: "cannot read \(path): \(error)")
+                throw Invalid(description: "cannot read \(path): not a regular file")
             }
+            length = size
+            body = .file(handle, FileRegion(fileHandle: handle, readerIndex: 0, endIndex: size))
         default:
             throw Invalid(description: "invalid response body type")
         }
