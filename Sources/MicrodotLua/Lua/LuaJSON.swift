@@ -67,17 +67,7 @@ enum LuaJSON {
 
         mutating func integer(_ value: lua_Integer) {
             if value < 0 { output.append(UInt8(ascii: "-")) }
-            var rest = value.magnitude
-            var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
-            withUnsafeMutableBytes(of: &digits) { scratch in
-                var start = scratch.count
-                repeat {
-                    start -= 1
-                    scratch[start] = UInt8(ascii: "0") + UInt8(rest % 10)
-                    rest /= 10
-                } while rest > 0
-                output.append(contentsOf: scratch[start...])
-            }
+            withDecimalDigits(of: UInt64(value.magnitude)) { output.append(contentsOf: $0) }
         }
 
         mutating func string(_ bytes: UnsafeRawBufferPointer) {

@@ -367,18 +367,8 @@ private struct ByteWriter {
         write(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
-    /// A non-negative integer's digits, without making a String.
+    /// A non-negative integer's digits.
     mutating func writeDecimal(_ value: Int) {
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        withUnsafeMutableBytes(of: &digits) { scratch in
-            var rest = UInt(max(value, 0))
-            var start = scratch.count
-            repeat {
-                start -= 1
-                scratch[start] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-            } while rest > 0
-            write(UnsafeRawBufferPointer(rebasing: scratch[start...]))
-        }
+        withDecimalDigits(of: UInt64(max(value, 0))) { write($0) }
     }
 }
