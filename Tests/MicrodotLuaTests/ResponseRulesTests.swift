@@ -53,12 +53,13 @@ final class ResponseRulesTests: XCTestCase {
         func withoutDate(_ response: RawResponse) -> [String] {
             response.headers.filter { $0.name != "Date" }.map { "\($0.name): \($0.value)" }
         }
-        for name in ["text", "object", "array", "empty"] {
+        for name in ["text", "object", "array", "empty", "status", "object-status", "unknown-status", "not-found"] {
             for (method, version) in [("GET", "HTTP/1.1"), ("HEAD", "HTTP/1.1"), ("GET", "HTTP/1.0")] {
                 let what = "\(name) \(method) \(version)"
                 let plain = try Self.server.client().request("/plain/\(name)", method: method, version: version)
                 let made = try Self.server.client().request("/plain/\(name)-response", method: method, version: version)
-                XCTAssertEqual(plain.status, 200, what)
+                XCTAssertEqual(plain.status, made.status, what)
+                XCTAssertEqual(plain.reason, made.reason, what)
                 XCTAssertEqual(plain.headers.first?.name, "Content-Type", what)
                 XCTAssertNotNil(plain.header("Date"), what)
                 XCTAssertEqual(withoutDate(plain), withoutDate(made), what)
@@ -69,6 +70,11 @@ final class ResponseRulesTests: XCTestCase {
         XCTAssertEqual(object.header("Content-Type"), "application/json; charset=UTF-8")
         XCTAssertEqual(object.text, #"{"a":1}"#)
         XCTAssertEqual(try get("/plain/array").text, "[1,2]")
+        let created = try get("/plain/status")
+        XCTAssertEqual(created.status, 201)
+        XCTAssertEqual(created.reason, "Created")
+        XCTAssertEqual(try get("/plain/unknown-status").reason, "Unknown")
+        XCTAssertEqual(try get("/plain/object-status").status, 202)
         XCTAssertEqual(try Self.server.client().request("/plain/text", version: "HTTP/1.0").header("Connection"), "close")
         let kept = try Self.server.client().request("/plain/text", headers: ["Connection": "keep-alive"], version: "HTTP/1.0")
         XCTAssertEqual(kept.header("Connection"), "keep-alive")

@@ -2,7 +2,7 @@ import CLua
 import NIOCore
 
 extension Worker {
-    /// `core.encode_response(method, http_version, res [, content_type])`: the
+    /// `core.encode_response(method, http_version, res [, content_type, status])`: the
     /// bytes the server would write for what `_serve` returned (head, and the
     /// body when it is a string), and what follows them: "complete", "file"
     /// or "stream". The Lua test client reads its responses from these bytes,

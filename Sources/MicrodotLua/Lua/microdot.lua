@@ -1082,10 +1082,19 @@ end
 
 local JSON_TYPE = "application/json; charset=UTF-8"
 
+-- A status a plain response may have: one with a body and a Content-Length.
+local function plain_status(r2)
+    if r2 == nil then return 200 end
+    local status = type(r2) == "number" and math_tointeger(r2) or nil
+    if status == nil or status < 200 or status > 599 or status == 204 or status == 304 then return nil end
+    return status
+end
+
 -- The route's response. When no after-request hook can see the Response
--- object and the handler returns just a string or a plain table (JSON), the
--- body and its Content-Type come back instead, with no Response built: the
--- host writes them under a prebuilt head, the same bytes `complete` leads to.
+-- object and the handler returns just a string or a plain table (JSON),
+-- maybe with a status, the body, its Content-Type and the status come back
+-- instead, with no Response built: the host writes them under a prebuilt
+-- head, the same bytes `complete` leads to.
 local function run_route(app, req, route, args)
     local res
     local before = handlers_for(app, req, "before_request_handlers", false)
@@ -1098,13 +1107,14 @@ local function run_route(app, req, route, args)
     end
     if res == nil then
         local r1, r2, r3 = route.handler(req, unpack(args, 1, route.arity))
-        if r2 == nil and #handlers_for(app, req, "after_request_handlers", true) == 0
+        local status = r3 == nil and plain_status(r2)
+        if status and #handlers_for(app, req, "after_request_handlers", true) == 0
             and rawget(req, "_after_request") == nil then
             local kind = type(r1)
-            if kind == "string" then return r1, default_content_type() end
+            if kind == "string" then return r1, default_content_type(), status end
             if kind == "table" then
                 local mt = getmetatable(r1)
-                if mt == nil or mt == json_array_mt then return core.json.encode(r1), JSON_TYPE end
+                if mt == nil or mt == json_array_mt then return core.json.encode(r1), JSON_TYPE, status end
             end
         end
         res = make_response(r1, r2, r3)
@@ -1152,8 +1162,8 @@ local function handle_error(app, req, err)
     return res
 end
 
--- The response to `req`: a Response, or a body and its Content-Type (see
--- run_route).
+-- The response to `req`: a Response, or a body, its Content-Type and the
+-- status (see run_route).
 local function dispatch(app, req, body_too_large)
     local res, completed
     if body_too_large then
@@ -1175,9 +1185,9 @@ local function dispatch(app, req, body_too_large)
                 for i = 1, #segments do url_args[segments[i].name] = args[i] end
                 req.url_args = url_args
             end
-            local ok, result, content_type = xpcall(run_route, catch, app, req, route, args)
+            local ok, result, content_type, status = xpcall(run_route, catch, app, req, route, args)
             if ok then
-                if content_type ~= nil then return result, content_type end
+                if content_type ~= nil then return result, content_type, status end
                 res, completed = result, true
             else
                 res = handle_error(app, req, result)
@@ -1205,9 +1215,9 @@ local function dispatch(app, req, body_too_large)
 end
 
 function Microdot:dispatch_request(req, body_too_large)
-    local res, content_type = dispatch(self, req, body_too_large)
+    local res, content_type, status = dispatch(self, req, body_too_large)
     if content_type ~= nil then
-        return new_response(Response, 3, res, 200, { ["Content-Type"] = content_type })
+        return new_response(Response, 3, res, status, { ["Content-Type"] = content_type })
     end
     return res
 end
@@ -1262,8 +1272,8 @@ end
 
 function M._serve(app, method, url, http_version, headers, body, host, port)
     local req = new_request(app, method, url, http_version, headers, body, host, port)
-    local res, content_type = dispatch(app, req, body == false)
-    if content_type ~= nil then return res, content_type end
+    local res, content_type, status = dispatch(app, req, body == false)
+    if content_type ~= nil then return res, content_type, status end
     local ok, err = pcall(complete, res)
     if not ok then
         core.log_error(tostring(err))
@@ -1335,8 +1345,8 @@ end
 
 -- The response (what _serve returned) as a client would read it, and
 -- whether chunks follow.
-local function receive(method, url, response, content_type)
-    local ok, bytes, kind = pcall(core.encode_response, method, "1.1", response, content_type)
+local function receive(method, url, response, content_type, status)
+    local ok, bytes, kind = pcall(core.encode_response, method, "1.1", response, content_type, status)
     if not ok then
         core.log_error("invalid response to " .. method .. " " .. url .. ": " .. tostring(bytes))
         bytes, kind = core.encode_response(method, "1.1", internal_error())
@@ -1365,7 +1375,7 @@ local function run_request(app, method, url, headers, body)
             break
         end
         if co_status(co) == "dead" then
-            if first ~= nil then res = receive(method, url, first, results[3]) end
+            if first ~= nil then res = receive(method, url, first, results[3], results[4]) end
             break
         end
         if first == SUSPEND then

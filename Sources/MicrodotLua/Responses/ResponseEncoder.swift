@@ -42,14 +42,16 @@ enum ResponseEncoder {
     }
 
     /// Encodes the response at `index`: a response table, or a body string
-    /// with its Content-Type at `index + 1` (see `encodePlain`).
+    /// with its Content-Type at `index + 1` and its status at `index + 2`
+    /// (see `encodePlain`).
     static func encode(
         _ L: OpaquePointer, at index: Int32, request: RequestFraming, date: [UInt8],
         into buffer: inout ByteBuffer
     ) throws -> EncodedResponse {
         let response = lua_absindex(L, index)
         if lua_type(L, response) == LUA_TSTRING, lua_type(L, response + 1) == LUA_TSTRING {
-            return try encodePlain(L, body: response, contentType: response + 1, request: request, date: date, into: &buffer)
+            return try encodePlain(L, body: response, contentType: response + 1, status: response + 2,
+                                   request: request, date: date, into: &buffer)
         }
         guard lua_type(L, response) == LUA_TTABLE else { throw Invalid(description: "a response must be a table") }
         let base = lua_gettop(L)
@@ -146,13 +148,23 @@ enum ResponseEncoder {
         return EncodedResponse(status: status, body: body, keepAlive: keepAlive, chunked: chunked)
     }
 
-    /// A 200 response given as a body string and its Content-Type, the form
-    /// the Lua side returns when no Response object was needed: the same
-    /// bytes as the table form, without reading a table.
+    /// A response given as a body string, its Content-Type and its status
+    /// (200 when absent; one that has a body), the form the Lua side returns
+    /// when no Response object was needed: the same bytes as the table form,
+    /// without reading a table.
     private static func encodePlain(
-        _ L: OpaquePointer, body: Int32, contentType: Int32, request: RequestFraming, date: [UInt8],
-        into buffer: inout ByteBuffer
+        _ L: OpaquePointer, body: Int32, contentType: Int32, status statusIndex: Int32, request: RequestFraming,
+        date: [UInt8], into buffer: inout ByteBuffer
     ) throws -> EncodedResponse {
+        var status = 200
+        if lua_type(L, statusIndex) == LUA_TNUMBER {
+            var isInteger: Int32 = 0
+            status = Int(mdl_tointegerx(L, statusIndex, &isInteger))
+            guard isInteger != 0, (200...599).contains(status), status != 204, status != 304 else {
+                throw Invalid(description: "invalid status code in response")
+            }
+        }
+        let statusLine = status == 200 ? nil : standardStatusLine(status)
         var typeLength = 0, bodyLength = 0
         guard let typeBytes = mdl_tolstring(L, contentType, &typeLength),
               let bodyBytes = mdl_tolstring(L, body, &bodyLength) else {
@@ -164,10 +176,15 @@ enum ResponseEncoder {
         }
         let sentBody = request.isHead ? 0 : bodyLength
         // One reservation and one write for the whole response.
-        let most = 128 + typeLength + date.count + sentBody
+        let most = 128 + (statusLine?.count ?? 0) + typeLength + date.count + sentBody
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: most) { memory in
             var out = ByteWriter(memory)
-            out.write("HTTP/1.1 200 OK\r\nContent-Type: ")
+            if let statusLine {
+                statusLine.withUnsafeBytes { out.write($0) }
+            } else {
+                out.write("HTTP/1.1 200 OK\r\n")
+            }
+            out.write("Content-Type: ")
             out.write(type)
             out.write("\r\n")
             date.withUnsafeBytes { out.write($0) }
@@ -183,7 +200,7 @@ enum ResponseEncoder {
             out.write(UnsafeRawBufferPointer(start: bodyBytes, count: sentBody))
             return out.count
         }
-        return EncodedResponse(status: 200, body: .complete, keepAlive: request.keepAlive, chunked: false)
+        return EncodedResponse(status: status, body: .complete, keepAlive: request.keepAlive, chunked: false)
     }
 
     private static func writeContentLength(_ length: Int, into buffer: inout ByteBuffer) {
@@ -213,6 +230,10 @@ enum ResponseEncoder {
             return Array("HTTP/1.1 \(status) \(reason)\r\n".utf8)
         }
         mdl_pop(L, 1)
+        return standardStatusLine(status)
+    }
+
+    private static func standardStatusLine(_ status: Int) -> [UInt8] {
         if status < standardStatusLines.count, let line = standardStatusLines[status] { return line }
         return Array("HTTP/1.1 \(status) Unknown\r\n".utf8)
     }
