@@ -25,14 +25,12 @@ typedef struct {
     int over_limit;        /* a memory error was raised: headroom for handling it */
     void *refused;         /* the last refused block and size (Lua retries once after a GC) */
     size_t refused_size;
-    /* The budget's bookkeeping (CLuaBudget): the thread that runs the slice,
-       the Lua threads resumed inside it (innermost last), and whether the
-       signal handler has set hooks on them. */
+    /* The budget's bookkeeping (CLuaBudget): the thread that runs the slice
+       and the Lua threads resumed inside it (innermost last). */
     pthread_t owner;
     void *outer;           /* the slice of another state this one runs inside, if any */
     lua_State *running[32];
     int running_count;
-    int armed;
 } mdl_context;
 
 static inline mdl_context *mdl_ctx(lua_State *L) { return *(mdl_context **)lua_getextraspace(L); }

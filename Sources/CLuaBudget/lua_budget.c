@@ -67,7 +67,6 @@ static void on_signal(int signal) {
         for (int i = 0; i < count; i++) {
             lua_sethook(ctx->running[i], budget_hook, LUA_MASKCOUNT, HOOK_INSTRUCTIONS);
         }
-        ctx->armed = 1;
     }
     errno = saved;
 }
@@ -171,11 +170,9 @@ void mdl_slice_leave(lua_State *running) {
         pthread_setspecific(current, ctx->outer);
         ctx->expired = 0;
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
-        if (ctx->armed) {
-            /* Other hooked threads remove their hook at their next check. */
-            ctx->armed = 0;
-            lua_sethook(running, NULL, 0, 0);
-        }
+        /* The thread the host resumed may have been hooked (it is pooled);
+           other hooked threads remove their hook at their next check. */
+        lua_sethook(running, NULL, 0, 0);
     }
 }
 

@@ -1105,11 +1105,12 @@ local function run_route(app, req, route, args)
             break
         end
     end
+    local after
     if res == nil then
         local r1, r2, r3 = route.handler(req, unpack(args, 1, route.arity))
+        after = handlers_for(app, req, "after_request_handlers", true)
         local status = r3 == nil and plain_status(r2)
-        if status and #handlers_for(app, req, "after_request_handlers", true) == 0
-            and rawget(req, "_after_request") == nil then
+        if status and #after == 0 and rawget(req, "_after_request") == nil then
             local kind = type(r1)
             if kind == "string" then return r1, default_content_type(), status end
             if kind == "table" then
@@ -1119,7 +1120,7 @@ local function run_route(app, req, route, args)
         end
         res = make_response(r1, r2, r3)
     end
-    local after = handlers_for(app, req, "after_request_handlers", true)
+    after = after or handlers_for(app, req, "after_request_handlers", true)
     for i = 1, #after do
         res = replace_response(res, after[i](req, res))
     end
