@@ -4,7 +4,7 @@ import Logging
 import MicrodotLua
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @main
@@ -34,7 +34,9 @@ struct MicrodotLuaCommand: ParsableCommand {
     @Option(help: "Seconds that requests under way get to finish when the server stops (default 10).")
     var shutdownTimeout: Double?
 
-    @Option(help: "Seconds Lua may run without yielding before the request is stopped with a 500 (default 10; 0: no limit).")
+    @Option(
+        help: "Seconds Lua may run without yielding before the request is stopped with a 500 (default 10; 0: no limit)."
+    )
     var handlerTimeout: Double?
 
     @Option(help: "Megabytes each worker's Lua state may allocate (default 512; 0: no limit).")
@@ -52,7 +54,10 @@ struct MicrodotLuaCommand: ParsableCommand {
     @Option(help: "Seconds a client may leave a response unread before the connection is closed (default 30).")
     var writeTimeout: Double = Timeouts().write
 
-    @Flag(help: "Run the script instead of serving it, e.g. a test built on microdot.test_client; exit 1 if it raises an error.")
+    @Flag(
+        help:
+            "Run the script instead of serving it, e.g. a test built on microdot.test_client; exit 1 if it raises an error."
+    )
     var test = false
 
     func run() throws {
@@ -74,8 +79,9 @@ struct MicrodotLuaCommand: ParsableCommand {
                     host: host, port: port, workers: workers, debug: debug ? true : nil,
                     shutdownTimeout: shutdownTimeout, reload: reload ? true : nil,
                     handlerTimeout: handlerTimeout, memoryLimit: memoryLimit.map { $0 * 1024 * 1024 },
-                    timeouts: Timeouts(requestHead: headerTimeout, idle: idleTimeout, body: bodyTimeout,
-                                       write: writeTimeout)),
+                    timeouts: Timeouts(
+                        requestHead: headerTimeout, idle: idleTimeout, body: bodyTimeout,
+                        write: writeTimeout)),
                 logger: logger)
         } catch let error as LuaError {
             FileHandleOutput.standardError("microdot-lua: \(error.message)\n")
@@ -92,7 +98,7 @@ struct MicrodotLuaCommand: ParsableCommand {
             return source
         }
         try server.wait()
-        signals.forEach { $0.cancel() }
+        for source in signals { source.cancel() }
     }
 }
 

@@ -27,8 +27,9 @@ final class HelloHandler: ChannelInboundHandler {
             headers.add(name: "Content-Length", value: found ? String(body.readableBytes) : "0")
             if !keepAlive { headers.add(name: "Connection", value: "close") }
             let status: HTTPResponseStatus = found ? .ok : .notFound
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))),
-                          promise: nil)
+            context.write(
+                wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))),
+                promise: nil)
             if found { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
             let keepAlive = self.keepAlive
             context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { [context] _ in

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import MicrodotLua
 
 /// examples/crud over a real socket (examples/crud/test_app.lua runs the same
@@ -9,12 +10,14 @@ final class CRUDExampleTests: XCTestCase {
         let client = try server.client()
         let json = ["Content-Type": "application/json"]
 
-        let created = try client.request("/notes", method: "POST", headers: json, body: Array(#"{"title":"milk","tags":["shop"]}"#.utf8))
+        let created = try client.request(
+            "/notes", method: "POST", headers: json, body: Array(#"{"title":"milk","tags":["shop"]}"#.utf8))
         XCTAssertEqual(created.status, 201, created.text)
         XCTAssertEqual(created.header("Location"), "/notes/1")
         XCTAssertEqual(created.header("Content-Type"), "application/json; charset=UTF-8")
 
-        let form = "--XX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--XX--\r\n"
+        let form =
+            "--XX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--XX--\r\n"
         let uploaded = try client.request(
             "/notes/1/attachments", method: "POST", headers: ["Content-Type": "multipart/form-data; boundary=XX"],
             body: Array(form.utf8))

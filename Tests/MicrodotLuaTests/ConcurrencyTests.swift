@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import MicrodotLua
 
 /// Workers in parallel, requests that suspend, backpressure, disconnects,
@@ -79,13 +80,16 @@ final class ConcurrencyTests: XCTestCase {
 
     func testSharedCountsConcurrentIncrementsFromEveryWorker() throws {
         let server = try server(workers: 2)
-        let clients = 8, requests = 50
+        let clients = 8
+        let requests = 50
         let workers = LockedSet()
         DispatchQueue.concurrentPerform(iterations: clients) { _ in
             guard let client = try? server.client() else { return }
             for _ in 0..<requests {
                 if let response = try? client.request("/incr"),
-                   let worker = (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])?["worker"] as? Int {
+                    let worker = (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])?[
+                        "worker"] as? Int
+                {
                     workers.insert(worker)
                 }
             }
@@ -158,7 +162,8 @@ final class ConcurrencyTests: XCTestCase {
     }
 
     func testSIGTERMDrainsAnInFlightRequestAndExitsZero() throws {
-        let run = try Binary.run([TestPaths.fixture("concurrency_app.lua"), "--port", "0", "--workers", "1"], until: "Serving on")
+        let run = try Binary.run(
+            [TestPaths.fixture("concurrency_app.lua"), "--port", "0", "--workers", "1"], until: "Serving on")
         let port = Int(run.output.split(separator: ":").last!.trimmingCharacters(in: .whitespacesAndNewlines))!
         let client = try RawHTTPClient(port: port)
         try client.send("GET /sleep?s=0.7 HTTP/1.1\r\nHost: x\r\n\r\n")

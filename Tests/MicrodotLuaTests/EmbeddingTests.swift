@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import MicrodotLua
 
 /// The Swift embedding API: Swift functions as Lua modules (sync and async),
@@ -154,15 +155,16 @@ final class EmbeddingTests: XCTestCase {
     }
 
     func testAsyncFunctionsInALuaTestScript() throws {
-        let spec = MicrodotApp(source: """
-            local microdot = require("microdot")
-            local users = require("users")
-            assert(users.find(1).name == "ada", "at the top level, the call waits")
-            local app = microdot.Microdot()
-            app:get("/", function(req) return users.find(2) end)
-            local res = microdot.test_client(app):get("/")
-            assert(res.json.name == "grace", "through the Lua test client: " .. res.text)
-            """, modules: [users])
+        let spec = MicrodotApp(
+            source: """
+                local microdot = require("microdot")
+                local users = require("users")
+                assert(users.find(1).name == "ada", "at the top level, the call waits")
+                local app = microdot.Microdot()
+                app:get("/", function(req) return users.find(2) end)
+                local res = microdot.test_client(app):get("/")
+                assert(res.json.name == "grace", "through the Lua test client: " .. res.text)
+                """, modules: [users])
         XCTAssertNoThrow(try spec.runScript())
     }
 

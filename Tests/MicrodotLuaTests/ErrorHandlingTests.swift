@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import MicrodotLua
 
 /// Lua errors become 500s with a logged traceback, and serving goes on.

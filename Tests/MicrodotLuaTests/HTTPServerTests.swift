@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import MicrodotLua
 
 /// The HTTP/1.x layer: keep-alive, pipelining, HTTP/1.0, request bodies,
@@ -55,7 +56,8 @@ final class HTTPServerTests: XCTestCase {
         client = try Self.server.client()
         response = try client.request("/ret/text", headers: ["Connection": "keep-alive"], version: "HTTP/1.0")
         XCTAssertEqual(response.header("Connection"), "keep-alive")
-        XCTAssertEqual(try client.request("/ret/status", headers: ["Connection": "keep-alive"], version: "HTTP/1.0").status, 202)
+        XCTAssertEqual(
+            try client.request("/ret/status", headers: ["Connection": "keep-alive"], version: "HTTP/1.0").status, 202)
     }
 
     func testConnectionCloseIsHonoured() throws {
@@ -71,8 +73,9 @@ final class HTTPServerTests: XCTestCase {
         let echoed = try client.request("/echo", method: "POST", body: bytes)
         XCTAssertEqual(echoed.body, bytes)
 
-        try client.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-            + "5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n")
+        try client.send(
+            "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + "5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n")
         XCTAssertEqual(try client.readResponse().text, "hello, world")
     }
 
@@ -85,9 +88,11 @@ final class HTTPServerTests: XCTestCase {
     }
 
     func testMalformedRequestsGet400AndServingContinues() throws {
-        for garbage in ["NOT HTTP AT ALL\r\n\r\n", "GET / HTTP/1.1\r\nBad Header Line\r\n\r\n",
-                        "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-                        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"] {
+        for garbage in [
+            "NOT HTTP AT ALL\r\n\r\n", "GET / HTTP/1.1\r\nBad Header Line\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        ] {
             let client = try Self.server.client()
             try client.send(garbage)
             let response = try client.readResponse()
@@ -99,15 +104,17 @@ final class HTTPServerTests: XCTestCase {
     }
 
     func testBodyOverTheLimitGets413() throws {
-        let server = try TestServer(source: """
-            local microdot = require("microdot")
-            microdot.Request.max_content_length = 1024
-            local app = microdot.Microdot()
-            app:post("/upload", function(req) return "got " .. #req.body end)
-            return app
-            """)
+        let server = try TestServer(
+            source: """
+                local microdot = require("microdot")
+                microdot.Request.max_content_length = 1024
+                local app = microdot.Microdot()
+                app:post("/upload", function(req) return "got " .. #req.body end)
+                return app
+                """)
         let client = try server.client()
-        XCTAssertEqual(try client.request("/upload", method: "POST", body: Array(repeating: 65, count: 1024)).text, "got 1024")
+        XCTAssertEqual(
+            try client.request("/upload", method: "POST", body: Array(repeating: 65, count: 1024)).text, "got 1024")
         try client.send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
         let refused = try client.readResponse()
         XCTAssertEqual(refused.status, 413)
@@ -116,8 +123,9 @@ final class HTTPServerTests: XCTestCase {
 
         let chunkedClient = try server.client()
         let chunk = String(repeating: "x", count: 800)
-        try chunkedClient.send("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-            + "320\r\n\(chunk)\r\n320\r\n\(chunk)\r\n")
+        try chunkedClient.send(
+            "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + "320\r\n\(chunk)\r\n320\r\n\(chunk)\r\n")
         XCTAssertEqual(try chunkedClient.readResponse().status, 413)
         XCTAssertEqual(try server.request("/upload", method: "POST", body: [65]).text, "got 1")
     }

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import MicrodotLua
 
 /// Lua spec scripts run through `microdot.test_client`, in process and with
@@ -31,17 +32,19 @@ final class LuaSpecTests: XCTestCase {
 
     func testTheCRUDExampleSpec() throws {
         let log = LogCapture()
-        XCTAssertNoThrow(try MicrodotApp(scriptPath: TestPaths.example("crud/test_app.lua")).runScript(logger: log.logger))
+        XCTAssertNoThrow(
+            try MicrodotApp(scriptPath: TestPaths.example("crud/test_app.lua")).runScript(logger: log.logger))
     }
 
     func testAFailingScriptThrowsWithTheLine() throws {
-        let app = MicrodotApp(source: """
-            local microdot = require("microdot")
-            local app = microdot.Microdot()
-            app:get("/", function(req) return "hi" end)
-            local res = microdot.test_client(app):get("/")
-            assert(res.text == "bye", "unexpected body " .. res.text)
-            """, name: "failing_spec.lua")
+        let app = MicrodotApp(
+            source: """
+                local microdot = require("microdot")
+                local app = microdot.Microdot()
+                app:get("/", function(req) return "hi" end)
+                local res = microdot.test_client(app):get("/")
+                assert(res.text == "bye", "unexpected body " .. res.text)
+                """, name: "failing_spec.lua")
         XCTAssertThrowsError(try app.runScript()) { error in
             XCTAssertTrue("\(error)".contains("failing_spec.lua:5: unexpected body hi"), "\(error)")
         }
@@ -61,12 +64,13 @@ final class LuaSpecTests: XCTestCase {
     }
 
     func testASleepInATestScriptDoesNotWait() throws {
-        let app = MicrodotApp(source: """
-            local microdot = require("microdot")
-            local app = microdot.Microdot()
-            app:get("/", function(req) microdot.sleep(30); return "woke" end)
-            assert(microdot.test_client(app):get("/").text == "woke")
-            """)
+        let app = MicrodotApp(
+            source: """
+                local microdot = require("microdot")
+                local app = microdot.Microdot()
+                app:get("/", function(req) microdot.sleep(30); return "woke" end)
+                assert(microdot.test_client(app):get("/").text == "woke")
+                """)
         let start = Date()
         try app.runScript()
         XCTAssertLessThan(Date().timeIntervalSince(start), 10)

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import MicrodotLua
 
 /// `--reload`: edits to the script or a module it requires reach new
@@ -31,7 +32,9 @@ final class ReloadTests: XCTestCase {
     }
 
     /// Asks until the answer is `expected` (the watcher polls twice a second).
-    private func eventually(_ server: TestServer, _ expected: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    private func eventually(
+        _ server: TestServer, _ expected: String, file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         let deadline = Date().addingTimeInterval(10)
         var last = ""
         while Date() < deadline {

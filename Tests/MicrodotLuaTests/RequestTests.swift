@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import MicrodotLua
 
 /// request_app.lua over a real socket: request attributes, bodies, limits,
@@ -57,7 +58,9 @@ final class RequestTests: XCTestCase {
 
     func testChunkedRequestBody() throws {
         let client = try server.client()
-        try client.send("POST /inspect/c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+        try client.send(
+            "POST /inspect/c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+        )
         let body = json(try client.readResponse())
         XCTAssertEqual(body["body"] as? String, "hello world")
         XCTAssertEqual(body["content_length"] as? Int, 11)
@@ -89,7 +92,9 @@ final class RequestTests: XCTestCase {
     func testMultipartUpload() throws {
         let binary: [UInt8] = [0, 1, 2, 255, 13, 10, 45, 45]
         var body = Array("--B0und\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nholiday\r\n".utf8)
-        body += Array("--B0und\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\nContent-Type: application/x-thing\r\n\r\n".utf8)
+        body += Array(
+            "--B0und\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\nContent-Type: application/x-thing\r\n\r\n"
+                .utf8)
         body += binary
         body += Array("\r\n--B0und--\r\n".utf8)
         let response = try server.request(
@@ -163,7 +168,8 @@ final class RequestTests: XCTestCase {
     }
 
     func testBodyAtTheLimitIsAccepted() throws {
-        let response = try server.request("/inspect/fits", method: "POST", body: Array(repeating: 120, count: 64 * 1024))
+        let response = try server.request(
+            "/inspect/fits", method: "POST", body: Array(repeating: 120, count: 64 * 1024))
         XCTAssertEqual(response.status, 200)
         XCTAssertEqual(json(response)["content_length"] as? Int, 64 * 1024)
     }
@@ -283,7 +289,8 @@ final class RequestTests: XCTestCase {
     }
 
     func testDebugLogShowsMethodPathStatus() throws {
-        let debugServer = try TestServer(app: MicrodotApp(scriptPath: TestPaths.fixture("request_app.lua")), debug: true)
+        let debugServer = try TestServer(
+            app: MicrodotApp(scriptPath: TestPaths.fixture("request_app.lua")), debug: true)
         _ = try debugServer.request("/args?secret=1")
         XCTAssertTrue(debugServer.log.text.contains("GET /args 200"), debugServer.log.text)
         XCTAssertFalse(debugServer.log.text.contains("secret"), debugServer.log.text)

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import MicrodotLua
 
 /// Spec sections 3 and 4: return values, Response objects, cookies,
@@ -75,8 +76,10 @@ final class ResponseRulesTests: XCTestCase {
         XCTAssertEqual(created.reason, "Created")
         XCTAssertEqual(try get("/plain/unknown-status").reason, "Unknown")
         XCTAssertEqual(try get("/plain/object-status").status, 202)
-        XCTAssertEqual(try Self.server.client().request("/plain/text", version: "HTTP/1.0").header("Connection"), "close")
-        let kept = try Self.server.client().request("/plain/text", headers: ["Connection": "keep-alive"], version: "HTTP/1.0")
+        XCTAssertEqual(
+            try Self.server.client().request("/plain/text", version: "HTTP/1.0").header("Connection"), "close")
+        let kept = try Self.server.client().request(
+            "/plain/text", headers: ["Connection": "keep-alive"], version: "HTTP/1.0")
         XCTAssertEqual(kept.header("Connection"), "keep-alive")
     }
 
@@ -114,11 +117,13 @@ final class ResponseRulesTests: XCTestCase {
 
     func testCookieText() throws {
         let response = try get("/cookies/full")
-        XCTAssertEqual(response.headers("Set-Cookie"), [
-            "a=1; Path=/; Domain=example.com; Expires=Thu, 01 Jan 2099 00:00:00 GMT; Max-Age=60; Secure; HttpOnly; SameSite=Lax; Partitioned",
-            "b=2; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
-            "c=; Path=/x; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0",
-        ])
+        XCTAssertEqual(
+            response.headers("Set-Cookie"),
+            [
+                "a=1; Path=/; Domain=example.com; Expires=Thu, 01 Jan 2099 00:00:00 GMT; Max-Age=60; Secure; HttpOnly; SameSite=Lax; Partitioned",
+                "b=2; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+                "c=; Path=/x; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0",
+            ])
     }
 
     func testUnsafeValuesAreRefused() throws {

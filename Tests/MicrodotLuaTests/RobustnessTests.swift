@@ -1,11 +1,14 @@
-import XCTest
-@testable import MicrodotLua
 import CLua
+import XCTest
+
+@testable import MicrodotLua
 
 /// Timeouts, runaway and memory-hungry handlers, errors in every place,
 /// smuggling attempts and static files (robustness_app.lua).
 final class RobustnessTests: XCTestCase {
-    private func server(_ configuration: Configuration = Configuration(), script: String = "robustness_app.lua") throws -> TestServer {
+    private func server(_ configuration: Configuration = Configuration(), script: String = "robustness_app.lua") throws
+        -> TestServer
+    {
         try TestServer(app: MicrodotApp(scriptPath: TestPaths.fixture(script)), configuration: configuration)
     }
 
@@ -107,7 +110,8 @@ final class RobustnessTests: XCTestCase {
         // The coroutine gets the error; the handler goes on and answers.
         var response = try server.request("/coroutine-loop")
         XCTAssertEqual(response.status, 200)
-        XCTAssertTrue(response.text.hasPrefix("resumed: false") && response.text.contains("handler timeout"), response.text)
+        XCTAssertTrue(
+            response.text.hasPrefix("resumed: false") && response.text.contains("handler timeout"), response.text)
         // The coroutine swallows the error and is suspended; the handler runs away next.
         response = try server.request("/coroutine-pcall-loop")
         XCTAssertEqual(response.status, 500)
@@ -127,14 +131,15 @@ final class RobustnessTests: XCTestCase {
             }
             return .boolean(interrupted)
         }
-        let app = MicrodotApp(source: """
-            local microdot = require("microdot")
-            local slow = require("slow")
-            local app = microdot.Microdot()
-            app:get("/sleep", function(req) return "interrupted: " .. tostring(slow.sleep()) end)
-            app:get("/sleep-then-loop", function(req) slow.sleep() while true do end end)
-            return app
-            """, name: "slow.lua", modules: [slow])
+        let app = MicrodotApp(
+            source: """
+                local microdot = require("microdot")
+                local slow = require("slow")
+                local app = microdot.Microdot()
+                app:get("/sleep", function(req) return "interrupted: " .. tostring(slow.sleep()) end)
+                app:get("/sleep-then-loop", function(req) slow.sleep() while true do end end)
+                return app
+                """, name: "slow.lua", modules: [slow])
         let server = try TestServer(app: app, configuration: Configuration(workers: 1, handlerTimeout: 0.2))
         let start = Date()
         XCTAssertEqual(try server.request("/sleep").text, "interrupted: false")
@@ -153,8 +158,9 @@ final class RobustnessTests: XCTestCase {
         XCTAssertEqual(lua_toboolean(lua.L, -1), 1, "the runaway was stopped with an error")
         mdl_pop(lua.L, 1)
         XCTAssertNil(lua_gethook(lua.L), "the hook is removed when the slice ends")
-        XCTAssertNoThrow(try lua.run(source: Array("for i = 1, 1e5 do end".utf8), chunkName: "=again"),
-                         "a new slice has a new budget")
+        XCTAssertNoThrow(
+            try lua.run(source: Array("for i = 1, 1e5 do end".utf8), chunkName: "=again"),
+            "a new slice has a new budget")
     }
 
     func testARunawayStreamIsCutShort() throws {
@@ -168,9 +174,11 @@ final class RobustnessTests: XCTestCase {
     }
 
     func testARunawayScriptStopsStartUp() throws {
-        XCTAssertThrowsError(try TestServer(
-            app: MicrodotApp(source: "while true do end", name: "spin.lua"),
-            configuration: Configuration(handlerTimeout: 0.3))) { error in
+        XCTAssertThrowsError(
+            try TestServer(
+                app: MicrodotApp(source: "while true do end", name: "spin.lua"),
+                configuration: Configuration(handlerTimeout: 0.3))
+        ) { error in
             XCTAssertTrue("\(error)".contains("handler timeout"), "\(error)")
         }
     }
@@ -212,7 +220,8 @@ final class RobustnessTests: XCTestCase {
     func testContentLengthWithTransferEncodingIs400() throws {
         let server = try server()
         let client = try server.client()
-        try client.send("POST /ok HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+        try client.send(
+            "POST /ok HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
         XCTAssertEqual(try client.readResponse().status, 400)
         XCTAssertTrue(try client.isClosed())
     }
@@ -228,7 +237,9 @@ final class RobustnessTests: XCTestCase {
         let server = try server()
         let client = try server.client()
         var requests = ""
-        for _ in 0..<20 { requests += "GET /ok HTTP/1.1\r\nHost: x\r\n\r\nGET /files/css/site.css HTTP/1.1\r\nHost: x\r\n\r\n" }
+        for _ in 0..<20 {
+            requests += "GET /ok HTTP/1.1\r\nHost: x\r\n\r\nGET /files/css/site.css HTTP/1.1\r\nHost: x\r\n\r\n"
+        }
         try client.send(requests)
         for _ in 0..<20 {
             XCTAssertEqual(try client.readResponse().text, "ok")

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import MicrodotLua
 
 /// URL patterns, methods, HEAD, OPTIONS, 404 and 405 (spec section 2).

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import MicrodotLua
 
 /// Every example of the seed page (Microdot's "Responses" chapter), as its

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import MicrodotLua
 
 /// A script that does not load stops start-up with file and line; the
@@ -47,12 +48,13 @@ final class StartupTests: XCTestCase {
     }
 
     func testSourceStringApps() throws {
-        let server = try TestServer(source: """
-            local microdot = require("microdot")
-            local app = microdot.Microdot()
-            app:get("/", function() return "from a string" end)
-            return app
-            """)
+        let server = try TestServer(
+            source: """
+                local microdot = require("microdot")
+                local app = microdot.Microdot()
+                app:get("/", function() return "from a string" end)
+                return app
+                """)
         XCTAssertEqual(try server.request("/").text, "from a string")
     }
 
@@ -62,8 +64,10 @@ final class StartupTests: XCTestCase {
         guard FileManager.default.fileExists(atPath: "/usr/bin/taskset") else { throw XCTSkip("no taskset") }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
-        process.arguments = ["-c", "0", TestPaths.packageRoot + "/.build/debug/microdot-lua",
-                             TestPaths.example("hello/app.lua"), "--port", "0"]
+        process.arguments = [
+            "-c", "0", TestPaths.packageRoot + "/.build/debug/microdot-lua",
+            TestPaths.example("hello/app.lua"), "--port", "0",
+        ]
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
@@ -84,7 +88,8 @@ final class StartupTests: XCTestCase {
     }
 
     func testBinaryServesAndStopsOnSIGTERM() throws {
-        let result = try Binary.run([TestPaths.example("hello/app.lua"), "--port", "0", "--debug"], until: "Serving on")
+        let result = try Binary.run(
+            [TestPaths.example("hello/app.lua"), "--port", "0", "--debug"], until: "Serving on")
         let port = Int(result.output.split(separator: ":").last!.trimmingCharacters(in: .whitespacesAndNewlines))!
         XCTAssertEqual(try RawHTTPClient(port: port).request("/").text, "Hello, World!")
         result.process.terminate()

@@ -8,12 +8,12 @@ let package = Package(
     name: "embed-example",
     dependencies: [
         // Named, because a path dependency is otherwise known by its folder name.
-        .package(name: "microdot-lua", path: "../.."),
+        .package(name: "microdot-lua", path: "../..")
     ],
     targets: [
         .executableTarget(
             name: "embed-example",
             dependencies: [.product(name: "MicrodotLua", package: "microdot-lua")]
-        ),
+        )
     ]
 )

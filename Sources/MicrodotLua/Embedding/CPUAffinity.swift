@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The number of CPUs this process may run on (`taskset`, cpusets), read
@@ -9,21 +9,21 @@ import Glibc
 enum CPUAffinity {
     static var allowedCPUCount: Int? {
         #if os(Linux)
-        guard let file = fopen("/proc/self/status", "r") else { return nil }
-        defer { fclose(file) }
-        var line = [CChar](repeating: 0, count: 4096)
-        while fgets(&line, Int32(line.count), file) != nil {
-            let text = String(cString: line)
-            guard text.hasPrefix("Cpus_allowed:") else { continue }
-            let mask = text.dropFirst("Cpus_allowed:".count)
-            let count = mask.reduce(0) { total, character in
-                total + (character.hexDigitValue?.nonzeroBitCount ?? 0)
+            guard let file = fopen("/proc/self/status", "r") else { return nil }
+            defer { fclose(file) }
+            var line = [CChar](repeating: 0, count: 4096)
+            while fgets(&line, Int32(line.count), file) != nil {
+                let text = String(cString: line)
+                guard text.hasPrefix("Cpus_allowed:") else { continue }
+                let mask = text.dropFirst("Cpus_allowed:".count)
+                let count = mask.reduce(0) { total, character in
+                    total + (character.hexDigitValue?.nonzeroBitCount ?? 0)
+                }
+                return count > 0 ? count : nil
             }
-            return count > 0 ? count : nil
-        }
-        return nil
+            return nil
         #else
-        return nil
+            return nil
         #endif
     }
 }

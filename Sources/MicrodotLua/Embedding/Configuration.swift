@@ -21,9 +21,11 @@ public struct Configuration: Sendable {
     /// How long a connection may take to send a request, and stay idle.
     public var timeouts: Timeouts
 
-    public init(host: String? = nil, port: Int? = nil, workers: Int? = nil, debug: Bool? = nil,
-                shutdownTimeout: Double? = nil, reload: Bool? = nil, handlerTimeout: Double? = nil,
-                memoryLimit: Int? = nil, timeouts: Timeouts = Timeouts()) {
+    public init(
+        host: String? = nil, port: Int? = nil, workers: Int? = nil, debug: Bool? = nil,
+        shutdownTimeout: Double? = nil, reload: Bool? = nil, handlerTimeout: Double? = nil,
+        memoryLimit: Int? = nil, timeouts: Timeouts = Timeouts()
+    ) {
         self.host = host
         self.port = port
         self.workers = workers
@@ -49,18 +51,20 @@ public struct Configuration: Sendable {
 
     /// This configuration, with its unset fields taken from `other`.
     func filling(from other: Configuration) -> Configuration {
-        Configuration(host: host ?? other.host, port: port ?? other.port,
-                      workers: workers ?? other.workers, debug: debug ?? other.debug,
-                      shutdownTimeout: shutdownTimeout ?? other.shutdownTimeout,
-                      reload: reload ?? other.reload,
-                      handlerTimeout: handlerTimeout ?? other.handlerTimeout,
-                      memoryLimit: memoryLimit ?? other.memoryLimit,
-                      timeouts: timeouts)
+        Configuration(
+            host: host ?? other.host, port: port ?? other.port,
+            workers: workers ?? other.workers, debug: debug ?? other.debug,
+            shutdownTimeout: shutdownTimeout ?? other.shutdownTimeout,
+            reload: reload ?? other.reload,
+            handlerTimeout: handlerTimeout ?? other.handlerTimeout,
+            memoryLimit: memoryLimit ?? other.memoryLimit,
+            timeouts: timeouts)
     }
 
     var containment: Worker.Containment {
-        Worker.Containment(memoryLimit: max(0, memoryLimit ?? Self.defaultMemoryLimit),
-                           handlerTimeout: max(0, handlerTimeout ?? Self.defaultHandlerTimeout))
+        Worker.Containment(
+            memoryLimit: max(0, memoryLimit ?? Self.defaultMemoryLimit),
+            handlerTimeout: max(0, handlerTimeout ?? Self.defaultHandlerTimeout))
     }
 }
 

@@ -24,8 +24,10 @@ public final class MicrodotServer: @unchecked Sendable {
     private let finished = NIOLockedValueBox(false)
     private var reloader: Reloader?
 
-    private init(app: MicrodotApp, configuration: Configuration, group: MultiThreadedEventLoopGroup,
-                 channel: Channel, loops: [WorkerLoop], shared: SharedStore, logger: Logger) {
+    private init(
+        app: MicrodotApp, configuration: Configuration, group: MultiThreadedEventLoopGroup,
+        channel: Channel, loops: [WorkerLoop], shared: SharedStore, logger: Logger
+    ) {
         self.app = app
         self.configuration = configuration
         self.group = group
@@ -54,10 +56,12 @@ public final class MicrodotServer: @unchecked Sendable {
         do {
             var loops: [WorkerLoop] = []
             for (offset, eventLoop) in group.makeIterator().enumerated() {
-                let worker = offset == 0
+                let worker =
+                    offset == 0
                     ? first
                     : try eventLoop.submit {
-                        try Worker(app: app, logger: logger, shared: shared, index: offset + 1, containment: containment)
+                        try Worker(
+                            app: app, logger: logger, shared: shared, index: offset + 1, containment: containment)
                     }.wait()
                 loops.append(WorkerLoop(eventLoop: eventLoop, worker: worker, timeouts: settings.timeouts))
             }
@@ -72,8 +76,10 @@ public final class MicrodotServer: @unchecked Sendable {
                     let loop = byLoop[ObjectIdentifier(channel.eventLoop)]!
                     return channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
-                            ByteToMessageHandler(HTTPRequestDecoder(
-                                leftOverBytesStrategy: .dropBytes, limitConfiguration: loop.worker.limits.decoderLimits)))
+                            ByteToMessageHandler(
+                                HTTPRequestDecoder(
+                                    leftOverBytesStrategy: .dropBytes,
+                                    limitConfiguration: loop.worker.limits.decoderLimits)))
                         try channel.pipeline.syncOperations.addHandler(HTTPConnectionHandler(loop: loop))
                     }
                 }
@@ -81,8 +87,9 @@ public final class MicrodotServer: @unchecked Sendable {
                 host: settings.host ?? Configuration.defaultHost,
                 port: settings.port ?? Configuration.defaultPort
             ).wait()
-            let server = MicrodotServer(app: app, configuration: settings, group: group, channel: channel,
-                                        loops: loops, shared: shared, logger: logger)
+            let server = MicrodotServer(
+                app: app, configuration: settings, group: group, channel: channel,
+                loops: loops, shared: shared, logger: logger)
             for loop in loops {
                 server.configure(loop.worker)
                 loop.eventLoop.execute { loop.startTimeoutSweep() }
@@ -158,8 +165,9 @@ public final class MicrodotServer: @unchecked Sendable {
         for (offset, loop) in loops.enumerated() {
             loop.eventLoop.execute { [self] in
                 do {
-                    let worker = try Worker(app: app, logger: logger, shared: shared, index: offset + 1,
-                                            containment: configuration.containment)
+                    let worker = try Worker(
+                        app: app, logger: logger, shared: shared, index: offset + 1,
+                        containment: configuration.containment)
                     configure(worker)
                     loop.worker = worker
                     if offset == 0 { logger.info("reloaded \(app.chunkName.dropFirst())") }

@@ -35,8 +35,10 @@ public final class MicrodotTestClient: @unchecked Sendable {
     private let loop: WorkerLoop
 
     /// `configuration` gives the handler timeout and memory limit.
-    public init(app: MicrodotApp, configuration: Configuration = Configuration(),
-                logger: Logger = Logger(label: "microdot-lua")) throws {
+    public init(
+        app: MicrodotApp, configuration: Configuration = Configuration(),
+        logger: Logger = Logger(label: "microdot-lua")
+    ) throws {
         let containment = configuration.containment
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let shared = SharedStore()
@@ -61,7 +63,8 @@ public final class MicrodotTestClient: @unchecked Sendable {
         try await request("GET", path, headers: headers)
     }
 
-    public func post(_ path: String, headers: [(String, String)] = [], body: [UInt8] = []) async throws -> TestResponse {
+    public func post(_ path: String, headers: [(String, String)] = [], body: [UInt8] = []) async throws -> TestResponse
+    {
         try await request("POST", path, headers: headers, body: body)
     }
 
@@ -70,8 +73,10 @@ public final class MicrodotTestClient: @unchecked Sendable {
         try await request("POST", path, headers: [("Content-Type", "application/json")], body: Array(json.utf8))
     }
 
-    public func request(_ method: String, _ path: String, headers: [(String, String)] = [],
-                        body: [UInt8] = []) async throws -> TestResponse {
+    public func request(
+        _ method: String, _ path: String, headers: [(String, String)] = [],
+        body: [UInt8] = []
+    ) async throws -> TestResponse {
         let loop = self.loop
         let bytes = try await loop.eventLoop.flatSubmit { () -> EventLoopFuture<[UInt8]> in
             var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: path)
@@ -117,7 +122,9 @@ private final class CollectingSink: ResponseSink {
                     var offset = region.readerIndex
                     while offset < region.endIndex {
                         let wanted = min(chunk.count, region.endIndex - offset)
-                        let count = chunk.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, wanted, off_t(offset)) }
+                        let count = chunk.withUnsafeMutableBytes {
+                            pread(descriptor, $0.baseAddress, wanted, off_t(offset))
+                        }
                         guard count > 0 else { break }
                         output.append(contentsOf: chunk[0..<count])
                         offset += count
@@ -163,8 +170,9 @@ enum ResponseParser {
         }
         let rest = Array(bytes[(headEnd + 4)...])
         let response = { (body: [UInt8]) in
-            TestResponse(status: status, reason: statusParts.count > 2 ? String(statusParts[2]) : "",
-                         headers: headers, body: body)
+            TestResponse(
+                status: status, reason: statusParts.count > 2 ? String(statusParts[2]) : "",
+                headers: headers, body: body)
         }
         let isChunked = headers.contains { $0.name.lowercased() == "transfer-encoding" && $0.value == "chunked" }
         if method == "HEAD" || !isChunked { return response(rest) }
@@ -175,8 +183,10 @@ enum ResponseParser {
         var body: [UInt8] = []
         var position = 0
         while true {
-            guard let lineEnd = bytes[position...].firstIndex(of: 13), let size = Int(
-                String(decoding: bytes[position..<lineEnd], as: UTF8.self), radix: 16) else {
+            guard let lineEnd = bytes[position...].firstIndex(of: 13),
+                let size = Int(
+                    String(decoding: bytes[position..<lineEnd], as: UTF8.self), radix: 16)
+            else {
                 throw Malformed(description: "bad chunk size")
             }
             position = lineEnd + 2

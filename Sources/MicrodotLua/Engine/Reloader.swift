@@ -2,9 +2,9 @@ import Dispatch
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// `--reload`: polls the modification times of the script and of the Lua
@@ -43,10 +43,11 @@ final class Reloader: @unchecked Sendable {
     }
 
     private static func same(_ a: [String: timespec], _ b: [String: timespec]) -> Bool {
-        a.count == b.count && a.allSatisfy { path, time in
-            guard let other = b[path] else { return false }
-            return other.tv_sec == time.tv_sec && other.tv_nsec == time.tv_nsec
-        }
+        a.count == b.count
+            && a.allSatisfy { path, time in
+                guard let other = b[path] else { return false }
+                return other.tv_sec == time.tv_sec && other.tv_nsec == time.tv_nsec
+            }
     }
 
     private func currentFingerprint() -> [String: timespec] {

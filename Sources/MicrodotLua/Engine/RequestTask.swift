@@ -124,8 +124,9 @@ final class RequestTask {
             }
             arguments = 0
             if worker.lua.lastSliceAbandoned {
-                fail("handler timeout: Lua ran for more than \(worker.lua.context.pointee.budget) seconds "
-                    + "without yielding and kept running after the error; the request was discarded")
+                fail(
+                    "handler timeout: Lua ran for more than \(worker.lua.context.pointee.budget) seconds "
+                        + "without yielding and kept running after the error; the request was discarded")
                 return
             }
             switch status {
@@ -163,8 +164,9 @@ final class RequestTask {
                         return
                     }
                 default:
-                    fail("a request coroutine yielded a value the server does not understand; "
-                        + "use coroutine.wrap or coroutine.create for generators")
+                    fail(
+                        "a request coroutine yielded a value the server does not understand; "
+                            + "use coroutine.wrap or coroutine.create for generators")
                     return
                 }
             default:

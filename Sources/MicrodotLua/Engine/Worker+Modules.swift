@@ -27,7 +27,8 @@ extension Worker {
                     mdl_insert(L, -2)
                     L.pushFunction(Self.startAsyncHostFunction, upvalues: 1)
                     guard lua.slice(running: L, { mdl_pcall(L, 1, 1, 0) }) == LUA_OK else {
-                        throw LuaError(message: "cannot register \(module.name).\(name): \(L.string(at: -1) ?? "error")")
+                        throw LuaError(
+                            message: "cannot register \(module.name).\(name): \(L.string(at: -1) ?? "error")")
                     }
                 }
                 L.setField(name, at: table)

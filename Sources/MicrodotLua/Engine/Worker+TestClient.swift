@@ -18,7 +18,8 @@ extension Worker {
         var buffer = ByteBufferAllocator().buffer(capacity: 256)
         let encoded: EncodedResponse
         do {
-            encoded = try ResponseEncoder.encode(L, at: 3, request: framing, date: worker.dateHeader.current(), into: &buffer)
+            encoded = try ResponseEncoder.encode(
+                L, at: 3, request: framing, date: worker.dateHeader.current(), into: &buffer)
         } catch {
             return L.raise("\(error)")
         }

@@ -94,8 +94,10 @@ final class Worker {
         case run
     }
 
-    init(app: MicrodotApp, logger: Logger, shared: SharedStore = SharedStore(), index: Int = 1,
-         containment: Containment = Containment(), purpose: Purpose = .serve) throws {
+    init(
+        app: MicrodotApp, logger: Logger, shared: SharedStore = SharedStore(), index: Int = 1,
+        containment: Containment = Containment(), purpose: Purpose = .serve
+    ) throws {
         self.app = app
         self.logger = logger
         self.shared = shared
@@ -158,7 +160,8 @@ final class Worker {
         } else if lua_type(L, run) == LUA_TTABLE {
             L.rawField("app", of: run)
         } else {
-            throw LuaError(message: "\(app.chunkName.dropFirst()): the script neither returns an app nor calls app:run()")
+            throw LuaError(
+                message: "\(app.chunkName.dropFirst()): the script neither returns an app nor calls app:run()")
         }
         appObject = lua.reference()
 
@@ -192,7 +195,11 @@ final class Worker {
         let L = lua.L
         guard lua_type(L, index) == LUA_TTABLE, lua_getmetatable(L, index) != 0 else { return false }
         defer { mdl_pop(L, 1) }
-        return L.rawField("__name", of: -1) == LUA_TSTRING && { defer { mdl_pop(L, 1) }; return L.string(at: -1) == "microdot.Microdot" }()
+        return L.rawField("__name", of: -1) == LUA_TSTRING
+            && {
+                defer { mdl_pop(L, 1) }
+                return L.string(at: -1) == "microdot.Microdot"
+            }()
     }
 
     private static func options(_ L: OpaquePointer, at index: Int32) -> Configuration {
@@ -268,9 +275,13 @@ final class Worker {
     private static let jsonDecode: mdl_SwiftFunction = { L in
         let L = L!
         do {
-            guard let result: Void = try L.withBytes(at: 1, { bytes in
-                try LuaJSON.decode(L, bytes, arrayMetatable: mdl_upvalueindex(1))
-            }) else {
+            guard
+                let result: Void = try L.withBytes(
+                    at: 1,
+                    { bytes in
+                        try LuaJSON.decode(L, bytes, arrayMetatable: mdl_upvalueindex(1))
+                    })
+            else {
                 return L.raise("json.decode expects a string")
             }
             _ = result
@@ -296,7 +307,8 @@ final class Worker {
         let L = L!
         let number = Int(mdl_tointegerx(L, 1, nil))
         guard let subject = L.string(at: 2),
-              let captures = Worker.from(L).regexes.captures(number, in: subject) else {
+            let captures = Worker.from(L).regexes.captures(number, in: subject)
+        else {
             lua_pushnil(L)
             return 1
         }

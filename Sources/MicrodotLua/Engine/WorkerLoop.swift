@@ -53,7 +53,8 @@ final class WorkerLoop {
         eventLoop.preconditionInEventLoop()
         let timeouts = self.timeouts
         guard timeoutSweep == nil,
-              let shortest = [timeouts.requestHead, timeouts.idle, timeouts.body].filter({ $0 > 0 }).min() else {
+            let shortest = [timeouts.requestHead, timeouts.idle, timeouts.body].filter({ $0 > 0 }).min()
+        else {
             return
         }
         let period = TimeAmount.nanoseconds(Int64(min(max(shortest / 4, 0.01), 0.25) * 1e9))

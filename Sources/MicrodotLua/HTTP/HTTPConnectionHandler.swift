@@ -142,10 +142,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
             receiving = ReceivedRequest(head: head)
             discardingBody = false
             if let declared = head.headers.first(name: "content-length").flatMap(Int.init),
-               declared > worker.limits.bodyLimit {
+                declared > worker.limits.bodyLimit
+            {
                 bodyTooLarge()
             } else if head.headers.first(name: "expect")?.lowercased() == "100-continue",
-                      active == nil, waiting.isEmpty {
+                active == nil, waiting.isEmpty
+            {
                 var buffer = context.channel.allocator.buffer(capacity: 25)
                 buffer.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
                 context.writeAndFlush(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)

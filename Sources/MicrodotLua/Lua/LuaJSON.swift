@@ -236,9 +236,15 @@ enum LuaJSON {
             case UInt8(ascii: "{"): try object(depth: depth)
             case UInt8(ascii: "["): try array(depth: depth)
             case UInt8(ascii: "\""): try string()
-            case UInt8(ascii: "t"): try expect("true"); lua_pushboolean(L, 1)
-            case UInt8(ascii: "f"): try expect("false"); lua_pushboolean(L, 0)
-            case UInt8(ascii: "n"): try expect("null"); lua_pushlightuserdata(L, nil)
+            case UInt8(ascii: "t"):
+                try expect("true")
+                lua_pushboolean(L, 1)
+            case UInt8(ascii: "f"):
+                try expect("false")
+                lua_pushboolean(L, 0)
+            case UInt8(ascii: "n"):
+                try expect("null")
+                lua_pushlightuserdata(L, nil)
             case .some(let byte) where byte == UInt8(ascii: "-") || (0x30...0x39).contains(byte):
                 try number()
             case nil: throw failure("unexpected end of input")
@@ -377,7 +383,8 @@ enum LuaJSON {
                 case UInt8(ascii: "u"):
                     var scalar = try hex4()
                     if (0xD800...0xDBFF).contains(scalar), position + 1 < bytes.count,
-                       bytes[position] == UInt8(ascii: "\\"), bytes[position + 1] == UInt8(ascii: "u") {
+                        bytes[position] == UInt8(ascii: "\\"), bytes[position + 1] == UInt8(ascii: "u")
+                    {
                         let saved = position
                         position += 2
                         let low = try hex4()

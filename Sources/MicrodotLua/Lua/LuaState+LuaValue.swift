@@ -24,7 +24,8 @@ extension OpaquePointer {
             return .nil
         case LUA_TTABLE:
             guard depth < 100, lua_checkstack(self, 3) != 0 else {
-                throw ConversionError(description: "a table nested too deep (or containing itself) cannot be passed to Swift")
+                throw ConversionError(
+                    description: "a table nested too deep (or containing itself) cannot be passed to Swift")
             }
             return try tableValue(at: index, depth: depth)
         default:

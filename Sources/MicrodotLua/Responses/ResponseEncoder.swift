@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CLua
 import NIOCore
 import NIOHTTP1
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// What the connection needs to know of the request it answers.
 struct RequestFraming {
@@ -50,8 +51,9 @@ enum ResponseEncoder {
     ) throws -> EncodedResponse {
         let response = lua_absindex(L, index)
         if lua_type(L, response) == LUA_TSTRING, lua_type(L, response + 1) == LUA_TSTRING {
-            return try encodePlain(L, body: response, contentType: response + 1, status: response + 2,
-                                   request: request, date: date, into: &buffer)
+            return try encodePlain(
+                L, body: response, contentType: response + 1, status: response + 2,
+                request: request, date: date, into: &buffer)
         }
         guard lua_type(L, response) == LUA_TTABLE else { throw Invalid(description: "a response must be a table") }
         let base = lua_gettop(L)
@@ -90,11 +92,12 @@ enum ResponseEncoder {
                 throw Invalid(description: "cannot open \(path): \(error)")
             }
             // One fstat for the size (FileRegion(fileHandle:) would seek twice).
-            let size = (try? handle.withUnsafeFileDescriptor { descriptor -> Int? in
-                var info = stat()
-                guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
-                return Int(info.st_size)
-            }) ?? nil
+            let size =
+                (try? handle.withUnsafeFileDescriptor { descriptor -> Int? in
+                    var info = stat()
+                    guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
+                    return Int(info.st_size)
+                }) ?? nil
             guard let size else {
                 try? handle.close()
                 throw Invalid(description: "cannot read \(path): not a regular file")
@@ -165,9 +168,11 @@ enum ResponseEncoder {
             }
         }
         let statusLine = status == 200 ? nil : standardStatusLine(status)
-        var typeLength = 0, bodyLength = 0
+        var typeLength = 0
+        var bodyLength = 0
         guard let typeBytes = mdl_tolstring(L, contentType, &typeLength),
-              let bodyBytes = mdl_tolstring(L, body, &bodyLength) else {
+            let bodyBytes = mdl_tolstring(L, body, &bodyLength)
+        else {
             throw Invalid(description: "a plain response must be strings")
         }
         let type = UnsafeRawBufferPointer(start: typeBytes, count: typeLength)
@@ -225,7 +230,8 @@ enum ResponseEncoder {
 
     private static func statusLine(_ status: Int, _ L: OpaquePointer, response: Int32) -> [UInt8] {
         if L.rawField("reason", of: response) == LUA_TSTRING, let reason = L.string(at: -1),
-           !reason.utf8.contains(where: { $0 == 13 || $0 == 10 }) {
+            !reason.utf8.contains(where: { $0 == 13 || $0 == 10 })
+        {
             mdl_pop(L, 1)
             return Array("HTTP/1.1 \(status) \(reason)\r\n".utf8)
         }
@@ -277,13 +283,14 @@ enum ResponseEncoder {
         lua_pushnil(L)
         while lua_next(L, headers) != 0 {
             let top = lua_gettop(L)
-            let special = L.withBytes(at: top - 1) { name -> SpecialHeader? in
-                guard isToken(name) else { return nil }
-                if named(name, contentLength) || named(name, transferEncoding) { return .skip }
-                if named(name, connection) { return .connection }
-                if named(name, dateName) { return .date }
-                return SpecialHeader.none
-            } ?? nil
+            let special =
+                L.withBytes(at: top - 1) { name -> SpecialHeader? in
+                    guard isToken(name) else { return nil }
+                    if named(name, contentLength) || named(name, transferEncoding) { return .skip }
+                    if named(name, connection) { return .connection }
+                    if named(name, dateName) { return .date }
+                    return SpecialHeader.none
+                } ?? nil
             guard let special else {
                 let shown = L.string(at: top - 1) ?? "(not a string)"
                 mdl_pop(L, 2)
@@ -325,10 +332,12 @@ enum ResponseEncoder {
 
     /// `name: value\r\n`, straight from Lua's bytes; a value with CR, LF or
     /// NUL is refused.
-    private static func writeHeader(_ L: OpaquePointer, name: Int32, value: Int32, into buffer: inout ByteBuffer) throws {
+    private static func writeHeader(_ L: OpaquePointer, name: Int32, value: Int32, into buffer: inout ByteBuffer) throws
+    {
         let valueType = lua_type(L, value)
         if valueType == LUA_TNUMBER {
-            let text = mdl_isinteger(L, value) != 0 ? String(mdl_tointegerx(L, value, nil)) : String(mdl_tonumber(L, value))
+            let text =
+                mdl_isinteger(L, value) != 0 ? String(mdl_tointegerx(L, value, nil)) : String(mdl_tonumber(L, value))
             L.withBytes(at: name) { buffer.writeBytes($0) }
             buffer.writeStaticString(": ")
             buffer.writeString(text)
@@ -336,11 +345,14 @@ enum ResponseEncoder {
             return
         }
         guard valueType == LUA_TSTRING else {
-            throw Invalid(description: "the value of header \(L.string(at: name) ?? "") must be a string, a number or an array of strings")
+            throw Invalid(
+                description:
+                    "the value of header \(L.string(at: name) ?? "") must be a string, a number or an array of strings")
         }
-        let clean = L.withBytes(at: value) { bytes in
-            !bytes.contains(where: { $0 == 13 || $0 == 10 || $0 == 0 })
-        } ?? false
+        let clean =
+            L.withBytes(at: value) { bytes in
+                !bytes.contains(where: { $0 == 13 || $0 == 10 || $0 == 0 })
+            } ?? false
         guard clean else {
             throw Invalid(description: "the value of header \(L.string(at: name) ?? "") contains CR, LF or NUL")
         }
@@ -359,7 +371,7 @@ enum ResponseEncoder {
         let byte = UInt8(value)
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-             UInt8(ascii: "0")...UInt8(ascii: "9"):
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
             return true
         default:
             return "!#$%&'*+-.^_`|~".utf8.contains(byte)

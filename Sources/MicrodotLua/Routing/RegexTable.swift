@@ -13,7 +13,8 @@ struct RegexTable {
     /// The capture groups of a whole match of expression `number`, or nil.
     func captures(_ number: Int, in subject: String) -> [Substring?]? {
         guard expressions.indices.contains(number - 1),
-              let match = try? expressions[number - 1].wholeMatch(in: subject) else { return nil }
+            let match = try? expressions[number - 1].wholeMatch(in: subject)
+        else { return nil }
         return match.output.dropFirst().map { $0.substring }
     }
 }

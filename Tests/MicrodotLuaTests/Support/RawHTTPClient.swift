@@ -1,6 +1,7 @@
 import XCTest
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A response as it came off the wire.
@@ -71,7 +72,9 @@ final class RawHTTPClient {
     func send(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let sent = bytes[offset...].withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             guard sent > 0 else { throw ClientError("send failed: \(errno)") }
             offset += sent
         }
@@ -162,8 +165,10 @@ final class RawHTTPClient {
     }
 
     /// One request on this connection, HTTP/1.1 unless said.
-    func request(_ target: String, method: String = "GET", headers: [String: String] = [:],
-                 body: [UInt8] = [], version: String = "HTTP/1.1") throws -> RawResponse {
+    func request(
+        _ target: String, method: String = "GET", headers: [String: String] = [:],
+        body: [UInt8] = [], version: String = "HTTP/1.1"
+    ) throws -> RawResponse {
         var text = "\(method) \(target) \(version)\r\nHost: 127.0.0.1\r\n"
         for (name, value) in headers { text += "\(name): \(value)\r\n" }
         if !body.isEmpty || method == "POST" || method == "PUT" { text += "Content-Length: \(body.count)\r\n" }

@@ -1,5 +1,6 @@
 import Logging
 import XCTest
+
 @testable import MicrodotLua
 
 /// Paths of the package, found from this file's location.
@@ -18,8 +19,16 @@ final class LogCapture: @unchecked Sendable {
     private let lock = NSLock()
     private var lines: [String] = []
 
-    func append(_ line: String) { lock.lock(); lines.append(line); lock.unlock() }
-    var text: String { lock.lock(); defer { lock.unlock() }; return lines.joined(separator: "\n") }
+    func append(_ line: String) {
+        lock.lock()
+        lines.append(line)
+        lock.unlock()
+    }
+    var text: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return lines.joined(separator: "\n")
+    }
 
     struct Handler: LogHandler {
         let capture: LogCapture
@@ -45,7 +54,8 @@ final class TestServer {
 
     init(app: MicrodotApp, workers: Int = 1, debug: Bool = false) throws {
         server = try MicrodotServer.start(
-            app: app, configuration: Configuration(host: "127.0.0.1", port: 0, workers: workers, debug: debug ? true : nil),
+            app: app,
+            configuration: Configuration(host: "127.0.0.1", port: 0, workers: workers, debug: debug ? true : nil),
             logger: log.logger)
     }
 
@@ -68,8 +78,10 @@ final class TestServer {
     func client() throws -> RawHTTPClient { try RawHTTPClient(port: port) }
 
     /// One request on a new connection.
-    func request(_ target: String, method: String = "GET", headers: [String: String] = [:],
-                 body: [UInt8] = []) throws -> RawResponse {
+    func request(
+        _ target: String, method: String = "GET", headers: [String: String] = [:],
+        body: [UInt8] = []
+    ) throws -> RawResponse {
         try client().request(target, method: method, headers: headers, body: body)
     }
 
