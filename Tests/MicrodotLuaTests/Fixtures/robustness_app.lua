@@ -45,6 +45,7 @@ end)
 app:get("/bomb", function(req)
   local t = {}
   for i = 1, 1e9 do t[i] = string.rep("x", 1024) .. i end
+  return #t
 end)
 
 app:get("/string-bomb", function(req)

@@ -138,7 +138,7 @@ app:get("/file/types-map", function(req)
   return microdot.send_file("routes.lua")
 end)
 app:get("/file/missing-caught", function(req)
-  local ok, err = pcall(microdot.send_file, "files/nope")
+  local ok = pcall(microdot.send_file, "files/nope")
   return ok and "found?" or "caught", 404
 end)
 
