@@ -13,22 +13,23 @@ enum AppMode: String, CaseIterable {
 /// An app under test with one interface whichever way it is reached, so a
 /// test's assertions are written once and hold in process and over a socket.
 final class AppClient {
-    let mode: AppMode
     /// What the app logged (tracebacks, the debug request log).
     let log = LogCapture()
-    private let inProcess: MicrodotTestClient?
-    private let server: TestServer?
+    private let transport: Transport
+
+    private enum Transport {
+        case inProcess(MicrodotTestClient)
+        case live(TestServer)
+    }
 
     init(app: MicrodotApp, mode: AppMode, debug: Bool = false) throws {
-        self.mode = mode
         switch mode {
         case .inProcess:
-            inProcess = try MicrodotTestClient(
-                app: app, configuration: Configuration(debug: debug ? true : nil), logger: log.logger)
-            server = nil
+            transport = .inProcess(
+                try MicrodotTestClient(
+                    app: app, configuration: Configuration(debug: debug ? true : nil), logger: log.logger))
         case .live:
-            inProcess = nil
-            server = try TestServer(app: app, debug: debug, log: log)
+            transport = .live(try TestServer(app: app, debug: debug, log: log))
         }
     }
 
@@ -36,12 +37,16 @@ final class AppClient {
     func request(
         _ target: String, method: String = "GET", headers: [String: String] = [:], body: [UInt8] = []
     ) async throws -> RawResponse {
-        if let server { return try server.request(target, method: method, headers: headers, body: body) }
-        let response = try await inProcess!.request(
-            method, target, headers: headers.map { ($0.key, $0.value) }, body: body)
-        return RawResponse(
-            version: "HTTP/1.1", status: response.status, reason: response.reason, headers: response.headers,
-            body: response.body)
+        switch transport {
+        case .live(let server):
+            return try server.request(target, method: method, headers: headers, body: body)
+        case .inProcess(let client):
+            let response = try await client.request(
+                method, target, headers: headers.map { ($0.key, $0.value) }, body: body)
+            return RawResponse(
+                version: "HTTP/1.1", status: response.status, reason: response.reason, headers: response.headers,
+                body: response.body)
+        }
     }
 
     func get(_ target: String, headers: [String: String] = [:]) async throws -> RawResponse {
@@ -54,7 +59,7 @@ final class AppClient {
 
     /// A connection of its own, for tests of the wire itself; live mode only.
     func connection() throws -> RawHTTPClient {
-        guard let server else { throw RawHTTPClient.ClientError("no socket in process") }
+        guard case .live(let server) = transport else { throw RawHTTPClient.ClientError("no socket in process") }
         return try server.client()
     }
 }
