@@ -99,10 +99,6 @@ final class ConcurrencyTests: XCTestCase {
         XCTAssertEqual(server.server.shared.get("hits"), .integer(clients * requests), "Swift sees the same store")
     }
 
-    func testSharedFromLua() throws {
-        XCTAssertNoThrow(try MicrodotApp(scriptPath: TestPaths.fixture("shared_spec.lua")).runScript())
-    }
-
     func testSharedExpiry() throws {
         let store = SharedStore()
         try store.set("short", "x", ttl: 0.1)

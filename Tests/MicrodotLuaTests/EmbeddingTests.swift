@@ -189,19 +189,34 @@ final class EmbeddingTests: XCTestCase {
     }
 
     func testSwiftTestClientBodiesFilesAndLimits() async throws {
-        let client = try MicrodotTestClient(app: MicrodotApp(scriptPath: TestPaths.fixture("request_app.lua")))
+        let app = MicrodotApp(
+            source: """
+                local microdot = require("microdot")
+                microdot.Request.max_content_length = 64 * 1024
+                local app = microdot.Microdot()
+                app:post("/json", function(req) return {got = req.json} end)
+                app:post("/body", function(req) return #req.body end)
+                app:get("/file", function(req)
+                  return microdot.send_file("files/plain", {content_type = "text/x-custom", status_code = 203})
+                end)
+                app:get("/sleep", function(req)
+                  microdot.sleep(0.01)
+                  return "slept"
+                end)
+                return app
+                """, root: TestPaths.fixture(""))
+        let client = try MicrodotTestClient(app: app)
         let posted = try await client.post("/json", json: #"{"a":[1,2]}"#)
         XCTAssertEqual(posted.status, 200)
         XCTAssertTrue(posted.text.contains(#""a":[1,2]"#), posted.text)
-        let tooLarge = try await client.post("/inspect/x", body: Array(repeating: 1, count: 64 * 1024 + 1))
+        let tooLarge = try await client.post("/body", body: Array(repeating: 1, count: 64 * 1024 + 1))
         XCTAssertEqual(tooLarge.status, 413)
         XCTAssertEqual(tooLarge.text, "Payload too large")
 
-        let files = try MicrodotTestClient(app: MicrodotApp(scriptPath: TestPaths.fixture("routes.lua")))
-        let file = try await files.get("/file/typed")
+        let file = try await client.get("/file")
         XCTAssertEqual(file.status, 203)
         XCTAssertEqual(file.body, Array(try Data(contentsOf: URL(fileURLWithPath: TestPaths.fixture("files/plain")))))
-        let slept = try await files.get("/sleep-handler")
+        let slept = try await client.get("/sleep")
         XCTAssertEqual(slept.text, "slept")
     }
 }

@@ -7,8 +7,31 @@ import XCTest
 final class HTTPServerTests: XCTestCase {
     static var server: TestServer!
 
+    /// The app every test here talks to, one connection or many.
+    static let app = """
+        local microdot = require("microdot")
+        local app = microdot.Microdot()
+        app:get("/names/<name>", function(req, name) return name end)
+        app:get("/text", function(req) return "text" end)
+        app:get("/status", function(req) return "text", 202 end)
+        app:get("/array", function(req) return {1, 2, 3}, 201 end)
+        app:post("/echo", function(req) return req.body, {["Content-Type"] = "application/octet-stream"} end)
+        app:get("/sleep", function(req)
+          microdot.sleep(0.01)
+          return "slept"
+        end)
+        app:get("/stream", function(req)
+          local i = 0
+          return function()
+            i = i + 1
+            if i <= 3 then return "f" .. i end
+          end
+        end)
+        return app
+        """
+
     override class func setUp() {
-        server = try! TestServer(script: TestPaths.fixture("routes.lua"))
+        server = try! TestServer(source: app)
     }
 
     override class func tearDown() { server = nil }
@@ -26,7 +49,7 @@ final class HTTPServerTests: XCTestCase {
     func testPipelinedRequestsAreAnsweredInOrder() throws {
         let client = try Self.server.client()
         var batch = ""
-        let targets = ["/names/one", "/sleep-handler", "/stream-function", "/names/two", "/ret/array", "/names/three"]
+        let targets = ["/names/one", "/sleep", "/stream", "/names/two", "/array", "/names/three"]
         for target in targets { batch += "GET \(target) HTTP/1.1\r\nHost: x\r\n\r\n" }
         try client.send(batch)
         XCTAssertEqual(try client.readResponse().text, "one")
@@ -39,7 +62,7 @@ final class HTTPServerTests: XCTestCase {
 
     func testPipelinedRequestsBeforeHalfCloseAreAllAnswered() throws {
         let client = try Self.server.client()
-        try client.send("GET /names/a HTTP/1.1\r\nHost: x\r\n\r\nGET /sleep-handler HTTP/1.1\r\nHost: x\r\n\r\n")
+        try client.send("GET /names/a HTTP/1.1\r\nHost: x\r\n\r\nGET /sleep HTTP/1.1\r\nHost: x\r\n\r\n")
         client.shutdownWrite()
         XCTAssertEqual(try client.readResponse().text, "a")
         XCTAssertEqual(try client.readResponse().text, "slept")
@@ -48,21 +71,21 @@ final class HTTPServerTests: XCTestCase {
 
     func testHTTP10ClosesUnlessKeepAliveAsked() throws {
         var client = try Self.server.client()
-        var response = try client.request("/ret/text", version: "HTTP/1.0")
+        var response = try client.request("/text", version: "HTTP/1.0")
         XCTAssertEqual(response.header("Connection"), "close")
         XCTAssertEqual(response.text, "text")
         XCTAssertTrue(try client.isClosed())
 
         client = try Self.server.client()
-        response = try client.request("/ret/text", headers: ["Connection": "keep-alive"], version: "HTTP/1.0")
+        response = try client.request("/text", headers: ["Connection": "keep-alive"], version: "HTTP/1.0")
         XCTAssertEqual(response.header("Connection"), "keep-alive")
         XCTAssertEqual(
-            try client.request("/ret/status", headers: ["Connection": "keep-alive"], version: "HTTP/1.0").status, 202)
+            try client.request("/status", headers: ["Connection": "keep-alive"], version: "HTTP/1.0").status, 202)
     }
 
     func testConnectionCloseIsHonoured() throws {
         let client = try Self.server.client()
-        let response = try client.request("/ret/text", headers: ["Connection": "close"])
+        let response = try client.request("/text", headers: ["Connection": "close"])
         XCTAssertEqual(response.header("Connection"), "close")
         XCTAssertTrue(try client.isClosed())
     }
@@ -100,7 +123,7 @@ final class HTTPServerTests: XCTestCase {
             XCTAssertEqual(response.text, "Bad request", garbage)
             XCTAssertTrue(try client.isClosed(), garbage)
         }
-        XCTAssertEqual(try Self.server.request("/ret/text").text, "text")
+        XCTAssertEqual(try Self.server.request("/text").text, "text")
     }
 
     func testBodyOverTheLimitGets413() throws {

@@ -280,9 +280,11 @@ final class RobustnessTests: XCTestCase {
     func testStaticFilesRefuseTraversal() throws {
         let server = try server()
         let refused = [
-            "/files/../routes.lua", "/files/%2e%2e/routes.lua", "/files/%2E%2E/%2e%2e/Fixtures/routes.lua",
-            "/files/css/../../routes.lua", "/files/..%2froutes.lua", "/files//etc/passwd", "/files/%2fetc%2fpasswd",
-            "/files/escape.lua", "/files/.env", "/files/missing.txt", "/files/css/..%5c..%5croutes.lua",
+            "/files/../robustness_app.lua", "/files/%2e%2e/robustness_app.lua",
+            "/files/%2E%2E/%2e%2e/Fixtures/robustness_app.lua",
+            "/files/css/../../robustness_app.lua", "/files/..%2frobustness_app.lua", "/files//etc/passwd",
+            "/files/%2fetc%2fpasswd",
+            "/files/escape.lua", "/files/.env", "/files/missing.txt", "/files/css/..%5c..%5crobustness_app.lua",
             "/files/%00index.html",
         ]
         for path in refused {

@@ -1,55 +1,44 @@
--- The same routes as oracle_app.py, for the Microdot comparison.
+-- The same routes as oracle_app.py, for the Microdot comparison. The seed
+-- examples of examples/responses are loaded as they are and mounted, so
+-- the oracle checks the very code the README shows.
 local microdot = require("microdot")
 local Response, abort, redirect, send_file = microdot.Response, microdot.abort, microdot.redirect, microdot.send_file
 local app = microdot.Microdot()
 
-app:get("/", function(req) return "Hello, World!" end)
-app:get("/status", function(req) return "Hello, World!", 202 end)
-app:get("/headers", function(req) return "<h1>Hello, World!</h1>", 202, {["Content-Type"] = "text/html"} end)
-app:get("/s204", function(req) return 204 end)
+-- This script's folder, from its chunk name ("@path/oracle_app.lua").
+local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
+local function example(name)
+  return dofile(here .. "/../../examples/responses/" .. name .. ".lua")
+end
+
+-- Mounted under a prefix, an example's "/" route answers at "<prefix>/".
+app:mount(example("body"))                          -- /
+app:mount(example("status"), "/status")             -- /status/
+app:mount(example("headers"), "/headers")           -- /headers/
+app:mount(example("status_only"), "/s204")          -- /s204/
+app:mount(example("body_and_headers"), "/body-headers")
+app:mount(example("redirect"), "/redirect")
+app:mount(example("send_file"), "/file")            -- files resolve against this folder
+app:mount(example("send_file_max_age"), "/file-maxage")
+app:mount(example("static"))                        -- /static/<path:path>
+app:mount(example("fibonacci"))                     -- /fibonacci
+app:mount(example("cookie_after_request"), "/cookie-after")
+app:mount(example("cookie_response"), "/cookie-response")
+
 app:get("/status-headers-only", function(req) return 201, {["X-Extra"] = "1"} end)
-app:get("/body-headers", function(req) return "<h1>Hello, World!</h1>", {["Content-Type"] = "text/html"} end)
 app:get("/none", function(req) return nil end)
 app:get("/response", function(req) return Response("made", 203, {["X-Made"] = "yes"}) end)
 app:get("/json", function(req)
   return {hello = "world", n = 1, f = 2.5, list = {1, 2, 3}, nested = {a = microdot.json.null, t = true}}
 end)
 app:get("/list", function(req) return {1, "two", 3.5} end)
-app:get("/redirect", function(req) return redirect("/about") end)
 app:get("/redirect301", function(req) return redirect("/moved", 301) end)
-app:get("/file", function(req) return send_file("static/index.html") end)
-app:get("/file-maxage", function(req) return send_file("static/image.jpg", {max_age = 3600}) end)
 app:get("/file-gz", function(req) return send_file("static/data.json.gz", {compressed = true}) end)
 app:get("/file-ext", function(req)
   return send_file("static/data.json", {file_extension = ".gz", compressed = "gzip"})
 end)
 app:get("/file-typed", function(req)
   return send_file("static/index.html", {content_type = "text/x-custom", status_code = 203})
-end)
-app:route("/static/<path:path>", function(req, path)
-  if path:find("..", 1, true) then return "Not found", 404 end
-  return send_file("static/" .. path, {max_age = 86400})
-end)
-app:get("/fib", function(req)
-  return coroutine.wrap(function()
-    local a, b = 0, 1
-    while a < 100 do
-      coroutine.yield(a .. "\n")
-      a, b = b, a + b
-    end
-  end)
-end)
-app:get("/cookie-after", function(req)
-  req:after_request(function(req, res)
-    res:set_cookie("name", "value")
-    return res
-  end)
-  return "Hello, World!"
-end)
-app:get("/cookie-response", function(req)
-  local res = Response("Hello, World!")
-  res:set_cookie("name", "value")
-  return res
 end)
 app:get("/cookie-full", function(req)
   local res = Response("cookies")

@@ -1,4 +1,8 @@
-"""The oracle: the same routes as oracle_app.lua, served by Python Microdot."""
+"""The oracle: the same routes as oracle_app.lua, served by Python Microdot.
+
+oracle_app.lua mounts the seed examples (examples/responses/*.lua); a
+mounted "/" route answers at "<prefix>/", hence the trailing slashes here.
+"""
 import sys
 
 from microdot import Microdot, Response, abort, redirect, send_file
@@ -11,17 +15,17 @@ async def index(request):
     return 'Hello, World!'
 
 
-@app.get('/status')
+@app.get('/status/')
 async def status(request):
     return 'Hello, World!', 202
 
 
-@app.get('/headers')
+@app.get('/headers/')
 async def headers(request):
     return '<h1>Hello, World!</h1>', 202, {'Content-Type': 'text/html'}
 
 
-@app.get('/s204')
+@app.get('/s204/')
 async def s204(request):
     return 204
 
@@ -31,7 +35,7 @@ async def status_headers_only(request):
     return 201, {'X-Extra': '1'}
 
 
-@app.get('/body-headers')
+@app.get('/body-headers/')
 async def body_headers(request):
     return '<h1>Hello, World!</h1>', {'Content-Type': 'text/html'}
 
@@ -56,7 +60,7 @@ async def list_route(request):
     return [1, 'two', 3.5]
 
 
-@app.get('/redirect')
+@app.get('/redirect/')
 async def redirect_route(request):
     return redirect('/about')
 
@@ -66,12 +70,12 @@ async def redirect301(request):
     return redirect('/moved', 301)
 
 
-@app.get('/file')
+@app.get('/file/')
 async def file(request):
     return send_file('static/index.html')
 
 
-@app.get('/file-maxage')
+@app.get('/file-maxage/')
 async def file_maxage(request):
     return send_file('static/image.jpg', max_age=3600)
 
@@ -98,7 +102,7 @@ async def static(request, path):
     return send_file('static/' + path, max_age=86400)
 
 
-@app.get('/fib')
+@app.get('/fibonacci')
 async def fib(request):
     async def generate():
         a, b = 0, 1
@@ -108,7 +112,7 @@ async def fib(request):
     return generate()
 
 
-@app.get('/cookie-after')
+@app.get('/cookie-after/')
 async def cookie_after(request):
     @request.after_request
     async def set_cookie(request, response):
@@ -117,7 +121,7 @@ async def cookie_after(request):
     return 'Hello, World!'
 
 
-@app.get('/cookie-response')
+@app.get('/cookie-response/')
 async def cookie_response(request):
     response = Response('Hello, World!')
     response.set_cookie('name', 'value')

@@ -49,10 +49,11 @@ final class LogCapture: @unchecked Sendable {
 /// A real server on 127.0.0.1, port 0, for one test.
 final class TestServer {
     let server: MicrodotServer
-    let log = LogCapture()
+    let log: LogCapture
     var port: Int { server.port }
 
-    init(app: MicrodotApp, workers: Int = 1, debug: Bool = false) throws {
+    init(app: MicrodotApp, workers: Int = 1, debug: Bool = false, log: LogCapture = LogCapture()) throws {
+        self.log = log
         server = try MicrodotServer.start(
             app: app,
             configuration: Configuration(host: "127.0.0.1", port: 0, workers: workers, debug: debug ? true : nil),
@@ -61,6 +62,7 @@ final class TestServer {
 
     /// Loopback and port 0 whatever `configuration` says.
     init(app: MicrodotApp, configuration: Configuration) throws {
+        log = LogCapture()
         var configuration = configuration
         configuration.host = "127.0.0.1"
         configuration.port = 0

@@ -1,1 +1,1 @@
-../routes.lua
+../robustness_app.lua
