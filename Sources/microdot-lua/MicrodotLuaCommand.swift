@@ -66,7 +66,7 @@ struct MicrodotLuaCommand: ParsableCommand {
             do {
                 try MicrodotApp(scriptPath: script).runScript(logger: logger)
             } catch let error as LuaError {
-                FileHandleOutput.standardError("microdot-lua: \(error.message)\n")
+                StandardStreams.error("microdot-lua: \(error.message)\n")
                 throw ExitCode.failure
             }
             return
@@ -84,12 +84,12 @@ struct MicrodotLuaCommand: ParsableCommand {
                         write: writeTimeout)),
                 logger: logger)
         } catch let error as LuaError {
-            FileHandleOutput.standardError("microdot-lua: \(error.message)\n")
+            StandardStreams.error("microdot-lua: \(error.message)\n")
             throw ExitCode.failure
         }
         let workerCount = server.configuration.workers ?? Configuration.defaultWorkers
-        FileHandleOutput.standardOutput("\(workerCount) worker\(workerCount == 1 ? "" : "s")\n")
-        FileHandleOutput.standardOutput("Serving on http://\(server.host):\(server.port)\n")
+        StandardStreams.output("\(workerCount) worker\(workerCount == 1 ? "" : "s")\n")
+        StandardStreams.output("Serving on http://\(server.host):\(server.port)\n")
         let signals = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
@@ -102,13 +102,17 @@ struct MicrodotLuaCommand: ParsableCommand {
     }
 }
 
-enum FileHandleOutput {
-    static func standardOutput(_ text: String) {
+/// Writes to the process's standard output and error through C stdio.
+enum StandardStreams {
+    /// Writes `text` to standard output and flushes it, so that a parent
+    /// process reading a pipe sees each line at once.
+    static func output(_ text: String) {
         fputs(text, stdout)
         fflush(stdout)
     }
 
-    static func standardError(_ text: String) {
+    /// Writes `text` to standard error (unbuffered).
+    static func error(_ text: String) {
         fputs(text, stderr)
     }
 }

@@ -1,5 +1,5 @@
 import CLua
-import CLuaBudget
+import CLuaRuntime
 
 /// `core.SUSPEND`, the first value a request yields to ask the host to
 /// suspend it (for `microdot.sleep` or an async Swift function), and

@@ -1,4 +1,5 @@
 import CLua
+import CLuaRuntime
 
 #if canImport(Glibc)
     import Glibc

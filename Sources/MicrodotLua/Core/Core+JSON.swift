@@ -1,4 +1,5 @@
 import CLua
+import CLuaRuntime
 
 /// `core.json` (`encode`, `decode`, `null`) and `core.json_array_mt`, the
 /// metatable that marks a table as a JSON array; `microdot.json` is built on

@@ -1,4 +1,5 @@
 import CLua
+import CLuaRuntime
 
 /// The app's Swift modules (`LuaModule`): `require(name)` returns a table of
 /// their functions; an async one suspends the request that calls it until
@@ -30,7 +31,7 @@ extension Worker {
                     lua_pushvalue(L, makeAsync)
                     mdl_insert(L, -2)
                     L.pushFunction(CoreModules.startAsyncHostFunction, upvalues: 1)
-                    guard lua.slice(running: L, { mdl_pcall(L, 1, 1, 0) }) == LUA_OK else {
+                    guard lua.runProtected(on: L, { mdl_pcall(L, 1, 1, 0) }) == LUA_OK else {
                         throw LuaError(
                             message: "cannot register \(module.name).\(name): \(L.string(at: -1) ?? "error")")
                     }

@@ -1,4 +1,5 @@
 import CLua
+import CLuaRuntime
 
 /// Regular expressions for `<re:...>` segments and registered segment types,
 /// compiled once per worker and referred to from Lua by number.

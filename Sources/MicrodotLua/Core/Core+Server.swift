@@ -1,4 +1,5 @@
 import CLua
+import CLuaRuntime
 
 /// What the framework asks of the server it runs in: `core.root` (the
 /// script's folder), `core.worker_id`, `core.http_date`, `core.log_error`

@@ -1,4 +1,5 @@
 import CLua
+import CLuaRuntime
 
 /// `core.shared_get/set/incr/delete`, behind `microdot.shared`: thin
 /// functions over the server's `SharedStore` (modelled on OpenResty's

@@ -1,4 +1,5 @@
 import CLua
+import CLuaRuntime
 
 /// The `core` table a worker gives the Lua framework (the `...` of
 /// microdot.lua), while it is being built. Each file under Core/ is one area

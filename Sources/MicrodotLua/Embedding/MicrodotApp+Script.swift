@@ -5,6 +5,6 @@ extension MicrodotApp {
     /// nothing: how Lua test scripts built on `microdot.test_client` run.
     /// An error the script raises is thrown, with its traceback.
     public func runScript(logger: Logger = Logger(label: "microdot-lua")) throws {
-        _ = try Worker(app: self, logger: logger, purpose: .run)
+        _ = try Worker(app: self, logger: logger, mode: .runScript)
     }
 }

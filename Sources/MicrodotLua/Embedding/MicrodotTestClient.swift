@@ -39,14 +39,14 @@ public final class MicrodotTestClient: @unchecked Sendable {
         app: MicrodotApp, configuration: Configuration = Configuration(),
         logger: Logger = Logger(label: "microdot-lua")
     ) throws {
-        let containment = configuration.containment
+        let luaLimits = configuration.luaLimits
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let shared = SharedStore()
         self.shared = shared
         let eventLoop = group.next()
         do {
             let worker = try eventLoop.submit {
-                try Worker(app: app, logger: logger, shared: shared, containment: containment)
+                try Worker(app: app, logger: logger, shared: shared, luaLimits: luaLimits)
             }.wait()
             loop = WorkerLoop(eventLoop: eventLoop, worker: worker)
         } catch {

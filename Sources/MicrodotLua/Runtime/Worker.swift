@@ -1,5 +1,5 @@
 import CLua
-import CLuaBudget
+import CLuaRuntime
 import Logging
 import NIOCore
 
@@ -82,41 +82,41 @@ final class Worker {
 
     /// How far one state may go: bytes it may allocate, seconds Lua may run
     /// without yielding (0: no limit).
-    struct Containment {
+    struct LuaLimits {
         var memoryLimit = 0
         var handlerTimeout = 0.0
     }
 
     /// What the script is loaded for: an app to serve, or a script (a test
     /// using `microdot.test_client`) that is just run.
-    enum Purpose {
+    enum LoadMode {
         case serve
-        case run
+        case runScript
     }
 
     init(
         app: MicrodotApp, logger: Logger, shared: SharedStore = SharedStore(), index: Int = 1,
-        containment: Containment = Containment(), purpose: Purpose = .serve
+        luaLimits: LuaLimits = LuaLimits(), mode: LoadMode = .serve
     ) throws {
         self.app = app
         self.logger = logger
         self.shared = shared
         self.index = index
-        lua = LuaState(memoryLimit: containment.memoryLimit, budget: containment.handlerTimeout)
+        lua = LuaState(memoryLimit: luaLimits.memoryLimit, budget: luaLimits.handlerTimeout)
         lua.worker = Unmanaged.passUnretained(self).toOpaque()
         try loadFramework()
         try registerModules()
-        switch purpose {
+        switch mode {
         case .serve:
             try loadScript()
-        case .run:
+        case .runScript:
             try lua.run(source: try app.loadSource(), chunkName: app.chunkName)
             lua_settop(lua.L, 0)
         }
     }
 
     static func from(_ L: OpaquePointer) -> Worker {
-        Unmanaged<Worker>.fromOpaque(mdl_getcontext(L)).takeUnretainedValue()
+        Unmanaged<Worker>.fromOpaque(mdl_getworker(L)).takeUnretainedValue()
     }
 
     // MARK: Loading

@@ -61,8 +61,8 @@ public struct Configuration: Sendable {
             timeouts: timeouts)
     }
 
-    var containment: Worker.Containment {
-        Worker.Containment(
+    var luaLimits: Worker.LuaLimits {
+        Worker.LuaLimits(
             memoryLimit: max(0, memoryLimit ?? Self.defaultMemoryLimit),
             handlerTimeout: max(0, handlerTimeout ?? Self.defaultHandlerTimeout))
     }

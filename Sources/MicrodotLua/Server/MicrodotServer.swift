@@ -48,8 +48,8 @@ public final class MicrodotServer: @unchecked Sendable {
         let shared = SharedStore()
         // The first state is loaded here, before the loops exist, because the
         // script's app:run{} may choose how many there are.
-        let containment = configuration.containment
-        let first = try Worker(app: app, logger: logger, shared: shared, index: 1, containment: containment)
+        let luaLimits = configuration.luaLimits
+        let first = try Worker(app: app, logger: logger, shared: shared, index: 1, luaLimits: luaLimits)
         let settings = configuration.filling(from: first.runOptions)
         let workerCount = max(1, settings.workers ?? Configuration.defaultWorkers)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: workerCount)
@@ -61,7 +61,7 @@ public final class MicrodotServer: @unchecked Sendable {
                     ? first
                     : try eventLoop.submit {
                         try Worker(
-                            app: app, logger: logger, shared: shared, index: offset + 1, containment: containment)
+                            app: app, logger: logger, shared: shared, index: offset + 1, luaLimits: luaLimits)
                     }.wait()
                 loops.append(WorkerLoop(eventLoop: eventLoop, worker: worker, timeouts: settings.timeouts))
             }
@@ -167,7 +167,7 @@ public final class MicrodotServer: @unchecked Sendable {
                 do {
                     let worker = try Worker(
                         app: app, logger: logger, shared: shared, index: offset + 1,
-                        containment: configuration.containment)
+                        luaLimits: configuration.luaLimits)
                     configure(worker)
                     loop.worker = worker
                     if offset == 0 { logger.info("reloaded \(app.chunkName.dropFirst())") }
