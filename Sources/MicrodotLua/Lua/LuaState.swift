@@ -1,13 +1,6 @@
 import CLua
 import CLuaRuntime
 
-/// The failure of a protected call into Lua, with the message (and traceback
-/// when one was taken).
-public struct LuaError: Error, CustomStringConvertible {
-    public let message: String
-    public var description: String { message }
-}
-
 /// A Lua state owned by one thread. Every call into Lua from Swift is
 /// protected (`lua_pcall`/`lua_resume`), so a Lua error never unwinds Swift.
 final class LuaState {

@@ -11,6 +11,7 @@ public final class MicrodotServer: @unchecked Sendable {
     public let configuration: Configuration
     /// The port the server listens on (the one picked when asked for port 0).
     public let port: Int
+    /// The address the server listens on, as configured.
     public let host: String
     /// `microdot.shared`, readable and writable from Swift too.
     public let shared: SharedStore
@@ -39,8 +40,9 @@ public final class MicrodotServer: @unchecked Sendable {
         self.port = channel.localAddress?.port ?? 0
     }
 
-    /// Loads the app (a script that does not load throws a `LuaError` naming
-    /// file and line) and starts listening.
+    /// Loads the app in every worker and starts listening. Throws `LuaError`
+    /// when the app cannot start (a script error names file and line), or
+    /// NIO's `IOError` when the address cannot be bound.
     public static func start(
         app: MicrodotApp, configuration: Configuration = Configuration(),
         logger: Logger = Logger(label: "microdot-lua")
