@@ -102,17 +102,32 @@ struct MicrodotLuaCommand: ParsableCommand {
     }
 }
 
-/// Writes to the process's standard output and error through C stdio.
+/// Writes straight to the process's standard output and error file
+/// descriptors, unbuffered, so that a parent reading a pipe sees each line
+/// at once. (C's `stdout`/`stderr` are mutable globals Swift 6 rejects.)
 enum StandardStreams {
-    /// Writes `text` to standard output and flushes it, so that a parent
-    /// process reading a pipe sees each line at once.
     static func output(_ text: String) {
-        fputs(text, stdout)
-        fflush(stdout)
+        writeAll(text, to: STDOUT_FILENO)
     }
 
-    /// Writes `text` to standard error (unbuffered).
     static func error(_ text: String) {
-        fputs(text, stderr)
+        writeAll(text, to: STDERR_FILENO)
+    }
+
+    private static func writeAll(_ text: String, to descriptor: Int32) {
+        var text = text
+        text.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if written > 0 {
+                    offset += written
+                } else if written < 0 && errno == EINTR {
+                    continue
+                } else {
+                    return
+                }
+            }
+        }
     }
 }

@@ -23,7 +23,8 @@ struct CoreTable {
     }
 }
 
-/// One area of the `core` table.
-protocol CoreArea {
+/// One area of the `core` table (a caseless enum, so Sendable: the list of
+/// areas is a static constant).
+protocol CoreArea: Sendable {
     static func register(in core: CoreTable)
 }

@@ -5,7 +5,11 @@ import NIOCore
 
 /// One event loop's Lua state with the app loaded in it. Only that loop's
 /// thread touches it, so Lua needs no lock.
-final class Worker {
+///
+/// `@unchecked Sendable` for that reason: a worker is built on its loop (the
+/// first one before the loops run) and only its reference crosses threads,
+/// to be handed to the loop.
+final class Worker: @unchecked Sendable {
     let lua: LuaState
     let app: MicrodotApp
     let logger: Logger
@@ -78,7 +82,9 @@ final class Worker {
     private(set) var limits = RequestLimits()
 
     /// The first value a suspending request yields; unforgeable from Lua.
-    static let suspendMarker = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
+    /// Only its address is used (never the memory), so sharing it between
+    /// threads is safe.
+    nonisolated(unsafe) static let suspendMarker = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
 
     /// How far one state may go: bytes it may allocate, seconds Lua may run
     /// without yielding (0: no limit).

@@ -67,8 +67,7 @@ public final class MicrodotServer: @unchecked Sendable {
                     }.wait()
                 loops.append(WorkerLoop(eventLoop: eventLoop, worker: worker, timeouts: settings.timeouts))
             }
-            var byLoop: [ObjectIdentifier: WorkerLoop] = [:]
-            for loop in loops { byLoop[ObjectIdentifier(loop.eventLoop)] = loop }
+            let byLoop = Dictionary(uniqueKeysWithValues: loops.map { (ObjectIdentifier($0.eventLoop), $0) })
             let bootstrap = ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 1024)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
