@@ -13,18 +13,20 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
-        // The system's Lua 5.4 plus the C shims Swift needs for Lua's macros.
+        // The system's Lua 5.4, with Lua's API macros as functions Swift can call.
         .systemLibrary(
             name: "CLua",
             pkgConfig: "lua5.4",
             providers: [.apt(["liblua5.4-dev"])]
         ),
-        .target(name: "CLuaBudget", dependencies: ["CLua"]),
+        // The C side of a worker's Lua state: memory limit, time budget, the
+        // bridge for Swift functions called from Lua.
+        .target(name: "CLuaRuntime", dependencies: ["CLua"]),
         .target(
             name: "MicrodotLua",
             dependencies: [
                 "CLua",
-                "CLuaBudget",
+                "CLuaRuntime",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -56,8 +58,11 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
-            exclude: ["Fixtures"]
+            exclude: ["Fixtures"],
+            // The suites share one server per class through static vars,
+            // which Swift 6 rejects; they stay in Swift 5 mode until rewritten.
+            swiftSettings: [.swiftLanguageMode(.v5)]
         ),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -66,7 +66,7 @@ struct MicrodotLuaCommand: ParsableCommand {
             do {
                 try MicrodotApp(scriptPath: script).runScript(logger: logger)
             } catch let error as LuaError {
-                FileHandleOutput.standardError("microdot-lua: \(error.message)\n")
+                StandardStreams.error("microdot-lua: \(error.message)\n")
                 throw ExitCode.failure
             }
             return
@@ -84,12 +84,12 @@ struct MicrodotLuaCommand: ParsableCommand {
                         write: writeTimeout)),
                 logger: logger)
         } catch let error as LuaError {
-            FileHandleOutput.standardError("microdot-lua: \(error.message)\n")
+            StandardStreams.error("microdot-lua: \(error.message)\n")
             throw ExitCode.failure
         }
         let workerCount = server.configuration.workers ?? Configuration.defaultWorkers
-        FileHandleOutput.standardOutput("\(workerCount) worker\(workerCount == 1 ? "" : "s")\n")
-        FileHandleOutput.standardOutput("Serving on http://\(server.host):\(server.port)\n")
+        StandardStreams.output("\(workerCount) worker\(workerCount == 1 ? "" : "s")\n")
+        StandardStreams.output("Serving on http://\(server.host):\(server.port)\n")
         let signals = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
@@ -102,13 +102,32 @@ struct MicrodotLuaCommand: ParsableCommand {
     }
 }
 
-enum FileHandleOutput {
-    static func standardOutput(_ text: String) {
-        fputs(text, stdout)
-        fflush(stdout)
+/// Writes straight to the process's standard output and error file
+/// descriptors, unbuffered, so that a parent reading a pipe sees each line
+/// at once. (C's `stdout`/`stderr` are mutable globals Swift 6 rejects.)
+enum StandardStreams {
+    static func output(_ text: String) {
+        writeAll(text, to: STDOUT_FILENO)
     }
 
-    static func standardError(_ text: String) {
-        fputs(text, stderr)
+    static func error(_ text: String) {
+        writeAll(text, to: STDERR_FILENO)
+    }
+
+    private static func writeAll(_ text: String, to descriptor: Int32) {
+        var text = text
+        text.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if written > 0 {
+                    offset += written
+                } else if written < 0 && errno == EINTR {
+                    continue
+                } else {
+                    return
+                }
+            }
+        }
     }
 }

@@ -1,13 +1,18 @@
 import CLua
+import CLuaRuntime
 import NIOCore
 
-extension Worker {
+enum CoreEncodeResponse: CoreArea {
+    static func register(in core: CoreTable) {
+        core.set("encode_response", encodeResponse)
+    }
+
     /// `core.encode_response(method, http_version, res [, content_type, status])`: the
     /// bytes the server would write for what `_serve` returned (head, and the
     /// body when it is a string), and what follows them: "complete", "file"
     /// or "stream". The Lua test client reads its responses from these bytes,
     /// so it sees exactly what a socket client sees, header checks included.
-    static let encodeResponse: mdl_SwiftFunction = { L in
+    private static let encodeResponse: mdl_SwiftFunction = { L in
         let L = L!
         guard lua_type(L, 3) == LUA_TTABLE || lua_type(L, 3) == LUA_TSTRING else {
             return L.raise("encode_response expects a response")

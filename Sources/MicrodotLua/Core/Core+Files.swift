@@ -1,4 +1,5 @@
 import CLua
+import CLuaRuntime
 
 #if canImport(Glibc)
     import Glibc
@@ -6,10 +7,16 @@ import CLua
     import Darwin
 #endif
 
-extension Worker {
+/// `core.realpath` and `core.file_size`, for `send_file` and `app:static`.
+enum CoreFiles: CoreArea {
+    static func register(in core: CoreTable) {
+        core.set("realpath", realPath)
+        core.set("file_size", fileSize)
+    }
+
     /// `core.realpath(path)`: the path with symlinks, `.` and `..` resolved,
     /// and "file", "directory" or "other"; nil when it does not exist.
-    static let realPath: mdl_SwiftFunction = { L in
+    private static let realPath: mdl_SwiftFunction = { L in
         let L = L!
         guard let path = L.string(at: 1) else { return L.raise("realpath expects a path") }
         guard !path.utf8.contains(0), let resolved = realpath(path, nil) else {
@@ -33,7 +40,7 @@ extension Worker {
 
     /// `core.file_size(path)`: the size of a regular file that can be read,
     /// or nil and why not (as `io.open` words it).
-    static let fileSize: mdl_SwiftFunction = { L in
+    private static let fileSize: mdl_SwiftFunction = { L in
         let L = L!
         guard let path = L.string(at: 1) else { return L.raise("file_size expects a path") }
         var info = stat()

@@ -1,5 +1,10 @@
 import CLua
+import CLuaRuntime
 
+/// The app's Swift modules (`LuaModule`): `require(name)` returns a table of
+/// their functions; an async one suspends the request that calls it until
+/// its task is done, the way OpenResty's cosockets suspend a request.
+/// `core.await_async` is the same wait outside a request.
 extension Worker {
     /// Puts each of the app's modules in `package.loaded`, so that
     /// `require(name)` returns a table of its functions.
@@ -21,12 +26,12 @@ extension Worker {
                 lua_pushinteger(L, lua_Integer(hostFunctions.count - 1))
                 switch body {
                 case .sync:
-                    L.pushFunction(Self.callHostFunction, upvalues: 1)
+                    L.pushFunction(CoreModules.callHostFunction, upvalues: 1)
                 case .async:
                     lua_pushvalue(L, makeAsync)
                     mdl_insert(L, -2)
-                    L.pushFunction(Self.startAsyncHostFunction, upvalues: 1)
-                    guard lua.slice(running: L, { mdl_pcall(L, 1, 1, 0) }) == LUA_OK else {
+                    L.pushFunction(CoreModules.startAsyncHostFunction, upvalues: 1)
+                    guard lua.runProtected(on: L, { mdl_pcall(L, 1, 1, 0) }) == LUA_OK else {
                         throw LuaError(
                             message: "cannot register \(module.name).\(name): \(L.string(at: -1) ?? "error")")
                     }
@@ -44,14 +49,33 @@ extension Worker {
         mdl_remove(L, -2)
     }
 
-    static func arguments(_ L: OpaquePointer) throws -> [LuaValue] {
+    /// true and the value, or false and the error's message.
+    func pushResult(_ result: Result<LuaValue, Error>, on L: OpaquePointer) {
+        switch result {
+        case .success(let value):
+            lua_pushboolean(L, 1)
+            push(value, on: L)
+        case .failure(let error):
+            lua_pushboolean(L, 0)
+            L.push("\(error)")
+        }
+    }
+}
+
+enum CoreModules: CoreArea {
+    static func register(in core: CoreTable) {
+        core.set("await_async", awaitAsync)
+    }
+
+    /// The arguments of the Swift function Lua called, as Swift values.
+    private static func arguments(_ L: OpaquePointer) throws -> [LuaValue] {
         let count = lua_gettop(L)
         guard count > 0 else { return [] }
         return try (1...count).map { try L.luaValue(at: $0) }
     }
 
     /// A synchronous host function: upvalue 1 is its number.
-    static let callHostFunction: mdl_SwiftFunction = { L in
+    fileprivate static let callHostFunction: mdl_SwiftFunction = { L in
         let L = L!
         let worker = Worker.from(L)
         guard case .sync(let body) = worker.hostFunctions[Int(mdl_tointegerx(L, mdl_upvalueindex(1), nil))] else {
@@ -68,7 +92,7 @@ extension Worker {
 
     /// Starts an async host function's task and returns its ticket; the Lua
     /// wrapper (`microdot._async`) then suspends the request until it is done.
-    static let startAsyncHostFunction: mdl_SwiftFunction = { L in
+    fileprivate static let startAsyncHostFunction: mdl_SwiftFunction = { L in
         let L = L!
         let worker = Worker.from(L)
         guard case .async(let body) = worker.hostFunctions[Int(mdl_tointegerx(L, mdl_upvalueindex(1), nil))] else {
@@ -76,7 +100,7 @@ extension Worker {
         }
         let arguments: [LuaValue]
         do {
-            arguments = try Worker.arguments(L)
+            arguments = try CoreModules.arguments(L)
         } catch {
             return L.raise("\(error)")
         }
@@ -97,7 +121,7 @@ extension Worker {
 
     /// `core.await_async(ticket)` outside a request: blocks until the call is
     /// done, then returns true and the value, or false and the error.
-    static let awaitAsync: mdl_SwiftFunction = { L in
+    private static let awaitAsync: mdl_SwiftFunction = { L in
         let L = L!
         let worker = Worker.from(L)
         guard let call = worker.asyncCalls.removeValue(forKey: Int(mdl_tointegerx(L, 1, nil))) else {
@@ -105,17 +129,5 @@ extension Worker {
         }
         worker.pushResult(call.wait(), on: L)
         return 2
-    }
-
-    /// true and the value, or false and the error's message.
-    func pushResult(_ result: Result<LuaValue, Error>, on L: OpaquePointer) {
-        switch result {
-        case .success(let value):
-            lua_pushboolean(L, 1)
-            push(value, on: L)
-        case .failure(let error):
-            lua_pushboolean(L, 0)
-            L.push("\(error)")
-        }
     }
 }

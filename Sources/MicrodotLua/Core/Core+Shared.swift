@@ -1,12 +1,23 @@
 import CLua
+import CLuaRuntime
 
-/// `microdot.shared` in Lua: thin functions over the server's `SharedStore`.
-extension Worker {
+/// `core.shared_get/set/incr/delete`, behind `microdot.shared`: thin
+/// functions over the server's `SharedStore` (modelled on OpenResty's
+/// `ngx.shared.DICT`).
+enum CoreShared: CoreArea {
+    static func register(in core: CoreTable) {
+        core.set("shared_get", get)
+        core.set("shared_set", set)
+        core.set("shared_incr", increment)
+        core.set("shared_delete", delete)
+    }
+
     private static func key(_ L: OpaquePointer) -> String? {
         L.string(at: 1)
     }
 
-    static let sharedGet: mdl_SwiftFunction = { L in
+    /// `core.shared_get(key)`: the value, or nil.
+    private static let get: mdl_SwiftFunction = { L in
         let L = L!
         guard let key = key(L) else { return L.raise("shared:get expects a string key") }
         let worker = Worker.from(L)
@@ -14,7 +25,8 @@ extension Worker {
         return 1
     }
 
-    static let sharedSet: mdl_SwiftFunction = { L in
+    /// `core.shared_set(key, value [, ttl])`: true; `ttl` in seconds.
+    private static let set: mdl_SwiftFunction = { L in
         let L = L!
         guard let key = key(L) else { return L.raise("shared:set expects a string key") }
         var ttl: Double?
@@ -35,7 +47,9 @@ extension Worker {
         return 1
     }
 
-    static let sharedIncrement: mdl_SwiftFunction = { L in
+    /// `core.shared_incr(key [, amount [, initial]])`: the new value, or nil
+    /// and "not found" when the key is missing and there is no `initial`.
+    private static let increment: mdl_SwiftFunction = { L in
         let L = L!
         guard let key = key(L) else { return L.raise("shared:incr expects a string key") }
         var amount = LuaValue.integer(1)
@@ -63,7 +77,8 @@ extension Worker {
         }
     }
 
-    static let sharedDelete: mdl_SwiftFunction = { L in
+    /// `core.shared_delete(key)`.
+    private static let delete: mdl_SwiftFunction = { L in
         let L = L!
         guard let key = key(L) else { return L.raise("shared:delete expects a string key") }
         Worker.from(L).shared.delete(key)

@@ -12,6 +12,7 @@ public enum LuaValue: Sendable, Hashable {
     /// Any other table; number keys become their decimal text.
     case table([String: LuaValue])
 
+    /// A Lua string holding the UTF-8 bytes of `text`.
     public init(_ text: String) { self = .string(Array(text.utf8)) }
 
     /// The text of a string value (invalid UTF-8 is repaired), else nil.
@@ -29,6 +30,7 @@ public enum LuaValue: Sendable, Hashable {
         }
     }
 
+    /// An integer or a number as a `Double` (large integers round), else nil.
     public var double: Double? {
         switch self {
         case .integer(let value): return Double(value)
@@ -37,11 +39,13 @@ public enum LuaValue: Sendable, Hashable {
         }
     }
 
+    /// The value of a boolean, else nil (Lua's truthiness is not applied).
     public var bool: Bool? {
         if case .boolean(let value) = self { return value }
         return nil
     }
 
+    /// Whether this is `nil`.
     public var isNil: Bool { self == .nil }
 
     /// A field of a table value.
@@ -57,6 +61,8 @@ public enum LuaValue: Sendable, Hashable {
     }
 }
 
+/// Literals: `nil`, `true`, `42`, `1.5`, `"text"`, `[1, 2]` (an array) and
+/// `["key": 1]` (a table; the last of repeated keys wins).
 extension LuaValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
     ExpressibleByFloatLiteral, ExpressibleByStringLiteral, ExpressibleByArrayLiteral,
     ExpressibleByDictionaryLiteral

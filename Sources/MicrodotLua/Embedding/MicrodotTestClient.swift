@@ -5,9 +5,13 @@ import NIOPosix
 
 /// A response as the test client read it off the bytes the server wrote.
 public struct TestResponse: Sendable {
+    /// The status code, e.g. 200.
     public let status: Int
+    /// The reason phrase of the status line, e.g. "OK".
     public let reason: String
+    /// The header fields in the order written, names as the app spelled them.
     public let headers: [(name: String, value: String)]
+    /// The body bytes, de-chunked for a streamed response; empty for HEAD.
     public let body: [UInt8]
 
     /// The first value of a header, whatever its case.
@@ -20,6 +24,7 @@ public struct TestResponse: Sendable {
         headers.filter { $0.name.lowercased() == name.lowercased() }.map(\.value)
     }
 
+    /// The body as UTF-8 text (invalid bytes are repaired).
     public var text: String { String(decoding: body, as: UTF8.self) }
 }
 
@@ -34,19 +39,20 @@ public final class MicrodotTestClient: @unchecked Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let loop: WorkerLoop
 
-    /// `configuration` gives the handler timeout and memory limit.
+    /// Loads `app` in a worker of its own; `configuration` gives the handler
+    /// timeout and memory limit. Throws `LuaError` when the app cannot start.
     public init(
         app: MicrodotApp, configuration: Configuration = Configuration(),
         logger: Logger = Logger(label: "microdot-lua")
     ) throws {
-        let containment = configuration.containment
+        let luaLimits = configuration.luaLimits
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let shared = SharedStore()
         self.shared = shared
         let eventLoop = group.next()
         do {
             let worker = try eventLoop.submit {
-                try Worker(app: app, logger: logger, shared: shared, containment: containment)
+                try Worker(app: app, logger: logger, shared: shared, luaLimits: luaLimits)
             }.wait()
             loop = WorkerLoop(eventLoop: eventLoop, worker: worker)
         } catch {
@@ -59,10 +65,13 @@ public final class MicrodotTestClient: @unchecked Sendable {
         try? group.syncShutdownGracefully()
     }
 
+    /// A GET of `path` (with its query string, if any) with extra `headers`.
+    /// Throws when the worker fails to produce a response that parses.
     public func get(_ path: String, headers: [(String, String)] = []) async throws -> TestResponse {
         try await request("GET", path, headers: headers)
     }
 
+    /// A POST of `body`, with a `Content-Length` added.
     public func post(_ path: String, headers: [(String, String)] = [], body: [UInt8] = []) async throws -> TestResponse
     {
         try await request("POST", path, headers: headers, body: body)
@@ -73,6 +82,10 @@ public final class MicrodotTestClient: @unchecked Sendable {
         try await request("POST", path, headers: [("Content-Type", "application/json")], body: Array(json.utf8))
     }
 
+    /// A request as a client would send it over HTTP/1.1: a `Host` header is
+    /// added when `headers` has none, and `Content-Length` when there is a
+    /// body. A body over the app's `Request.max_content_length` gets the 413 a
+    /// socket client would get. Throws when the response cannot be parsed.
     public func request(
         _ method: String, _ path: String, headers: [(String, String)] = [],
         body: [UInt8] = []

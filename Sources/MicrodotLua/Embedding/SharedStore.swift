@@ -11,6 +11,7 @@ public final class SharedStore: Sendable {
         var expires: NIODeadline?
     }
 
+    /// Why `increment(_:by:initial:)` failed.
     public enum IncrementError: Error, Equatable {
         /// The key has no value and no initial value was given.
         case notFound
@@ -21,8 +22,11 @@ public final class SharedStore: Sendable {
     private let entries = NIOLockedValueBox<[String: Entry]>([:])
     private let writes = NIOLockedValueBox(0)
 
+    /// An empty store. A server makes its own; pass one to several
+    /// `MicrodotTestClient`s or keep `MicrodotServer.shared` to share it.
     public init() {}
 
+    /// The value under `key`, or nil when there is none or it has expired.
     public func get(_ key: String) -> LuaValue? {
         entries.withLockedValue { entries in
             guard let entry = entries[key] else { return nil }
@@ -37,7 +41,9 @@ public final class SharedStore: Sendable {
     /// An array or a table: only strings, numbers and booleans are stored.
     public struct NotStorable: Error {}
 
-    /// Stores `value` (`.nil` deletes), for `ttl` seconds when given (> 0).
+    /// Stores `value` (`.nil` deletes), for `ttl` seconds when given (> 0),
+    /// replacing any expiry the key had. Throws `NotStorable` for an array
+    /// or a table. As `ngx.shared.DICT:set` in OpenResty.
     public func set(_ key: String, _ value: LuaValue, ttl: Double? = nil) throws {
         guard Self.canStore(value) else { throw NotStorable() }
         let expires = ttl.map { NIODeadline.now() + .nanoseconds(Int64(min($0, 1e9) * 1e9)) }
@@ -81,6 +87,7 @@ public final class SharedStore: Sendable {
         }
     }
 
+    /// Removes `key` (nothing happens when it is missing).
     public func delete(_ key: String) {
         _ = entries.withLockedValue { $0.removeValue(forKey: key) }
     }

@@ -1,12 +1,5 @@
 import CLua
-import CLuaBudget
-
-/// The failure of a protected call into Lua, with the message (and traceback
-/// when one was taken).
-public struct LuaError: Error, CustomStringConvertible {
-    public let message: String
-    public var description: String { message }
-}
+import CLuaRuntime
 
 /// A Lua state owned by one thread. Every call into Lua from Swift is
 /// protected (`lua_pcall`/`lua_resume`), so a Lua error never unwinds Swift.
@@ -39,16 +32,14 @@ final class LuaState {
         set { context.pointee.worker = newValue }
     }
 
-    /// The last slice ran past its budget and was stopped for good.
+    /// The last `runProtected` ran past its budget and was stopped for good.
     var lastSliceAbandoned: Bool { context.pointee.abandoned != 0 }
 
-    /// Bytes the state holds.
-    var memoryUsed: Int { context.pointee.used }
-
-    /// Runs `body`, which resumes `running` (or calls into the state itself)
-    /// as a protected slice: allocations may fail there (as memory errors Lua
-    /// catches), and the outermost slice must end within the time budget.
-    func slice<T>(running: OpaquePointer, _ body: () -> T) -> T {
+    /// Runs `body`, a protected call into Lua (`lua_pcall` on the state, or
+    /// `lua_resume` of the coroutine `running`), as a budgeted slice:
+    /// allocations may fail there (as memory errors Lua catches), and the
+    /// outermost slice must end within the time budget (lua_budget.h).
+    func runProtected<T>(on running: OpaquePointer, _ body: () -> T) -> T {
         mdl_slice_enter(running)
         defer { mdl_slice_leave(running) }
         return body()
@@ -59,7 +50,7 @@ final class LuaState {
     /// Leaves `results` values on the stack.
     func run(source: [UInt8], chunkName: String, arguments: Int32 = 0, results: Int32 = 0) throws {
         let base = lua_gettop(L) - arguments
-        mdl_pushtraceback(L)
+        lua_pushcclosure(L, mdl_traceback, 0)
         mdl_insert(L, base + 1)
         let loaded = source.withUnsafeBufferPointer { buffer in
             buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
@@ -72,7 +63,7 @@ final class LuaState {
             throw LuaError(message: message)
         }
         mdl_insert(L, base + 2)
-        let status = slice(running: L) { mdl_pcall(L, arguments, results, base + 1) }
+        let status = runProtected(on: L) { mdl_pcall(L, arguments, results, base + 1) }
         guard status == LUA_OK else {
             let message = L.string(at: -1) ?? "error in \(chunkName)"
             lua_settop(L, base)

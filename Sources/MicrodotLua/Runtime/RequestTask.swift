@@ -117,7 +117,7 @@ final class RequestTask {
         while true {
             state = .running
             let resumeArguments = arguments
-            let (status, results) = worker.lua.slice(running: co) { () -> (Int32, Int32) in
+            let (status, results) = worker.lua.runProtected(on: co) { () -> (Int32, Int32) in
                 var results: Int32 = 0
                 let status = lua_resume(co, L, resumeArguments, &results)
                 return (status, results)

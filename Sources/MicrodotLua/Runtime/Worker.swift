@@ -1,11 +1,15 @@
 import CLua
-import CLuaBudget
+import CLuaRuntime
 import Logging
 import NIOCore
 
 /// One event loop's Lua state with the app loaded in it. Only that loop's
 /// thread touches it, so Lua needs no lock.
-final class Worker {
+///
+/// `@unchecked Sendable` for that reason: a worker is built on its loop (the
+/// first one before the loops run) and only its reference crosses threads,
+/// to be handed to the loop.
+final class Worker: @unchecked Sendable {
     let lua: LuaState
     let app: MicrodotApp
     let logger: Logger
@@ -65,7 +69,7 @@ final class Worker {
     var jsonScratch: [UInt8] = []
 
     /// The JSON array metatable, for arrays coming from Swift.
-    private(set) var arrayMetatable: Int32 = LUA_NOREF
+    var arrayMetatable: Int32 = LUA_NOREF
 
     var regexes = RegexTable()
     var dateHeader = DateHeaderCache()
@@ -78,45 +82,47 @@ final class Worker {
     private(set) var limits = RequestLimits()
 
     /// The first value a suspending request yields; unforgeable from Lua.
-    static let suspendMarker = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
+    /// Only its address is used (never the memory), so sharing it between
+    /// threads is safe.
+    nonisolated(unsafe) static let suspendMarker = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
 
     /// How far one state may go: bytes it may allocate, seconds Lua may run
     /// without yielding (0: no limit).
-    struct Containment {
+    struct LuaLimits {
         var memoryLimit = 0
         var handlerTimeout = 0.0
     }
 
     /// What the script is loaded for: an app to serve, or a script (a test
     /// using `microdot.test_client`) that is just run.
-    enum Purpose {
+    enum LoadMode {
         case serve
-        case run
+        case runScript
     }
 
     init(
         app: MicrodotApp, logger: Logger, shared: SharedStore = SharedStore(), index: Int = 1,
-        containment: Containment = Containment(), purpose: Purpose = .serve
+        luaLimits: LuaLimits = LuaLimits(), mode: LoadMode = .serve
     ) throws {
         self.app = app
         self.logger = logger
         self.shared = shared
         self.index = index
-        lua = LuaState(memoryLimit: containment.memoryLimit, budget: containment.handlerTimeout)
+        lua = LuaState(memoryLimit: luaLimits.memoryLimit, budget: luaLimits.handlerTimeout)
         lua.worker = Unmanaged.passUnretained(self).toOpaque()
         try loadFramework()
         try registerModules()
-        switch purpose {
+        switch mode {
         case .serve:
             try loadScript()
-        case .run:
+        case .runScript:
             try lua.run(source: try app.loadSource(), chunkName: app.chunkName)
             lua_settop(lua.L, 0)
         }
     }
 
     static func from(_ L: OpaquePointer) -> Worker {
-        Unmanaged<Worker>.fromOpaque(mdl_getcontext(L)).takeUnretainedValue()
+        Unmanaged<Worker>.fromOpaque(mdl_getworker(L)).takeUnretainedValue()
     }
 
     // MARK: Loading
@@ -215,126 +221,16 @@ final class Worker {
 
     // MARK: The core table the framework is built on
 
+    /// The areas of `core`, one file each under Core/.
+    private static let coreAreas: [CoreArea.Type] = [
+        CoreServer.self, CoreCoroutines.self, CoreJSON.self, CoreRegex.self, CoreFiles.self, CoreShared.self,
+        CoreModules.self, CoreEncodeResponse.self,
+    ]
+
+    /// Pushes the `core` table, the framework's only way into the host.
     private func pushCore() {
-        let L = lua.L
-        lua_createtable(L, 0, 10)
-        let core = lua_gettop(L)
-
-        lua_createtable(L, 0, 4)
-        let json = lua_gettop(L)
-        L.pushFunction(Self.jsonEncode)
-        L.setField("encode", at: json)
-        lua_pushlightuserdata(L, nil)
-        L.setField("null", at: json)
-        lua_createtable(L, 0, 1)
-        L.push("array")
-        L.setField("__jsontype")
-        lua_pushvalue(L, -1)
-        L.setField("json_array_mt", at: core)
-        lua_pushvalue(L, -1)
-        arrayMetatable = lua.reference()
-        L.pushFunction(Self.jsonDecode, upvalues: 1)
-        L.setField("decode", at: json)
-        L.setField("json", at: core)
-
-        lua_pushlightuserdata(L, Self.suspendMarker)
-        L.setField("SUSPEND", at: core)
-        L.push(app.root)
-        L.setField("root", at: core)
-        lua_pushinteger(L, lua_Integer(index))
-        L.setField("worker_id", at: core)
-        let functions: [(String, mdl_SwiftFunction)] = [
-            ("regex_compile", Self.regexCompile), ("regex_match", Self.regexMatch),
-            ("http_date", Self.httpDate), ("log_error", Self.logError), ("shutdown", Self.shutdown),
-            ("encode_response", Self.encodeResponse), ("await_async", Self.awaitAsync),
-            ("realpath", Self.realPath), ("file_size", Self.fileSize),
-            ("shared_get", Self.sharedGet), ("shared_set", Self.sharedSet),
-            ("shared_incr", Self.sharedIncrement), ("shared_delete", Self.sharedDelete),
-        ]
-        for (name, function) in functions {
-            L.pushFunction(function)
-            L.setField(name, at: core)
-        }
-        lua_pushcclosure(L, mdl_coresume, 0)
-        L.setField("resume", at: core)
-    }
-
-    private static let jsonEncode: mdl_SwiftFunction = { L in
-        let L = L!
-        let worker = Worker.from(L)
-        do {
-            try LuaJSON.encode(L, at: 1, into: &worker.jsonScratch)
-            worker.jsonScratch.withUnsafeBytes { L.push(bytes: $0) }
-            if worker.jsonScratch.capacity > 64 * 1024 { worker.jsonScratch = [] }
-            return 1
-        } catch {
-            return L.raise((error as? LuaJSON.Failure)?.message ?? "\(error)")
-        }
-    }
-
-    private static let jsonDecode: mdl_SwiftFunction = { L in
-        let L = L!
-        do {
-            guard
-                let result: Void = try L.withBytes(
-                    at: 1,
-                    { bytes in
-                        try LuaJSON.decode(L, bytes, arrayMetatable: mdl_upvalueindex(1))
-                    })
-            else {
-                return L.raise("json.decode expects a string")
-            }
-            _ = result
-            return 1
-        } catch {
-            return L.raise((error as? LuaJSON.Failure)?.message ?? "\(error)")
-        }
-    }
-
-    private static let regexCompile: mdl_SwiftFunction = { L in
-        let L = L!
-        guard let pattern = L.string(at: 1) else { return L.raise("regex_compile expects a string") }
-        do {
-            let number = try Worker.from(L).regexes.compile(pattern)
-            lua_pushinteger(L, lua_Integer(number))
-            return 1
-        } catch {
-            return L.raise("invalid regular expression \(pattern): \(error)")
-        }
-    }
-
-    private static let regexMatch: mdl_SwiftFunction = { L in
-        let L = L!
-        let number = Int(mdl_tointegerx(L, 1, nil))
-        guard let subject = L.string(at: 2),
-            let captures = Worker.from(L).regexes.captures(number, in: subject)
-        else {
-            lua_pushnil(L)
-            return 1
-        }
-        lua_createtable(L, Int32(captures.count), 0)
-        for (offset, capture) in captures.enumerated() {
-            if let capture { L.push(String(capture)) } else { lua_pushnil(L) }
-            lua_rawseti(L, -2, lua_Integer(offset + 1))
-        }
-        return 1
-    }
-
-    private static let httpDate: mdl_SwiftFunction = { L in
-        let L = L!
-        guard lua_type(L, 1) == LUA_TNUMBER else { return L.raise("http_date expects a number") }
-        L.push(HTTPDate.format(epochSeconds: Int(mdl_tonumber(L, 1))))
-        return 1
-    }
-
-    private static let logError: mdl_SwiftFunction = { L in
-        let L = L!
-        Worker.from(L).logger.error("\(L.string(at: 1) ?? "error")")
-        return 0
-    }
-
-    private static let shutdown: mdl_SwiftFunction = { L in
-        Worker.from(L!).onShutdown?()
-        return 0
+        lua_createtable(lua.L, 0, 24)
+        let core = CoreTable(worker: self, L: lua.L, index: lua_gettop(lua.L))
+        for area in Self.coreAreas { area.register(in: core) }
     }
 }

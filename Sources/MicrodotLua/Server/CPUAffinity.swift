@@ -13,7 +13,7 @@ enum CPUAffinity {
             defer { fclose(file) }
             var line = [CChar](repeating: 0, count: 4096)
             while fgets(&line, Int32(line.count), file) != nil {
-                let text = String(cString: line)
+                let text = line.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
                 guard text.hasPrefix("Cpus_allowed:") else { continue }
                 let mask = text.dropFirst("Cpus_allowed:".count)
                 let count = mask.reduce(0) { total, character in

@@ -3,10 +3,16 @@ import NIOCore
 /// How to serve an app. A nil field falls back to what the script asked for
 /// with `app:run{...}`, then to the default.
 public struct Configuration: Sendable {
+    /// The address to listen on (default `defaultHost`, loopback only; "0.0.0.0"
+    /// for every interface).
     public var host: String?
+    /// The TCP port (default `defaultPort`; 0 picks a free one, read it back
+    /// from `MicrodotServer.port`).
     public var port: Int?
     /// Event loops, each with its own Lua state (default: one per core).
     public var workers: Int?
+    /// Log `METHOD PATH STATUS` for each request, as Microdot's `debug=True`
+    /// does (default false). Errors are logged either way.
     public var debug: Bool?
     /// Seconds that requests under way get to finish at shutdown (default 10).
     public var shutdownTimeout: Double?
@@ -21,6 +27,9 @@ public struct Configuration: Sendable {
     /// How long a connection may take to send a request, and stay idle.
     public var timeouts: Timeouts
 
+    /// A configuration; every field left nil comes from the script's
+    /// `app:run{...}`, then from the defaults below. `timeouts` are not read
+    /// from the script.
     public init(
         host: String? = nil, port: Int? = nil, workers: Int? = nil, debug: Bool? = nil,
         shutdownTimeout: Double? = nil, reload: Bool? = nil, handlerTimeout: Double? = nil,
@@ -43,10 +52,15 @@ public struct Configuration: Sendable {
         max(1, min(CPUAffinity.allowedCPUCount ?? System.coreCount, System.coreCount))
     }
 
+    /// Loopback only (Microdot listens on 0.0.0.0 by default).
     public static let defaultHost = "127.0.0.1"
+    /// Microdot's default port.
     public static let defaultPort = 5000
+    /// Seconds.
     public static let defaultShutdownTimeout = 10.0
+    /// Seconds.
     public static let defaultHandlerTimeout = 10.0
+    /// Bytes per worker: 512 MiB.
     public static let defaultMemoryLimit = 512 * 1024 * 1024
 
     /// This configuration, with its unset fields taken from `other`.
@@ -61,8 +75,8 @@ public struct Configuration: Sendable {
             timeouts: timeouts)
     }
 
-    var containment: Worker.Containment {
-        Worker.Containment(
+    var luaLimits: Worker.LuaLimits {
+        Worker.LuaLimits(
             memoryLimit: max(0, memoryLimit ?? Self.defaultMemoryLimit),
             handlerTimeout: max(0, handlerTimeout ?? Self.defaultHandlerTimeout))
     }
@@ -82,6 +96,8 @@ public struct Timeouts: Sendable, Equatable {
     /// not been able to take more for this long.
     public var write: Double
 
+    /// Timeouts in seconds; the defaults are what the server uses when none
+    /// are given.
     public init(requestHead: Double = 10, idle: Double = 60, body: Double = 30, write: Double = 30) {
         self.requestHead = requestHead
         self.idle = idle

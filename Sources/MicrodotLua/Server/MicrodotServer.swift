@@ -11,6 +11,7 @@ public final class MicrodotServer: @unchecked Sendable {
     public let configuration: Configuration
     /// The port the server listens on (the one picked when asked for port 0).
     public let port: Int
+    /// The address the server listens on, as configured.
     public let host: String
     /// `microdot.shared`, readable and writable from Swift too.
     public let shared: SharedStore
@@ -39,8 +40,9 @@ public final class MicrodotServer: @unchecked Sendable {
         self.port = channel.localAddress?.port ?? 0
     }
 
-    /// Loads the app (a script that does not load throws a `LuaError` naming
-    /// file and line) and starts listening.
+    /// Loads the app in every worker and starts listening. Throws `LuaError`
+    /// when the app cannot start (a script error names file and line), or
+    /// NIO's `IOError` when the address cannot be bound.
     public static func start(
         app: MicrodotApp, configuration: Configuration = Configuration(),
         logger: Logger = Logger(label: "microdot-lua")
@@ -48,8 +50,8 @@ public final class MicrodotServer: @unchecked Sendable {
         let shared = SharedStore()
         // The first state is loaded here, before the loops exist, because the
         // script's app:run{} may choose how many there are.
-        let containment = configuration.containment
-        let first = try Worker(app: app, logger: logger, shared: shared, index: 1, containment: containment)
+        let luaLimits = configuration.luaLimits
+        let first = try Worker(app: app, logger: logger, shared: shared, index: 1, luaLimits: luaLimits)
         let settings = configuration.filling(from: first.runOptions)
         let workerCount = max(1, settings.workers ?? Configuration.defaultWorkers)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: workerCount)
@@ -61,12 +63,11 @@ public final class MicrodotServer: @unchecked Sendable {
                     ? first
                     : try eventLoop.submit {
                         try Worker(
-                            app: app, logger: logger, shared: shared, index: offset + 1, containment: containment)
+                            app: app, logger: logger, shared: shared, index: offset + 1, luaLimits: luaLimits)
                     }.wait()
                 loops.append(WorkerLoop(eventLoop: eventLoop, worker: worker, timeouts: settings.timeouts))
             }
-            var byLoop: [ObjectIdentifier: WorkerLoop] = [:]
-            for loop in loops { byLoop[ObjectIdentifier(loop.eventLoop)] = loop }
+            let byLoop = Dictionary(uniqueKeysWithValues: loops.map { (ObjectIdentifier($0.eventLoop), $0) })
             let bootstrap = ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 1024)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -167,7 +168,7 @@ public final class MicrodotServer: @unchecked Sendable {
                 do {
                     let worker = try Worker(
                         app: app, logger: logger, shared: shared, index: offset + 1,
-                        containment: configuration.containment)
+                        luaLimits: configuration.luaLimits)
                     configure(worker)
                     loop.worker = worker
                     if offset == 0 { logger.info("reloaded \(app.chunkName.dropFirst())") }

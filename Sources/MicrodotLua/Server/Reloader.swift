@@ -59,7 +59,12 @@ final class Reloader: @unchecked Sendable {
 
     private func record(_ path: String, into files: inout [String: timespec]) {
         var info = stat()
-        if stat(path, &info) == 0 { files[path] = info.st_mtim }
+        guard stat(path, &info) == 0 else { return }
+        #if canImport(Darwin)
+            files[path] = info.st_mtimespec
+        #else
+            files[path] = info.st_mtim
+        #endif
     }
 
     private func scan(_ folder: String, depth: Int, into files: inout [String: timespec]) {

@@ -3,7 +3,11 @@ import NIOCore
 /// What one event loop owns: the worker whose Lua state takes new requests
 /// (a reload replaces it; requests under way finish on the old one) and the
 /// connections open on the loop, so that shutdown can drain them.
-final class WorkerLoop {
+///
+/// `@unchecked Sendable`: everything but `eventLoop` is read and changed only
+/// on `eventLoop` (the methods run there); other threads only hand the
+/// reference over to it.
+final class WorkerLoop: @unchecked Sendable {
     let eventLoop: EventLoop
     var worker: Worker {
         didSet { worker.eventLoop = eventLoop }

@@ -1,9 +1,12 @@
 #include "lua_budget.h"
-#include "../CLua/shim.h"
+#include "lua_runtime.h"
 
 #include <errno.h>
+#include <lauxlib.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* How often the watchdog looks for overdue slices, and how many
    instructions a hooked thread runs between checks. */
@@ -18,6 +21,12 @@ static size_t watched_count, watched_capacity;
 /* The context whose slice runs on this thread (NULL between slices): the
    signal handler finds it here, so it never sees a context being freed. */
 static pthread_key_t current;
+
+static double mdl_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
 
 static double load_deadline(mdl_context *ctx) {
     double value;

@@ -1,0 +1,38 @@
+import CLua
+import CLuaRuntime
+
+/// What the framework asks of the server it runs in: `core.root` (the
+/// script's folder), `core.worker_id`, `core.http_date`, `core.log_error`
+/// and `core.shutdown`.
+enum CoreServer: CoreArea {
+    static func register(in core: CoreTable) {
+        core.L.push(core.worker.app.root)
+        core.setTop(as: "root")
+        lua_pushinteger(core.L, lua_Integer(core.worker.index))
+        core.setTop(as: "worker_id")
+        core.set("http_date", httpDate)
+        core.set("log_error", logError)
+        core.set("shutdown", shutdown)
+    }
+
+    /// `core.http_date(seconds)`: an IMF-fixdate (RFC 9110 section 5.6.7).
+    private static let httpDate: mdl_SwiftFunction = { L in
+        let L = L!
+        guard lua_type(L, 1) == LUA_TNUMBER else { return L.raise("http_date expects a number") }
+        L.push(HTTPDate.format(epochSeconds: Int(mdl_tonumber(L, 1))))
+        return 1
+    }
+
+    /// `core.log_error(message)`: to the server's logger.
+    private static let logError: mdl_SwiftFunction = { L in
+        let L = L!
+        Worker.from(L).logger.error("\(L.string(at: 1) ?? "error")")
+        return 0
+    }
+
+    /// `core.shutdown()`: `app:shutdown()`, a graceful stop of the server.
+    private static let shutdown: mdl_SwiftFunction = { L in
+        Worker.from(L!).onShutdown?()
+        return 0
+    }
+}
