@@ -77,9 +77,6 @@ final class Worker {
     /// `microdot.Request`'s limits, read once the script has run.
     private(set) var limits = RequestLimits()
 
-    /// The first value a suspending request yields; unforgeable from Lua.
-    static let suspendMarker = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
-
     /// How far one state may go: bytes it may allocate, seconds Lua may run
     /// without yielding (0: no limit).
     struct Containment {
@@ -121,26 +118,62 @@ final class Worker {
 
     // MARK: Loading
 
+    /// The framework's modules: the name `require` takes, and the source.
+    /// Each file's chunk name is its path, so errors name "microdot/router.lua:12".
+    private static let frameworkModules: [(name: String, file: String, source: [UInt8])] = [
+        ("microdot", "init", PackageResources.init_lua),
+        ("microdot.application", "application", PackageResources.application_lua),
+        ("microdot.coroutine", "coroutine", PackageResources.coroutine_lua),
+        ("microdot.datastructures", "datastructures", PackageResources.datastructures_lua),
+        ("microdot.dispatch", "dispatch", PackageResources.dispatch_lua),
+        ("microdot.errors", "errors", PackageResources.errors_lua),
+        ("microdot.multipart", "multipart", PackageResources.multipart_lua),
+        ("microdot.request", "request", PackageResources.request_lua),
+        ("microdot.response", "response", PackageResources.response_lua),
+        ("microdot.router", "router", PackageResources.router_lua),
+        ("microdot.server", "server", PackageResources.server_lua),
+        ("microdot.static", "static", PackageResources.static_lua),
+        ("microdot.test_client", "test_client", PackageResources.test_client_lua),
+    ]
+
+    /// Makes the framework's modules loadable with `require` (from
+    /// `package.preload`; `microdot.core` is the host's table, already in
+    /// `package.loaded`, as OpenResty does with `ngx`), loads `microdot`,
+    /// and keeps `microdot.server`'s entry point.
     private func loadFramework() throws {
         let L = lua.L
-        pushCore()
-        try lua.run(source: PackageResources.microdot_lua, chunkName: "=microdot", arguments: 1, results: 1)
-        // package.loaded.microdot = M, so require("microdot") finds it.
         _ = mdl_getglobal(L, "package")
-        lua_getfield(L, -1, "loaded")
-        lua_pushvalue(L, -3)
-        L.setField("microdot", at: -2)
+        let package = lua_gettop(L)
+        lua_getfield(L, package, "loaded")
+        pushCore()
+        L.setField("microdot.core", at: -2)
+        mdl_pop(L, 1)
+        lua_getfield(L, package, "preload")
+        for module in Self.frameworkModules {
+            let chunkName = "@microdot/\(module.file).lua"
+            let loaded = module.source.withUnsafeBufferPointer { buffer in
+                buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
+                    mdl_loadbuffer(L, $0, buffer.count, chunkName)
+                }
+            }
+            guard loaded == LUA_OK else {
+                defer { lua_settop(L, package - 1) }
+                throw LuaError(message: L.string(at: -1) ?? "cannot load \(chunkName)")
+            }
+            L.setField(module.name, at: -2)
+        }
         mdl_pop(L, 1)
         // The script's folder comes first on package.path.
-        lua_getfield(L, -1, "path")
+        lua_getfield(L, package, "path")
         let path = L.string(at: -1) ?? ""
         mdl_pop(L, 1)
         L.push("\(app.root)/?.lua;\(app.root)/?/init.lua;" + path)
-        L.setField("path")
+        L.setField("path", at: package)
         mdl_pop(L, 1)
-        lua_getfield(L, -1, "_serve")
+        try lua.run(
+            source: Array(#"require("microdot"); return require("microdot.server").serve"#.utf8),
+            chunkName: "=microdot", results: 1)
         serveFunction = lua.reference()
-        mdl_pop(L, 1)
     }
 
     private func loadScript() throws {
@@ -165,8 +198,17 @@ final class Worker {
         }
         appObject = lua.reference()
 
+        limits = scriptLimits()
+    }
+
+    /// `microdot.Request`'s limits as the script has set them now.
+    func scriptLimits() -> RequestLimits {
+        let L = lua.L
+        let microdot = loadedModule()
+        defer { mdl_pop(L, 2) }
         L.rawField("Request", of: microdot)
         let request = lua_gettop(L)
+        let defaults = RequestLimits()
         func limit(_ name: String) -> Int? {
             lua_getfield(L, request, name)
             defer { mdl_pop(L, 1) }
@@ -174,10 +216,10 @@ final class Worker {
             let value = mdl_tointegerx(L, -1, &isInteger)
             return isInteger != 0 && value >= 0 ? Int(value) : nil
         }
-        limits = RequestLimits(
-            maxContentLength: limit("max_content_length") ?? limits.maxContentLength,
-            maxBodyLength: limit("max_body_length") ?? limits.maxBodyLength,
-            maxReadline: limit("max_readline") ?? limits.maxReadline)
+        return RequestLimits(
+            maxContentLength: limit("max_content_length") ?? defaults.maxContentLength,
+            maxBodyLength: limit("max_body_length") ?? defaults.maxBodyLength,
+            maxReadline: limit("max_readline") ?? defaults.maxReadline)
     }
 
     /// Pushes package.loaded.microdot; returns its index.
@@ -237,8 +279,7 @@ final class Worker {
         L.setField("decode", at: json)
         L.setField("json", at: core)
 
-        lua_pushlightuserdata(L, Self.suspendMarker)
-        L.setField("SUSPEND", at: core)
+        HostProtocol.publish(L, into: core)
         L.push(app.root)
         L.setField("root", at: core)
         lua_pushinteger(L, lua_Integer(index))
@@ -246,7 +287,7 @@ final class Worker {
         let functions: [(String, mdl_SwiftFunction)] = [
             ("regex_compile", Self.regexCompile), ("regex_match", Self.regexMatch),
             ("http_date", Self.httpDate), ("log_error", Self.logError), ("shutdown", Self.shutdown),
-            ("encode_response", Self.encodeResponse), ("await_async", Self.awaitAsync),
+            ("test_request", Self.testRequest), ("await_async", Self.awaitAsync),
             ("realpath", Self.realPath), ("file_size", Self.fileSize),
             ("shared_get", Self.sharedGet), ("shared_set", Self.sharedSet),
             ("shared_incr", Self.sharedIncrement), ("shared_delete", Self.sharedDelete),
