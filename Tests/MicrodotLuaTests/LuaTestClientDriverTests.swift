@@ -32,6 +32,18 @@ final class LuaTestClientDriverTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(start), 0.25)
     }
 
+    func testTheLuaClientWorksInsideAScriptsOwnCoroutine() throws {
+        let app = MicrodotApp(
+            source: """
+                local microdot = require("microdot")
+                local app = microdot.Microdot()
+                app:get("/", function(req) microdot.sleep(30); return "woke" end)
+                local get = coroutine.wrap(function() return microdot.test_client(app):get("/").text end)
+                assert(get() == "woke")
+                """)
+        XCTAssertNoThrow(try app.runScript())
+    }
+
     func testTheBodyLimitIsTheServersEvenWhenTheScriptChangesIt() throws {
         let app = MicrodotApp(
             source: """

@@ -6,10 +6,12 @@ extension Worker {
     /// `core.test_request(app, method, url, headers, body)`: what Lua's
     /// `microdot.test_client` sends. The request runs through a `RequestTask`,
     /// as one from a socket does, into a `CollectingSink`; the bytes are
-    /// parsed back by `ResponseParser`. Returns the ticket of an async call
-    /// (taken like an async host function's) whose value is a table: status,
-    /// reason, headers (an array of {name, value}), body, and failure when an
-    /// error cut the response short after its head. A body over
+    /// parsed back by `ResponseParser` into a table: status, reason, headers
+    /// (an array of {name, value}), body, and failure when an error cut the
+    /// response short after its head. Returns true and that table (or false
+    /// and an error) when the request ended at once, which it always does
+    /// without an event loop; else nil and the ticket of an async call (taken
+    /// like an async host function's) that ends with them. A body over
     /// `microdot.Request`'s limits is not kept, as from a socket.
     static let testRequest: mdl_SwiftFunction = { L in
         let L = L!
@@ -57,7 +59,13 @@ extension Worker {
                 })
         }
         RequestTask(worker: worker, sink: sink, request: request, app: app).start()
-        lua_pushinteger(L, lua_Integer(ticket))
-        return 1
+        if let result = call.finishedResult {
+            worker.asyncCalls[ticket] = nil
+            worker.pushResult(result, on: L)
+        } else {
+            lua_pushnil(L)
+            lua_pushinteger(L, lua_Integer(ticket))
+        }
+        return 2
     }
 }

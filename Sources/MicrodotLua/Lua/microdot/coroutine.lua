@@ -72,20 +72,27 @@ function M.sleep(seconds)
   if not ok then error(err or "request cancelled", 2) end
 end
 
---- Wraps the Swift starter of an async host function: the call suspends the
---- request until the Swift task is done. Outside a request (a script's top
---- level, a test script) there is nothing to suspend, so it waits.
----@param start fun(...): integer returns the call's ticket
+--- Waits for the host's async call `ticket`: suspends the request until
+--- it is done. Outside a request (a script's top level, a test script)
+--- there is nothing to suspend, so it blocks.
+---@param ticket integer
+---@return boolean ok
+---@return any value_or_error
+function M.await(ticket)
+  if co_isyieldable() then
+    return co_yield(SUSPEND, core.AWAIT, ticket)
+  end
+  return core.await_async(ticket)
+end
+local await = M.await
+
+--- Wraps the Swift starter of an async host function, which returns the
+--- call's ticket: calling the result waits for the call (see `await`).
+---@param start fun(...): integer
 ---@return function
 function M.async(start)
   return function(...)
-    local ticket = start(...)
-    local ok, value
-    if co_isyieldable() then
-      ok, value = co_yield(SUSPEND, core.AWAIT, ticket)
-    else
-      ok, value = core.await_async(ticket)
-    end
+    local ok, value = await(start(...))
     if not ok then error(value, 2) end
     return value
   end
