@@ -118,8 +118,11 @@ final class Worker {
 
     // MARK: Loading
 
-    /// The framework's modules: the name `require` takes, and the source.
-    /// Each file's chunk name is its path, so errors name "microdot/router.lua:12".
+    /// The framework's modules: the name `require` takes, the file in
+    /// Lua/microdot/, and its source. Each file's chunk name is its path, so
+    /// errors name "microdot/router.lua:12". A new module (an extension such
+    /// as microdot.session) is a file there, an `.embedInCode` entry in
+    /// Package.swift and a row here.
     private static let frameworkModules: [(name: String, file: String, source: [UInt8])] = [
         ("microdot", "init", PackageResources.init_lua),
         ("microdot.application", "application", PackageResources.application_lua),
