@@ -33,7 +33,21 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            resources: [.embedInCode("Lua/microdot.lua")]
+            resources: [
+                .embedInCode("Lua/microdot/init.lua"),
+                .embedInCode("Lua/microdot/application.lua"),
+                .embedInCode("Lua/microdot/coroutine.lua"),
+                .embedInCode("Lua/microdot/datastructures.lua"),
+                .embedInCode("Lua/microdot/dispatch.lua"),
+                .embedInCode("Lua/microdot/errors.lua"),
+                .embedInCode("Lua/microdot/multipart.lua"),
+                .embedInCode("Lua/microdot/request.lua"),
+                .embedInCode("Lua/microdot/response.lua"),
+                .embedInCode("Lua/microdot/router.lua"),
+                .embedInCode("Lua/microdot/server.lua"),
+                .embedInCode("Lua/microdot/static.lua"),
+                .embedInCode("Lua/microdot/test_client.lua"),
+            ]
         ),
         .executableTarget(
             name: "microdot-lua",

@@ -102,111 +102,11 @@ public final class MicrodotTestClient: @unchecked Sendable {
             } else if !body.isEmpty {
                 request.body = ByteBuffer(bytes: body)
             }
-            let sink = CollectingSink(eventLoop: loop.eventLoop)
+            let finished = loop.eventLoop.makePromise(of: [UInt8].self)
+            let sink = CollectingSink { bytes, _ in finished.succeed(bytes) }
             RequestTask(worker: loop.worker, sink: sink, request: request).start()
-            return sink.finished.futureResult
+            return finished.futureResult
         }.get()
         return try ResponseParser.parse(bytes, method: method)
-    }
-}
-
-/// A connection that keeps what is written to it.
-private final class CollectingSink: ResponseSink {
-    let finished: EventLoopPromise<[UInt8]>
-    private var output: [UInt8] = []
-
-    init(eventLoop: EventLoop) {
-        finished = eventLoop.makePromise()
-    }
-
-    var isWritable: Bool { true }
-    var allocator: ByteBufferAllocator { ByteBufferAllocator() }
-    var clientAddress: (host: String, port: Int) { ("127.0.0.1", 0) }
-    var isDraining: Bool { false }
-
-    func write(_ data: IOData, flush: Bool, completion: ((Result<Void, Error>) -> Void)?) {
-        switch data {
-        case .byteBuffer(let buffer):
-            output.append(contentsOf: buffer.readableBytesView)
-        case .fileRegion(let region):
-            do {
-                try region.fileHandle.withUnsafeFileDescriptor { descriptor in
-                    var chunk = [UInt8](repeating: 0, count: 65536)
-                    var offset = region.readerIndex
-                    while offset < region.endIndex {
-                        let wanted = min(chunk.count, region.endIndex - offset)
-                        let count = chunk.withUnsafeMutableBytes {
-                            pread(descriptor, $0.baseAddress, wanted, off_t(offset))
-                        }
-                        guard count > 0 else { break }
-                        output.append(contentsOf: chunk[0..<count])
-                        offset += count
-                    }
-                }
-            } catch {
-                completion?(.failure(error))
-                return
-            }
-        }
-        completion?(.success(()))
-    }
-
-    func flush() {}
-
-    func requestFinished(keepAlive: Bool) {
-        finished.succeed(output)
-    }
-}
-
-/// Reads an HTTP/1.1 response: status line, headers, and a body framed by
-/// Content-Length, chunked encoding, or the end of the bytes.
-enum ResponseParser {
-    struct Malformed: Error, CustomStringConvertible {
-        let description: String
-    }
-
-    static func parse(_ bytes: [UInt8], method: String) throws -> TestResponse {
-        let separator: [UInt8] = [13, 10, 13, 10]
-        guard let headEnd = bytes.indices.first(where: { bytes[$0...].starts(with: separator) }) else {
-            throw Malformed(description: "no complete response head in \(bytes.count) bytes")
-        }
-        let lines = String(decoding: bytes[..<headEnd], as: UTF8.self)
-            .split(separator: "\r\n", omittingEmptySubsequences: false).map(String.init)
-        let statusParts = lines[0].split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
-        guard statusParts.count >= 2, let status = Int(statusParts[1]) else {
-            throw Malformed(description: "bad status line \(lines[0])")
-        }
-        var headers: [(name: String, value: String)] = []
-        for line in lines.dropFirst() {
-            guard let colon = line.firstIndex(of: ":") else { throw Malformed(description: "bad header line \(line)") }
-            headers.append((String(line[..<colon]), String(line[line.index(after: colon)...].drop { $0 == " " })))
-        }
-        let rest = Array(bytes[(headEnd + 4)...])
-        let response = { (body: [UInt8]) in
-            TestResponse(
-                status: status, reason: statusParts.count > 2 ? String(statusParts[2]) : "",
-                headers: headers, body: body)
-        }
-        let isChunked = headers.contains { $0.name.lowercased() == "transfer-encoding" && $0.value == "chunked" }
-        if method == "HEAD" || !isChunked { return response(rest) }
-        return response(try dechunk(rest))
-    }
-
-    private static func dechunk(_ bytes: [UInt8]) throws -> [UInt8] {
-        var body: [UInt8] = []
-        var position = 0
-        while true {
-            guard let lineEnd = bytes[position...].firstIndex(of: 13),
-                let size = Int(
-                    String(decoding: bytes[position..<lineEnd], as: UTF8.self), radix: 16)
-            else {
-                throw Malformed(description: "bad chunk size")
-            }
-            position = lineEnd + 2
-            if size == 0 { return body }
-            guard position + size <= bytes.count else { throw Malformed(description: "truncated chunk") }
-            body.append(contentsOf: bytes[position..<(position + size)])
-            position += size + 2
-        }
     }
 }

@@ -29,6 +29,11 @@ final class AsyncCall: @unchecked Sendable {
         if let ready { callback(ready) }
     }
 
+    /// The result, if the call is done.
+    var finishedResult: Result<LuaValue, Error>? {
+        lock.withLock { result }
+    }
+
     /// Blocks the calling thread until the result is there.
     func wait() -> Result<LuaValue, Error> {
         finished.wait()

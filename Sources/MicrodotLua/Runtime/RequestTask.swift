@@ -21,6 +21,14 @@ protocol ResponseSink: AnyObject {
     /// Sends what was written without a flush.
     func flush()
     func requestFinished(keepAlive: Bool)
+    /// An error stopped the response after its head was sent (the error is
+    /// logged already; `requestFinished` follows).
+    func responseFailed(_ message: String)
+}
+
+extension ResponseSink {
+    /// A socket has nothing to add: its client sees the connection close.
+    func responseFailed(_ message: String) {}
 }
 
 /// One request running in its own Lua coroutine: started, resumed after a
@@ -32,6 +40,8 @@ final class RequestTask {
     private var framing: RequestFraming
     private let thread: OpaquePointer
     private let threadReference: Int32
+    /// The registry reference of the app to dispatch to.
+    private let app: Int32
 
     private enum State {
         case running
@@ -50,10 +60,12 @@ final class RequestTask {
     /// for anything (a sleep, an async call, the client) or past 64 KiB.
     private var unflushedBytes = 0
 
-    init(worker: Worker, sink: ResponseSink, request: ReceivedRequest) {
+    /// `app` is a registry reference to the app; by default the worker's.
+    init(worker: Worker, sink: ResponseSink, request: ReceivedRequest, app: Int32? = nil) {
         self.worker = worker
         self.sink = sink
         self.request = request
+        self.app = app ?? worker.appObject
         let head = request.head
         framing = RequestFraming(
             isHead: head.method == .HEAD,
@@ -65,7 +77,7 @@ final class RequestTask {
     func start() {
         let co = thread
         lua_rawgeti(co, mdl_registryindex(), lua_Integer(worker.serveFunction))
-        lua_rawgeti(co, mdl_registryindex(), lua_Integer(worker.appObject))
+        lua_rawgeti(co, mdl_registryindex(), lua_Integer(app))
         let head = request.head
         co.push(head.method.rawValue)
         co.push(head.uri)
@@ -76,7 +88,7 @@ final class RequestTask {
         }
         pushHeaders(head.headers)
         if request.bodyTooLarge {
-            lua_pushboolean(co, 0)
+            HostProtocol.pushBodyTooLarge(co)
         } else if let body = request.body {
             body.withUnsafeReadableBytes { co.push(bytes: $0) }
         } else {
@@ -129,47 +141,51 @@ final class RequestTask {
                         + "without yielding and kept running after the error; the request was discarded")
                 return
             }
-            switch status {
-            case LUA_OK:
-                if results > 0, lua_type(co, -results) == LUA_TTABLE || lua_type(co, -results) == LUA_TSTRING {
-                    respond(at: lua_gettop(co) - results + 1, streaming: false)
-                } else {
-                    endStream()
-                }
+            switch HostProtocol.decode(co, status: status, results: results) {
+            case .response(let index):
+                respond(at: index, streaming: false)
                 finish()
                 return
-            case LUA_YIELD:
-                let first = lua_gettop(co) - results + 1
-                switch lua_type(co, first) {
-                case LUA_TLIGHTUSERDATA where lua_touserdata(co, first) == Worker.suspendMarker:
-                    suspend(at: first)
-                    return
-                case LUA_TTABLE:
-                    let sendsChunks = respond(at: first, streaming: true)
-                    lua_settop(co, 0)
-                    lua_pushboolean(co, sendsChunks && !cancelled ? 1 : 0)
+            case .streamEnded:
+                endStream()
+                finish()
+                return
+            case .streamHead(let index):
+                let sendsChunks = respond(at: index, streaming: true)
+                lua_settop(co, 0)
+                lua_pushboolean(co, sendsChunks && !cancelled ? 1 : 0)
+                arguments = 1
+            case .chunk(let index):
+                writeChunk(at: index)
+                lua_settop(co, 0)
+                if cancelled {
+                    lua_pushboolean(co, 0)
                     arguments = 1
-                case LUA_TSTRING:
-                    writeChunk(at: first)
-                    lua_settop(co, 0)
-                    if cancelled {
-                        lua_pushboolean(co, 0)
-                        arguments = 1
-                    } else if sink.isWritable {
-                        lua_pushboolean(co, 1)
-                        arguments = 1
-                    } else {
-                        flushStream()
-                        state = .waitingForWritable
-                        return
-                    }
-                default:
-                    fail(
-                        "a request coroutine yielded a value the server does not understand; "
-                            + "use coroutine.wrap or coroutine.create for generators")
+                } else if sink.isWritable {
+                    lua_pushboolean(co, 1)
+                    arguments = 1
+                } else {
+                    flushStream()
+                    state = .waitingForWritable
                     return
                 }
-            default:
+            case .sleep(let seconds):
+                guard let answered = sleep(seconds) else { return }
+                arguments = answered
+            case .await(let ticket):
+                guard let answered = awaitCall(ticket) else { return }
+                arguments = answered
+            case .unknownSuspension:
+                lua_settop(co, 0)
+                lua_pushboolean(co, 0)
+                co.push("unknown suspension")
+                arguments = 2
+            case .unknownYield:
+                fail(
+                    "a request coroutine yielded a value the server does not understand; "
+                        + "use coroutine.wrap or coroutine.create for generators")
+                return
+            case .failed:
                 let message = co.string(at: -1) ?? "(error object is not a string)"
                 if message.contains("stack traceback:") {
                     fail(message)
@@ -183,30 +199,18 @@ final class RequestTask {
         }
     }
 
-    /// A suspension: `(SUSPEND, "sleep", seconds)` or `(SUSPEND, "async", ticket)`.
-    private func suspend(at first: Int32) {
+    /// Sleeps `seconds` on the event loop; returns nil. A script run without
+    /// one (a test script) has no time to wait: the sleep ends now, and the
+    /// number of values to resume with is returned.
+    private func sleep(_ seconds: Double) -> Int32? {
         flushStream()
-        let co = thread
-        let operation = co.string(at: first + 1)
-        let seconds = mdl_tonumber(co, first + 2)
-        let ticket = Int(mdl_tointegerx(co, first + 2, nil))
-        lua_settop(co, 0)
-        if operation == "async", let call = worker.asyncCalls.removeValue(forKey: ticket) {
-            state = .awaiting(call)
-            let loop = worker.eventLoop!
-            call.whenComplete { [self] result in
-                loop.execute { self.asyncCallFinished(call, result) }
-            }
-            return
-        }
-        guard operation == "sleep" else {
-            lua_pushboolean(co, 0)
-            co.push("unknown suspension")
-            resume(arguments: 2)
-            return
+        lua_settop(thread, 0)
+        guard let loop = worker.eventLoop else {
+            lua_pushboolean(thread, 1)
+            return 1
         }
         let nanoseconds = Int64(min(seconds, 1e9) * 1e9)
-        let scheduled = worker.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) { [self] in
+        let scheduled = loop.scheduleTask(in: .nanoseconds(nanoseconds)) { [self] in
             guard case .sleeping = state else { return }
             if cancelled {
                 resumeCancelled()
@@ -216,6 +220,30 @@ final class RequestTask {
             }
         }
         state = .sleeping(scheduled)
+        return nil
+    }
+
+    /// Waits for the async call `ticket` on the event loop; returns nil.
+    /// Without one (a test script), blocks until the call is done and
+    /// returns the number of values to resume with.
+    private func awaitCall(_ ticket: Int) -> Int32? {
+        flushStream()
+        let co = thread
+        lua_settop(co, 0)
+        guard let call = worker.asyncCalls.removeValue(forKey: ticket) else {
+            lua_pushboolean(co, 0)
+            co.push("unknown suspension")
+            return 2
+        }
+        guard let loop = worker.eventLoop else {
+            worker.pushResult(call.wait(), on: co)
+            return 2
+        }
+        state = .awaiting(call)
+        call.whenComplete { [self] result in
+            loop.execute { self.asyncCallFinished(call, result) }
+        }
+        return nil
     }
 
     private func asyncCallFinished(_ call: AsyncCall, _ result: Result<LuaValue, Error>) {
@@ -354,6 +382,7 @@ final class RequestTask {
             writeInternalError()
         } else {
             framing.keepAlive = false
+            sink.responseFailed(message)
         }
         finish()
     }

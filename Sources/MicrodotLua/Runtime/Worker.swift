@@ -81,11 +81,6 @@ final class Worker: @unchecked Sendable {
     /// `microdot.Request`'s limits, read once the script has run.
     private(set) var limits = RequestLimits()
 
-    /// The first value a suspending request yields; unforgeable from Lua.
-    /// Only its address is used (never the memory), so sharing it between
-    /// threads is safe.
-    nonisolated(unsafe) static let suspendMarker = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
-
     /// How far one state may go: bytes it may allocate, seconds Lua may run
     /// without yielding (0: no limit).
     struct LuaLimits {
@@ -127,26 +122,65 @@ final class Worker: @unchecked Sendable {
 
     // MARK: Loading
 
+    /// The framework's modules: the name `require` takes, the file in
+    /// Lua/microdot/, and its source. Each file's chunk name is its path, so
+    /// errors name "microdot/router.lua:12". A new module (an extension such
+    /// as microdot.session) is a file there, an `.embedInCode` entry in
+    /// Package.swift and a row here.
+    private static let frameworkModules: [(name: String, file: String, source: [UInt8])] = [
+        ("microdot", "init", PackageResources.init_lua),
+        ("microdot.application", "application", PackageResources.application_lua),
+        ("microdot.coroutine", "coroutine", PackageResources.coroutine_lua),
+        ("microdot.datastructures", "datastructures", PackageResources.datastructures_lua),
+        ("microdot.dispatch", "dispatch", PackageResources.dispatch_lua),
+        ("microdot.errors", "errors", PackageResources.errors_lua),
+        ("microdot.multipart", "multipart", PackageResources.multipart_lua),
+        ("microdot.request", "request", PackageResources.request_lua),
+        ("microdot.response", "response", PackageResources.response_lua),
+        ("microdot.router", "router", PackageResources.router_lua),
+        ("microdot.server", "server", PackageResources.server_lua),
+        ("microdot.static", "static", PackageResources.static_lua),
+        ("microdot.test_client", "test_client", PackageResources.test_client_lua),
+    ]
+
+    /// Makes the framework's modules loadable with `require` (from
+    /// `package.preload`; `microdot.core` is the host's table, already in
+    /// `package.loaded`, as OpenResty does with `ngx`), loads `microdot`,
+    /// and keeps `microdot.server`'s entry point.
     private func loadFramework() throws {
         let L = lua.L
-        pushCore()
-        try lua.run(source: PackageResources.microdot_lua, chunkName: "=microdot", arguments: 1, results: 1)
-        // package.loaded.microdot = M, so require("microdot") finds it.
         _ = mdl_getglobal(L, "package")
-        lua_getfield(L, -1, "loaded")
-        lua_pushvalue(L, -3)
-        L.setField("microdot", at: -2)
+        let package = lua_gettop(L)
+        lua_getfield(L, package, "loaded")
+        pushCore()
+        L.setField("microdot.core", at: -2)
+        mdl_pop(L, 1)
+        lua_getfield(L, package, "preload")
+        for module in Self.frameworkModules {
+            let chunkName = "@microdot/\(module.file).lua"
+            let loaded = module.source.withUnsafeBufferPointer { buffer in
+                buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
+                    mdl_loadbuffer(L, $0, buffer.count, chunkName)
+                }
+            }
+            guard loaded == LUA_OK else {
+                defer { lua_settop(L, package - 1) }
+                throw LuaError(message: L.string(at: -1) ?? "cannot load \(chunkName)")
+            }
+            L.setField(module.name, at: -2)
+        }
         mdl_pop(L, 1)
         // The script's folder comes first on package.path.
-        lua_getfield(L, -1, "path")
+        lua_getfield(L, package, "path")
         let path = L.string(at: -1) ?? ""
         mdl_pop(L, 1)
         L.push("\(app.root)/?.lua;\(app.root)/?/init.lua;" + path)
-        L.setField("path")
+        L.setField("path", at: package)
         mdl_pop(L, 1)
-        lua_getfield(L, -1, "_serve")
+        try lua.run(
+            source: Array(#"require("microdot"); return require("microdot.server").serve"#.utf8),
+            chunkName: "=microdot", results: 1)
         serveFunction = lua.reference()
-        mdl_pop(L, 1)
     }
 
     private func loadScript() throws {
@@ -171,8 +205,17 @@ final class Worker: @unchecked Sendable {
         }
         appObject = lua.reference()
 
+        limits = scriptLimits()
+    }
+
+    /// `microdot.Request`'s limits as the script has set them now.
+    func scriptLimits() -> RequestLimits {
+        let L = lua.L
+        let microdot = loadedModule()
+        defer { mdl_pop(L, 2) }
         L.rawField("Request", of: microdot)
         let request = lua_gettop(L)
+        let defaults = RequestLimits()
         func limit(_ name: String) -> Int? {
             lua_getfield(L, request, name)
             defer { mdl_pop(L, 1) }
@@ -180,10 +223,10 @@ final class Worker: @unchecked Sendable {
             let value = mdl_tointegerx(L, -1, &isInteger)
             return isInteger != 0 && value >= 0 ? Int(value) : nil
         }
-        limits = RequestLimits(
-            maxContentLength: limit("max_content_length") ?? limits.maxContentLength,
-            maxBodyLength: limit("max_body_length") ?? limits.maxBodyLength,
-            maxReadline: limit("max_readline") ?? limits.maxReadline)
+        return RequestLimits(
+            maxContentLength: limit("max_content_length") ?? defaults.maxContentLength,
+            maxBodyLength: limit("max_body_length") ?? defaults.maxBodyLength,
+            maxReadline: limit("max_readline") ?? defaults.maxReadline)
     }
 
     /// Pushes package.loaded.microdot; returns its index.
@@ -224,7 +267,7 @@ final class Worker: @unchecked Sendable {
     /// The areas of `core`, one file each under Core/.
     private static let coreAreas: [CoreArea.Type] = [
         CoreServer.self, CoreCoroutines.self, CoreJSON.self, CoreRegex.self, CoreFiles.self, CoreShared.self,
-        CoreModules.self, CoreEncodeResponse.self,
+        CoreModules.self, CoreTestRequest.self,
     ]
 
     /// Pushes the `core` table, the framework's only way into the host.

@@ -1,0 +1,193 @@
+-- Case-insensitive header tables (Microdot's NoCaseDict), multi-dicts and
+-- URL decoding: the containers requests and responses are made of.
+local type, next, pairs, ipairs, tonumber, rawget, rawset, setmetatable =
+  type, next, pairs, ipairs, tonumber, rawget, rawset, setmetatable
+local find = string.find
+
+local M = {}
+
+-- Header tables: keys keep the case they were set with (what goes on the
+-- wire); lookups and assignments ignore case.
+---@class microdot.NoCaseDict: { [string]: string|string[] }
+local Headers = {}
+M.Headers = Headers
+
+-- Lower-case forms of header names, so that a lookup does not build new
+-- strings each time; bounded, since clients choose request header names.
+local lower_cache, lower_cached = {}, 0
+local function lower(key)
+  local l = lower_cache[key]
+  if l == nil then
+    l = key:lower()
+    if lower_cached >= 4096 then lower_cache, lower_cached = {}, 0 end
+    lower_cache[key], lower_cached = l, lower_cached + 1
+  end
+  return l
+end
+
+--- The key under which `t` holds `key`, whatever its case, or nil.
+---@param t table
+---@param key string
+---@return string?
+local function header_key(t, key)
+  local wanted = lower(key)
+  for k in next, t do
+    if type(k) == "string" and lower(k) == wanted then return k end
+  end
+end
+
+Headers.__index = function(t, key)
+  if type(key) ~= "string" then return nil end
+  local k = header_key(t, key)
+  if k ~= nil then return rawget(t, k) end
+end
+
+Headers.__newindex = function(t, key, value)
+  if type(key) == "string" then
+    local k = header_key(t, key)
+    if k ~= nil then
+      rawset(t, k, value)
+      return
+    end
+  end
+  rawset(t, key, value)
+end
+
+--- A header table holding `initial`'s entries.
+---@param initial? table<string, string|string[]>
+---@return microdot.NoCaseDict
+local function new_headers(initial)
+  local headers = {}
+  if initial ~= nil then
+    if type(initial) ~= "table" then
+      error("headers must be a table, got " .. type(initial), 3)
+    end
+    -- Filled before the metatable is set, so without metamethod calls;
+    -- names that differ only in case still become one header.
+    for k, v in pairs(initial) do
+      headers[type(k) == "string" and header_key(headers, k) or k] = v
+    end
+  end
+  return setmetatable(headers, Headers)
+end
+M.header_key = header_key
+M.new_headers = new_headers
+
+local function hex_byte(h)
+  return string.char(tonumber(h, 16))
+end
+
+--- `s` with its %XX escapes decoded (a `+` stays a `+`).
+---@param s string
+---@return string
+local function percent_decode(s)
+  if find(s, "%", 1, true) == nil then return s end
+  return (s:gsub("%%(%x%x)", hex_byte))
+end
+
+--- A form or query string value decoded: `+` is a space.
+---@param s string
+---@return string
+local function form_decode(s)
+  if s:find("+", 1, true) ~= nil then s = s:gsub("+", " ") end
+  return percent_decode(s)
+end
+M.percent_decode = percent_decode
+M.form_decode = form_decode
+
+--- `s` encoded for a query string or form (a space becomes `+`).
+---@param s string
+---@return string
+function M.urlencode(s)
+  return (s:gsub("[^%w%-%._~ ]", function(c)
+    return string.format("%%%02X", c:byte())
+  end):gsub(" ", "+"))
+end
+
+-- A multi-dict: `md.key` is the first value; all of them are in getlist().
+---@class microdot.MultiDict: { [string]: any }
+local MultiDict = {}
+local multidict_lists = setmetatable({}, { __mode = "k" })
+MultiDict.__index = MultiDict
+
+--- An empty multi-dict.
+---@return microdot.MultiDict
+local function new_multidict()
+  local md = setmetatable({}, MultiDict)
+  multidict_lists[md] = {}
+  return md
+end
+
+--- Adds a value under `key`, after any it already has.
+---@param md microdot.MultiDict
+---@param key string
+---@param value any
+local function multidict_add(md, key, value)
+  local lists = multidict_lists[md]
+  local list = lists[key]
+  if list == nil then
+    lists[key] = { value }
+    rawset(md, key, value)
+  else
+    list[#list + 1] = value
+  end
+end
+
+-- `convert` signals a value it cannot convert the Lua way, by returning nil
+-- (as tonumber does): the default is used. An error it raises propagates,
+-- as in Microdot.
+---@param key string
+---@param default? any
+---@param convert? fun(value: any): any
+---@return any
+function MultiDict:get(key, default, convert)
+  local value = rawget(self, key)
+  if value == nil then return default end
+  if convert ~= nil then
+    local converted = convert(value)
+    if converted == nil then return default end
+    return converted
+  end
+  return value
+end
+
+--- Every value under `key`, converted (values `convert` rejects are left out).
+---@param key string
+---@param convert? fun(value: any): any
+---@return any[]
+function MultiDict:getlist(key, convert)
+  local list = multidict_lists[self][key]
+  local out = {}
+  if list == nil then return out end
+  for _, value in ipairs(list) do
+    if convert ~= nil then
+      local converted = convert(value)
+      if converted ~= nil then out[#out + 1] = converted end
+    else
+      out[#out + 1] = value
+    end
+  end
+  return out
+end
+
+--- A query string or urlencoded form body as a multi-dict.
+---@param s string?
+---@return microdot.MultiDict
+local function parse_urlencoded(s)
+  local md = new_multidict()
+  if s == nil or s == "" then return md end
+  for pair in s:gmatch("[^&]+") do
+    local eq = pair:find("=", 1, true)
+    if eq then
+      multidict_add(md, form_decode(pair:sub(1, eq - 1)), form_decode(pair:sub(eq + 1)))
+    else
+      multidict_add(md, form_decode(pair), "")
+    end
+  end
+  return md
+end
+M.new_multidict = new_multidict
+M.multidict_add = multidict_add
+M.parse_urlencoded = parse_urlencoded
+
+return M

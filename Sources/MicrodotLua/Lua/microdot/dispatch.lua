@@ -1,0 +1,178 @@
+-- Dispatching a request: route lookup, the before/after hooks in their
+-- order, error handlers by status and by error class, and the plain fast
+-- path. Errors are caught here and become responses.
+local core = require("microdot.core")
+local errors = require("microdot.errors")
+local response = require("microdot.response")
+local router = require("microdot.router")
+
+local type, ipairs, xpcall, rawget, getmetatable = type, ipairs, xpcall, rawget, getmetatable
+local unpack = table.unpack
+local HTTPException, CaughtError = errors.HTTPException, errors.CaughtError
+local catch, log_error, protected, search_classes =
+  errors.catch, errors.log_error, errors.protected, errors.search_classes
+local Response, new_response, make_response = response.Response, response.new_response, response.make_response
+local plain_status, default_content_type, internal_error, JSON_TYPE =
+  response.plain_status, response.default_content_type, response.internal_error, response.JSON_TYPE
+local find_route, allow_header = router.find_route, router.allow_header
+local json_array_mt = core.json_array_mt
+
+local M = {}
+
+-- The app's hooks of one kind plus those of the route's sub-app, the
+-- sub-app's first when `local_first`.
+local function handlers_for(app, req, name, local_first)
+  local subapp = req.subapp
+  if not subapp or subapp == app then return app[name] end
+  local first, second = subapp[name], app[name]
+  if not local_first then first, second = second, first end
+  if #first == 0 then return second end
+  if #second == 0 then return first end
+  local all = {}
+  for _, h in ipairs(first) do all[#all + 1] = h end
+  for _, h in ipairs(second) do all[#all + 1] = h end
+  return all
+end
+
+local function error_response(app, req, status_code, reason)
+  local subapp = req.subapp
+  local handler = (subapp and subapp.error_handlers[status_code])
+    or app.error_handlers[status_code]
+  if handler ~= nil then
+    return make_response(handler(req))
+  end
+  return new_response(Response, 3, reason or "N/A", status_code)
+end
+
+local function handler_of_class(class, app, subapp)
+  return (subapp and subapp.error_handlers[class]) or app.error_handlers[class]
+end
+
+-- The handler registered for the class of `err` or its nearest ancestor.
+local function class_handler(app, req, err)
+  return search_classes(err, handler_of_class, app, req.subapp)
+end
+
+-- An after-request hook's return values: nil keeps the response.
+local function replace_response(res, body, status_or_headers, headers)
+  if body == nil then return res end
+  return make_response(body, status_or_headers, headers)
+end
+
+-- The route's response. When no after-request hook can see the Response
+-- object and the handler returns just a string or a plain table (JSON),
+-- maybe with a status, the body, its Content-Type and the status come back
+-- instead, with no Response built: the host writes them under a prebuilt
+-- head, the same bytes `complete` leads to.
+local function run_route(app, req, route, args)
+  local res
+  local before = handlers_for(app, req, "before_request_handlers", false)
+  for i = 1, #before do
+    local body, status_or_headers, headers = before[i](req)
+    if body then
+      res = make_response(body, status_or_headers, headers)
+      break
+    end
+  end
+  local after
+  if res == nil then
+    local body, status_or_headers, headers = route.handler(req, unpack(args, 1, route.arity))
+    after = handlers_for(app, req, "after_request_handlers", true)
+    local status = headers == nil and plain_status(status_or_headers)
+    if status and #after == 0 and rawget(req, "_after_request") == nil then
+      local kind = type(body)
+      if kind == "string" then return body, default_content_type(), status end
+      if kind == "table" then
+        local mt = getmetatable(body)
+        if mt == nil or mt == json_array_mt then return core.json.encode(body), JSON_TYPE, status end
+      end
+    end
+    res = make_response(body, status_or_headers, headers)
+  end
+  after = after or handlers_for(app, req, "after_request_handlers", true)
+  for i = 1, #after do
+    res = replace_response(res, after[i](req, res))
+  end
+  local own = rawget(req, "_after_request")
+  if own ~= nil then
+    for _, handler in ipairs(own) do
+      res = replace_response(res, handler(req, res))
+    end
+  end
+  return res
+end
+
+local function handle_error(app, req, err)
+  if getmetatable(err) == HTTPException then
+    return protected(error_response, app, req, err.status_code, err.reason)
+  end
+  -- An error an error-class handler answers is the app's business, as in
+  -- Flask: only errors that end in a 500 are logged.
+  local handler = getmetatable(err) == CaughtError and class_handler(app, req, err.value) or nil
+  local res
+  if handler ~= nil then
+    res = protected(function() return make_response(handler(req, err.value)) end)
+  end
+  if res == nil then
+    log_error(err)
+    res = protected(error_response, app, req, 500, "Internal server error")
+  end
+  return res
+end
+
+--- The response to `req`: a Response, or a body, its Content-Type and the
+--- status (see run_route).
+---@param app microdot.Microdot
+---@param req microdot.Request
+---@param body_too_large? boolean
+---@return microdot.Response|string
+---@return string? content_type
+---@return integer? status
+function M.dispatch(app, req, body_too_large)
+  local res, completed
+  if body_too_large then
+    res = protected(error_response, app, req, 413, "Payload too large")
+  elseif req.method == "OPTIONS" then
+    res = new_response(Response, 3, "", 200, { Allow = allow_header(app, req.path) })
+    completed = true
+  else
+    local route, args, matched = find_route(app, req)
+    if matched ~= nil then
+      req.url_prefix = matched.url_prefix
+      req.subapp = matched.subapp or false
+    end
+    if route ~= nil then
+      req.route = route.handler
+      local segments = route.pattern.segments
+      if #segments > 0 then
+        local url_args = {}
+        for i = 1, #segments do url_args[segments[i].name] = args[i] end
+        req.url_args = url_args
+      end
+      local ok, result, content_type, status = xpcall(run_route, catch, app, req, route, args)
+      if ok then
+        if content_type ~= nil then return result, content_type, status end
+        res, completed = result, true
+      else
+        res = handle_error(app, req, result)
+      end
+    elseif args == 405 then
+      res = protected(error_response, app, req, 405, "Method not allowed")
+      if res ~= nil and res.status_code == 405 and res.headers["Allow"] == nil then
+        res.headers["Allow"] = allow_header(app, req.path)
+      end
+    else
+      res = protected(error_response, app, req, 404, "Not found")
+    end
+  end
+  if res == nil then res = internal_error() end
+  if not completed then
+    for _, handler in ipairs(handlers_for(app, req, "after_error_request_handlers", true)) do
+      res = protected(function() return replace_response(res, handler(req, res)) end)
+        or internal_error()
+    end
+  end
+  return res
+end
+
+return M

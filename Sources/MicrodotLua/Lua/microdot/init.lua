@@ -1,0 +1,98 @@
+-- require("microdot"): the names scripts use, gathered from the modules that
+-- define them (microdot.application, microdot.response, ...). Extensions are
+-- modules of their own, loaded as require("microdot.NAME").
+local core = require("microdot.core")
+local application = require("microdot.application")
+local coroutines = require("microdot.coroutine")
+local datastructures = require("microdot.datastructures")
+local errors = require("microdot.errors")
+local multipart = require("microdot.multipart")
+local request = require("microdot.request")
+local response = require("microdot.response")
+local router = require("microdot.router")
+local test_client = require("microdot.test_client")
+require("microdot.static")
+
+local setmetatable = setmetatable
+
+---@class microdot
+local M = {}
+
+--- JSON as the host encodes and decodes it; json.null is JSON's null.
+---@class microdot.json
+---@field encode fun(value: any): string
+---@field decode fun(text: string): any
+---@field null lightuserdata
+M.json = core.json
+local json_array_mt = core.json_array_mt
+
+--- Marks a table (a new one when nil) to be encoded as a JSON array.
+---@param t? table
+---@return table t
+function M.json.array(t)
+  return setmetatable(t or {}, json_array_mt)
+end
+
+--- One store for every worker of the server, kept by the host.
+---@class microdot.Shared
+local Shared = {}
+Shared.__index = Shared
+Shared.__name = "microdot.shared"
+
+--- The value under `key`, or nil (also once its time to live is over).
+---@param key string
+---@return any
+function Shared:get(key) return core.shared_get(key) end
+--- Stores a string, number, boolean or nil under `key`, for `ttl` seconds if given.
+---@param key string
+---@param value any
+---@param ttl? number
+function Shared:set(key, value, ttl) return core.shared_set(key, value, ttl) end
+--- Adds `n` (default 1) to the number under `key`, starting from `init`
+--- (default 0) when there is none; returns the new value.
+---@param key string
+---@param n? number
+---@param init? number
+---@return number
+function Shared:incr(key, n, init) return core.shared_incr(key, n, init) end
+--- Removes `key`.
+---@param key string
+function Shared:delete(key) return core.shared_delete(key) end
+
+---@type microdot.Shared
+M.shared = setmetatable({}, Shared)
+--- 1 for the first worker, and so on.
+---@type integer
+M.worker_id = core.worker_id
+
+M.Microdot = application.new
+M.new = application.new
+
+M.Request = request.Request
+M.FileUpload = multipart.FileUpload
+
+M.Response = response.Response
+M.redirect = response.redirect
+M.send_file = response.send_file
+M.is_response = response.is_response
+M.make_response = response.make_response
+M.resolve_path = response.resolve_path
+
+M.URLPattern = router.URLPattern
+
+M.HTTPException = errors.HTTPException
+M.abort = errors.abort
+
+M.NoCaseDict = datastructures.new_headers
+M.MultiDict = datastructures.new_multidict
+M.urlencode = datastructures.urlencode
+M.urldecode = datastructures.form_decode
+
+M.sleep = coroutines.sleep
+-- How the host wraps the starters of async host functions (Core+Modules.swift).
+M._async = coroutines.async
+
+M.test_client = test_client.test_client
+M.TestResponse = test_client.TestResponse
+
+return M

@@ -1,0 +1,180 @@
+-- Requests: the Request class, whose fields past the basic ones (args,
+-- cookies, form, json...) are computed the first time they are read.
+local core = require("microdot.core")
+local datastructures = require("microdot.datastructures")
+local errors = require("microdot.errors")
+local multipart = require("microdot.multipart")
+
+local tonumber, pcall, rawget, rawset, setmetatable = tonumber, pcall, rawget, rawset, setmetatable
+local find, sub = string.find, string.sub
+local math_tointeger = math.tointeger
+local Headers, percent_decode, parse_urlencoded =
+  datastructures.Headers, datastructures.percent_decode, datastructures.parse_urlencoded
+
+local M = {}
+
+--- A request being handled. The class holds the body limits the host reads
+--- once the script has run.
+---@class microdot.Request
+---@field app microdot.Microdot
+---@field method string
+---@field url string the request target, query string included
+---@field path string percent-decoded
+---@field query_string string?
+---@field http_version string "1.1" or "1.0"
+---@field scheme string
+---@field headers microdot.NoCaseDict
+---@field body string
+---@field url_prefix string the mount prefix of the route's sub-app
+---@field subapp microdot.Microdot|false the mounted app the route came from
+---@field route function|false the route's handler
+---@field url_args table<string, any> the URL pattern's arguments by name
+---@field args microdot.MultiDict the query string
+---@field cookies table<string, string>
+---@field content_length integer
+---@field content_type string?
+---@field form microdot.MultiDict? an urlencoded or multipart form
+---@field files microdot.MultiDict? the files of a multipart form
+---@field json any a JSON body, decoded
+---@field g table per-request storage for the app
+---@field client_addr { [1]: string, [2]: integer } host and port
+---@field max_content_length integer
+---@field max_body_length integer
+---@field max_readline integer
+local Request = {}
+Request.__name = "microdot.Request"
+Request.max_content_length = 16 * 1024 * 1024
+Request.max_body_length = 16 * 1024 * 1024
+Request.max_readline = 8 * 1024
+M.Request = Request
+
+-- The fields computed on first use, by name.
+local request_fields = {}
+
+function request_fields.args(req)
+  return parse_urlencoded(req.query_string)
+end
+
+function request_fields.cookies(req)
+  local cookies = {}
+  local header = req.headers["Cookie"]
+  if header ~= nil then
+    for part in header:gmatch("[^;]+") do
+      local name, value = part:match("^%s*([^=]-)%s*=%s*(.-)%s*$")
+      if name == nil then
+        name, value = part:match("^%s*(.-)%s*$"), ""
+      end
+      if name ~= "" then cookies[name] = value end
+    end
+  end
+  return cookies
+end
+
+-- A chunked body has no Content-Length header: its length is what arrived.
+function request_fields.content_length(req)
+  local header = req.headers["Content-Length"]
+  if header == nil then return #req.body end
+  return math_tointeger(tonumber(header)) or 0
+end
+
+function request_fields.content_type(req)
+  return req.headers["Content-Type"]
+end
+
+local function content_type_is(req, expected)
+  local content_type = req.content_type
+  return content_type ~= nil and content_type:lower():find("^%s*" .. expected) ~= nil
+end
+
+-- A multipart body is parsed once, for both req.form and req.files.
+local function multipart_fields(req)
+  if not content_type_is(req, "multipart/form%-data") then return nil end
+  local form, files = multipart.parse(req.content_type, req.body)
+  rawset(req, "form", form)
+  rawset(req, "files", files)
+  return form, files
+end
+
+function request_fields.form(req)
+  if content_type_is(req, "application/x%-www%-form%-urlencoded") then
+    return parse_urlencoded(req.body)
+  end
+  return (multipart_fields(req))
+end
+
+function request_fields.files(req)
+  local _, files = multipart_fields(req)
+  return files
+end
+
+function request_fields.json(req)
+  if not content_type_is(req, "application/json") then return nil end
+  local ok, value = pcall(core.json.decode, req.body)
+  if not ok then errors.abort(400, "Bad request") end
+  return value
+end
+
+function request_fields.g(_)
+  return {}
+end
+
+function request_fields.url_args(_)
+  return {}
+end
+
+function request_fields.client_addr(req)
+  return { rawget(req, "_host"), rawget(req, "_port") }
+end
+
+Request.__index = function(req, key)
+  local field = request_fields[key]
+  if field ~= nil then
+    local value = field(req)
+    rawset(req, key, value)
+    return value
+  end
+  return Request[key]
+end
+
+--- Registers a hook that runs after this request's route only, after the
+--- app's after_request hooks; it may return a new response.
+---@param f fun(req: microdot.Request, res: microdot.Response): any
+---@return function f
+function Request:after_request(f)
+  local hooks = rawget(self, "_after_request")
+  if hooks == nil then
+    hooks = {}
+    self._after_request = hooks
+  end
+  hooks[#hooks + 1] = f
+  return f
+end
+
+--- The request the host's arguments describe; `headers` becomes its header table.
+---@return microdot.Request
+function M.new_request(app, method, url, http_version, headers, body, host, port)
+  local path, query_string = url, nil
+  local q = find(url, "?", 1, true)
+  if q ~= nil then
+    path, query_string = sub(url, 1, q - 1), sub(url, q + 1)
+  end
+  return setmetatable({
+    app = app,
+    method = method,
+    url = url,
+    path = percent_decode(path),
+    query_string = query_string,
+    http_version = http_version,
+    scheme = "http",
+    headers = setmetatable(headers, Headers),
+    body = body or "",
+    url_prefix = "",
+    -- Set here so that dispatching does not grow the table.
+    subapp = false,
+    route = false,
+    _host = host,
+    _port = port,
+  }, Request)
+end
+
+return M

@@ -1,0 +1,313 @@
+-- Responses: the Response class, cookies, redirects, files, and the rules
+-- that turn what a handler returns into a response (make_response).
+local core = require("microdot.core")
+local datastructures = require("microdot.datastructures")
+local errors = require("microdot.errors")
+
+local type, pairs, select, tostring, error, rawget, rawset, setmetatable, getmetatable =
+  type, pairs, select, tostring, error, rawget, rawset, setmetatable, getmetatable
+local concat = table.concat
+local math_tointeger = math.tointeger
+local Headers, header_key, new_headers =
+  datastructures.Headers, datastructures.header_key, datastructures.new_headers
+
+local M = {}
+
+--- An HTTP response. `Response(body, status_code, headers, reason)` or
+--- `Response.new(...)` makes one; a subclass is a table whose metatable's
+--- __index is Response (or another subclass).
+---@class microdot.Response
+---@field status_code integer
+---@field headers microdot.NoCaseDict
+---@field body string|table|function|thread a string, a file, or a stream (a function or coroutine giving chunks)
+---@field reason string? the status line's reason phrase (default: the standard one)
+---@field default_content_type string for bodies without a Content-Type ("text/plain")
+---@field default_send_file_max_age integer? Cache-Control max-age of send_file
+---@field types_map table<string, string> file extension -> Content-Type, for send_file
+---@overload fun(body?: any, status_code?: integer, headers?: table, reason?: string): microdot.Response
+local Response = {}
+Response.__index = Response
+Response.__name = "microdot.Response"
+Response.default_content_type = "text/plain"
+Response.default_send_file_max_age = nil
+Response.types_map = {
+  css = "text/css",
+  gif = "image/gif",
+  html = "text/html",
+  jpg = "image/jpeg",
+  js = "application/javascript",
+  json = "application/json",
+  png = "image/png",
+  txt = "text/plain",
+  svg = "image/svg+xml",
+}
+M.Response = Response
+
+-- A file to be streamed from disk by the host: path and size, never the bytes.
+---@class microdot.FileBody
+---@field path string
+---@field size integer
+local FileBody = {}
+FileBody.__index = FileBody
+FileBody.__name = "microdot.FileBody"
+
+M.FileBody = FileBody
+
+local search_classes = errors.search_classes
+local function is_response_class(class)
+  if class == Response then return true end
+end
+
+--- Whether `v` is a Response or an instance of a subclass of it.
+---@param v any
+---@return boolean
+local function is_response(v)
+  if getmetatable(v) == Response then return true end
+  return search_classes(v, is_response_class) == true
+end
+M.is_response = is_response
+
+--- A response of `class`; `nargs` tells an absent body from a nil one.
+---@return microdot.Response
+local function new_response(class, nargs, body, status_code, headers, reason)
+  if nargs == 0 then body = "" end
+  if status_code == nil then status_code = 200 end
+  local status = math_tointeger(status_code)
+  if status == nil or status < 100 or status > 999 then
+    error("invalid status code: " .. tostring(status_code), 3)
+  end
+  if body == nil then
+    if status == 200 then status = 204 end
+    body = ""
+  end
+  headers = new_headers(headers)
+  local kind = type(body)
+  if kind == "table" and getmetatable(body) ~= FileBody then
+    body = core.json.encode(body)
+    if headers["Content-Type"] == nil then
+      headers["Content-Type"] = "application/json; charset=UTF-8"
+    end
+  elseif kind == "number" then
+    body = tostring(body)
+  elseif kind ~= "string" and kind ~= "function" and kind ~= "thread" and kind ~= "table" then
+    error("a response body cannot be a " .. kind, 3)
+  end
+  if reason ~= nil and type(reason) ~= "string" then
+    error("reason must be a string", 3)
+  end
+  return setmetatable({ status_code = status, headers = headers, body = body, reason = reason },
+    class)
+end
+
+setmetatable(Response, {
+  __call = function(class, ...)
+    return new_response(class, select("#", ...), ...)
+  end,
+})
+
+M.new_response = new_response
+
+--- A new response (as calling `Response(...)` does).
+---@param body? any a string, a table (sent as JSON), a number, or a stream
+---@param status_code? integer default 200 (204 for a nil body)
+---@param headers? table<string, string|string[]>
+---@param reason? string
+---@return microdot.Response
+function Response.new(...)
+  return new_response(Response, select("#", ...), ...)
+end
+
+local function cookie_number(v)
+  return tostring(math_tointeger(v) or v)
+end
+
+local function set_if(value)
+  return value ~= nil and value ~= false and value ~= ""
+end
+
+---@class microdot.CookieOptions
+---@field path? string
+---@field domain? string
+---@field expires? string|number an HTTP date, or seconds since the epoch
+---@field max_age? integer
+---@field secure? boolean
+---@field http_only? boolean
+---@field same_site? string
+---@field partitioned? boolean
+
+--- Adds a Set-Cookie header.
+---@param cookie string
+---@param value string
+---@param options? microdot.CookieOptions
+function Response:set_cookie(cookie, value, options)
+  options = options or {}
+  cookie, value = tostring(cookie), tostring(value)
+  if value:find(";", 1, true) then error("invalid cookie value", 2) end
+  local parts = { cookie .. "=" .. value }
+  if set_if(options.path) then parts[#parts + 1] = "Path=" .. options.path end
+  if set_if(options.domain) then parts[#parts + 1] = "Domain=" .. options.domain end
+  if set_if(options.expires) then
+    local expires = options.expires
+    if type(expires) == "number" then expires = core.http_date(expires) end
+    parts[#parts + 1] = "Expires=" .. tostring(expires)
+  end
+  if options.max_age ~= nil then parts[#parts + 1] = "Max-Age=" .. cookie_number(options.max_age) end
+  if options.secure then parts[#parts + 1] = "Secure" end
+  if options.http_only then parts[#parts + 1] = "HttpOnly" end
+  if set_if(options.same_site) then parts[#parts + 1] = "SameSite=" .. options.same_site end
+  if options.partitioned then parts[#parts + 1] = "Partitioned" end
+  local header = concat(parts, "; ")
+  if header:find("[\r\n]") then error("invalid cookie", 2) end
+  local existing = self.headers["Set-Cookie"]
+  if type(existing) == "table" then
+    existing[#existing + 1] = header
+  elseif existing ~= nil then
+    self.headers["Set-Cookie"] = { existing, header }
+  else
+    self.headers["Set-Cookie"] = { header }
+  end
+end
+
+--- Adds a Set-Cookie header that expires the cookie.
+---@param cookie string
+---@param options? microdot.CookieOptions
+function Response:delete_cookie(cookie, options)
+  local copy = {}
+  for k, v in pairs(options or {}) do copy[k] = v end
+  copy.expires = "Thu, 01 Jan 1970 00:00:01 GMT"
+  copy.max_age = 0
+  return self:set_cookie(cookie, "", copy)
+end
+
+-- What Microdot's Response.complete() does; the host adds Content-Length.
+local default_type_set, default_type -- Response.default_content_type, completed
+
+--- Response.default_content_type with its charset.
+---@return string
+local function default_content_type()
+  local content_type = Response.default_content_type
+  if content_type ~= default_type_set then
+    default_type_set = content_type
+    default_type = content_type:find("charset=", 1, true) and content_type
+      or content_type .. "; charset=UTF-8"
+  end
+  return default_type
+end
+
+M.default_content_type = default_content_type
+
+--- Gives `res` a header table and a Content-Type (what Microdot's
+--- Response.complete() does; the host adds Content-Length).
+---@param res microdot.Response
+function M.complete(res)
+  local headers = res.headers
+  if getmetatable(headers) ~= Headers then
+    headers = new_headers(headers)
+    res.headers = headers
+  end
+  if rawget(headers, "Content-Type") == nil and header_key(headers, "Content-Type") == nil then
+    rawset(headers, "Content-Type", default_content_type())
+  end
+end
+
+--- A redirect to `location`.
+---@param location string
+---@param status_code? integer default 302
+---@return microdot.Response
+function M.redirect(location, status_code)
+  location = tostring(location)
+  if location:find("[\r\n]") then error("invalid redirect URL", 2) end
+  return new_response(Response, 3, "", status_code or 302, { Location = location })
+end
+Response.redirect = M.redirect
+
+--- A relative path resolved against the script's folder.
+---@param filename string
+---@return string
+local function resolve_path(filename)
+  if filename:sub(1, 1) == "/" or core.root == nil then return filename end
+  return core.root .. "/" .. filename
+end
+M.resolve_path = resolve_path
+
+---@class microdot.SendFileOptions
+---@field status_code? integer
+---@field content_type? string default: from the extension, through Response.types_map
+---@field max_age? integer Cache-Control max-age
+---@field compressed? boolean|string a Content-Encoding (true: gzip)
+---@field file_extension? string appended to the file name
+
+--- A response that sends a file from disk; a relative path resolves against
+--- the script's folder.
+---@param filename string
+---@param options? microdot.SendFileOptions
+---@return microdot.Response
+function M.send_file(filename, options)
+  options = options or {}
+  if type(filename) ~= "string" then error("send_file expects a file name", 2) end
+  local content_type = options.content_type
+  if content_type == nil then
+    local name = filename
+    if options.compressed and name:sub(-3) == ".gz" then name = name:sub(1, -4) end
+    local ext = name:match("%.([^./]*)$") or name
+    content_type = Response.types_map[ext] or "application/octet-stream"
+  end
+  local headers = { ["Content-Type"] = content_type }
+  local max_age = options.max_age
+  if max_age == nil then max_age = Response.default_send_file_max_age end
+  if max_age ~= nil then headers["Cache-Control"] = "max-age=" .. cookie_number(max_age) end
+  if options.compressed then
+    headers["Content-Encoding"] = type(options.compressed) == "string" and options.compressed
+      or "gzip"
+  end
+  local path = resolve_path(filename .. (options.file_extension or ""))
+  -- One stat, not an open: the host opens the file once, to send it.
+  local size, err = core.file_size(path)
+  if size == nil then error(path .. ": " .. err, 2) end
+  local body = setmetatable({ path = path, size = size }, FileBody)
+  return new_response(Response, 3, body, options.status_code or 200, headers)
+end
+Response.send_file = M.send_file
+
+--- What a handler returned, as a response (the rules of the spec's table):
+--- a Response; a body; a body and a status; a body and headers; a body, a
+--- status and headers; or a status alone.
+---@param body any
+---@param status_or_headers? integer|table
+---@param headers? table
+---@return microdot.Response
+function M.make_response(body, status_or_headers, headers)
+  if type(body) == "string" and status_or_headers == nil then return new_response(Response, 1, body) end
+  if is_response(body) then return body end
+  if math_tointeger(body) ~= nil and type(body) == "number" then
+    return new_response(Response, 3, "", body, status_or_headers)
+  end
+  if type(status_or_headers) == "number" then
+    return new_response(Response, 3, body, status_or_headers, headers)
+  end
+  if type(status_or_headers) == "table" then
+    return new_response(Response, 3, body, 200, status_or_headers)
+  end
+  return new_response(Response, 1, body)
+end
+
+M.JSON_TYPE = "application/json; charset=UTF-8"
+
+--- The status a plain response (no Response built) may have: one with a
+--- body and a Content-Length; nil when the handler's status rules it out.
+---@param status_code any the handler's second return value
+---@return integer?
+function M.plain_status(status_code)
+  if status_code == nil then return 200 end
+  local status = type(status_code) == "number" and math_tointeger(status_code) or nil
+  if status == nil or status < 200 or status > 599 or status == 204 or status == 304 then return nil end
+  return status
+end
+
+--- The 500 response the server falls back on.
+---@return microdot.Response
+function M.internal_error()
+  return new_response(Response, 3, "Internal server error", 500)
+end
+
+return M

@@ -1,0 +1,176 @@
+-- The test client: requests dispatched in process by the host's own request
+-- driver (the Swift RequestTask, with a sink that collects the bytes instead
+-- of a socket), and read back from those bytes, so that header checks,
+-- Content-Length, HEAD and streams behave as on a socket. Inside a request
+-- the call suspends it like an async host function; at a script's top level
+-- it waits, and time does not pass (a sleep ends at once).
+local core = require("microdot.core")
+local application = require("microdot.application")
+local coroutines = require("microdot.coroutine")
+local datastructures = require("microdot.datastructures")
+
+local type, pairs, ipairs, tostring, tonumber, error, rawget, rawset, setmetatable, getmetatable =
+  type, pairs, ipairs, tostring, tonumber, error, rawget, rawset, setmetatable, getmetatable
+local concat = table.concat
+local math_tointeger = math.tointeger
+local new_headers = datastructures.new_headers
+
+local M = {}
+
+--- A response as the test client read it.
+---@class microdot.TestResponse
+---@field status_code integer
+---@field reason string
+---@field headers microdot.NoCaseDict a repeated header is an array of its values
+---@field body string
+---@field text string the body
+---@field json any the body decoded, when the Content-Type is JSON
+---@field stream_error string? why a stream stopped after its head was sent
+local TestResponse = {}
+TestResponse.__name = "microdot.TestResponse"
+TestResponse.__index = function(res, key)
+  if key == "text" then return rawget(res, "body") end
+  if key == "json" then
+    local content_type = res.headers["Content-Type"]
+    if type(content_type) ~= "string" or not content_type:lower():find("^%s*application/json") then
+      return nil
+    end
+    local value = core.json.decode(res.body)
+    rawset(res, "json", value)
+    return value
+  end
+end
+M.TestResponse = TestResponse
+
+-- What the host collected for a request: status, reason, headers (an array
+-- of {name, value}), body and, when the response was cut short, failure.
+-- A request that did not end at once (a sleep in a served request) is
+-- waited for like an async host call; one that did is not, so the client
+-- also works inside the script's own coroutines.
+local function run_request(app, method, url, headers, body)
+  local ok, value = core.test_request(app, method, url, headers, body)
+  if ok == nil then ok, value = coroutines.await(value) end
+  if not ok then error(value, 3) end
+  return value
+end
+
+local function test_response(collected)
+  local headers = new_headers()
+  for _, header in ipairs(collected.headers) do
+    local name, value = header[1], header[2]
+    local existing = headers[name]
+    if existing == nil then
+      headers[name] = value
+    elseif type(existing) == "table" then
+      existing[#existing + 1] = value
+    else
+      headers[name] = { existing, value }
+    end
+  end
+  return setmetatable({
+    status_code = collected.status,
+    reason = collected.reason,
+    headers = headers,
+    body = collected.body,
+    stream_error = collected.failure,
+  }, TestResponse)
+end
+
+--- A client that sends requests to an app in process.
+---@class microdot.TestClient
+---@field app microdot.Microdot
+---@field cookies table<string, string> sent with every request; Set-Cookie updates them
+---@field headers table<string, string> sent with every request
+---@field get fun(self: microdot.TestClient, path: string, options?: microdot.TestRequestOptions): microdot.TestResponse
+---@field post fun(self: microdot.TestClient, path: string, options?: microdot.TestRequestOptions): microdot.TestResponse
+---@field put fun(self: microdot.TestClient, path: string, options?: microdot.TestRequestOptions): microdot.TestResponse
+---@field patch fun(self: microdot.TestClient, path: string, options?: microdot.TestRequestOptions): microdot.TestResponse
+---@field delete fun(self: microdot.TestClient, path: string, options?: microdot.TestRequestOptions): microdot.TestResponse
+---@field head fun(self: microdot.TestClient, path: string, options?: microdot.TestRequestOptions): microdot.TestResponse
+---@field options fun(self: microdot.TestClient, path: string, options?: microdot.TestRequestOptions): microdot.TestResponse
+local TestClient = {}
+TestClient.__index = TestClient
+TestClient.__name = "microdot.TestClient"
+
+--- A test client for `app`.
+---@param app microdot.Microdot
+---@param options? { cookies?: table<string, any>, headers?: table<string, any> }
+---@return microdot.TestClient
+function M.test_client(app, options)
+  if getmetatable(app) ~= application.Microdot then error("test_client expects a Microdot app", 2) end
+  options = options or {}
+  local client = setmetatable({ app = app, cookies = {}, headers = {} }, TestClient)
+  for name, value in pairs(options.cookies or {}) do client.cookies[name] = tostring(value) end
+  for name, value in pairs(options.headers or {}) do client.headers[name] = value end
+  return client
+end
+
+-- Remembers cookies the way a browser would, forgetting deleted ones.
+local function update_cookies(client, res)
+  local set_cookie = res.headers["Set-Cookie"]
+  if set_cookie == nil then return end
+  if type(set_cookie) == "string" then set_cookie = { set_cookie } end
+  for _, cookie in ipairs(set_cookie) do
+    local name, value, attributes = cookie:match("^%s*([^=;]+)=([^;]*)(.*)$")
+    if name ~= nil then
+      local deleted = false
+      for attribute in attributes:gmatch("[^;]+") do
+        local key, setting = attribute:match("^%s*([^=]+)=%s*(.-)%s*$")
+        key = key and key:lower()
+        if key == "max-age" and (math_tointeger(tonumber(setting)) or 0) <= 0 then
+          deleted = true
+        elseif key == "expires" and setting:lower():find("01 jan 1970", 1, true) then
+          deleted = true
+        end
+      end
+      client.cookies[name] = (not deleted) and value or nil
+    end
+  end
+end
+
+---@class microdot.TestRequestOptions
+---@field headers? table<string, any>
+---@field body? string
+---@field json? any sent as JSON (with Content-Type application/json)
+
+--- Sends a request; the client's cookies and headers go with it.
+---@param method string
+---@param path string the request target, query string included
+---@param options? microdot.TestRequestOptions
+---@return microdot.TestResponse
+function TestClient:request(method, path, options)
+  options = options or {}
+  method = tostring(method):upper()
+  local headers = new_headers()
+  for name, value in pairs(self.headers) do headers[name] = tostring(value) end
+  for name, value in pairs(options.headers or {}) do headers[name] = tostring(value) end
+  if headers["Host"] == nil then headers["Host"] = "localhost" end
+  local body = options.body
+  if options.json ~= nil then
+    body = core.json.encode(options.json)
+    if headers["Content-Type"] == nil then headers["Content-Type"] = "application/json" end
+  end
+  if body ~= nil then
+    body = tostring(body)
+    headers["Content-Length"] = tostring(#body)
+  end
+  local jar = {}
+  for name, value in pairs(self.cookies) do jar[#jar + 1] = name .. "=" .. value end
+  if #jar > 0 then
+    table.sort(jar)
+    local cookie = concat(jar, "; ")
+    headers["Cookie"] = headers["Cookie"] and (headers["Cookie"] .. "; " .. cookie) or cookie
+  end
+  local res = test_response(run_request(self.app, method, path, headers, body))
+  update_cookies(self, res)
+  return res
+end
+
+for _, method in ipairs({ "get", "post", "put", "patch", "delete", "head", "options" }) do
+  local upper = method:upper()
+  TestClient[method] = function(self, path, options)
+    return self:request(upper, path, options)
+  end
+end
+
+return M
