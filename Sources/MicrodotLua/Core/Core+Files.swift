@@ -18,7 +18,7 @@ enum CoreFiles: CoreArea {
     /// and "file", "directory" or "other"; nil when it does not exist.
     private static let realPath: mdl_SwiftFunction = { L in
         let L = L!
-        guard let path = L.string(at: 1) else { return L.raise("realpath expects a path") }
+        guard let path = LuaStack(L).string(at: 1) else { return LuaStack(L).raise("realpath expects a path") }
         guard !path.utf8.contains(0), let resolved = realpath(path, nil) else {
             lua_pushnil(L)
             return 1
@@ -29,11 +29,11 @@ enum CoreFiles: CoreArea {
             lua_pushnil(L)
             return 1
         }
-        L.push(String(cString: resolved))
+        LuaStack(L).push(String(cString: resolved))
         switch info.st_mode & S_IFMT {
-        case S_IFREG: L.push("file")
-        case S_IFDIR: L.push("directory")
-        default: L.push("other")
+        case S_IFREG: LuaStack(L).push("file")
+        case S_IFDIR: LuaStack(L).push("directory")
+        default: LuaStack(L).push("other")
         }
         return 2
     }
@@ -42,7 +42,7 @@ enum CoreFiles: CoreArea {
     /// or nil and why not (as `io.open` words it).
     private static let fileSize: mdl_SwiftFunction = { L in
         let L = L!
-        guard let path = L.string(at: 1) else { return L.raise("file_size expects a path") }
+        guard let path = LuaStack(L).string(at: 1) else { return LuaStack(L).raise("file_size expects a path") }
         var info = stat()
         let reason: String
         if path.utf8.contains(0) {
@@ -58,7 +58,7 @@ enum CoreFiles: CoreArea {
             return 1
         }
         lua_pushnil(L)
-        L.push(reason)
+        LuaStack(L).push(reason)
         return 2
     }
 }

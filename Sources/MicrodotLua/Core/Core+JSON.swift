@@ -9,19 +9,19 @@ enum CoreJSON: CoreArea {
         let L = core.L
         lua_createtable(L, 0, 3)
         let json = lua_gettop(L)
-        L.pushFunction(encode)
-        L.setField("encode", at: json)
+        LuaStack(L).pushFunction(encode)
+        LuaStack(L).setField("encode", at: json)
         lua_pushlightuserdata(L, nil)
-        L.setField("null", at: json)
+        LuaStack(L).setField("null", at: json)
         lua_createtable(L, 0, 1)
-        L.push("array")
-        L.setField("__jsontype")
+        LuaStack(L).push("array")
+        LuaStack(L).setField("__jsontype")
         lua_pushvalue(L, -1)
         core.setTop(as: "json_array_mt")
         lua_pushvalue(L, -1)
         core.worker.arrayMetatable = core.worker.lua.reference()
-        L.pushFunction(decode, upvalues: 1)
-        L.setField("decode", at: json)
+        LuaStack(L).pushFunction(decode, upvalues: 1)
+        LuaStack(L).setField("decode", at: json)
         core.setTop(as: "json")
     }
 
@@ -31,11 +31,11 @@ enum CoreJSON: CoreArea {
         let worker = Worker.from(L)
         do {
             try LuaJSON.encode(L, at: 1, into: &worker.jsonScratch)
-            worker.jsonScratch.withUnsafeBytes { L.push(bytes: $0) }
+            worker.jsonScratch.withUnsafeBytes { LuaStack(L).push(bytes: $0) }
             if worker.jsonScratch.capacity > 64 * 1024 { worker.jsonScratch = [] }
             return 1
         } catch {
-            return L.raise((error as? LuaJSON.Failure)?.message ?? "\(error)")
+            return LuaStack(L).raise((error as? LuaJSON.Failure)?.message ?? "\(error)")
         }
     }
 
@@ -44,19 +44,15 @@ enum CoreJSON: CoreArea {
     private static let decode: mdl_SwiftFunction = { L in
         let L = L!
         do {
-            guard
-                let result: Void = try L.withBytes(
-                    at: 1,
-                    { bytes in
-                        try LuaJSON.decode(L, bytes, arrayMetatable: mdl_upvalueindex(1))
-                    })
-            else {
-                return L.raise("json.decode expects a string")
+            let decoded: Void? = try LuaStack(L).withBytes(at: 1) { bytes in
+                try LuaJSON.decode(L, bytes, arrayMetatable: mdl_upvalueindex(1))
             }
-            _ = result
+            guard decoded != nil else {
+                return LuaStack(L).raise("json.decode expects a string")
+            }
             return 1
         } catch {
-            return L.raise((error as? LuaJSON.Failure)?.message ?? "\(error)")
+            return LuaStack(L).raise((error as? LuaJSON.Failure)?.message ?? "\(error)")
         }
     }
 }

@@ -26,26 +26,26 @@ extension Worker {
                 lua_pushinteger(L, lua_Integer(hostFunctions.count - 1))
                 switch body {
                 case .sync:
-                    L.pushFunction(CoreModules.callHostFunction, upvalues: 1)
+                    LuaStack(L).pushFunction(CoreModules.callHostFunction, upvalues: 1)
                 case .async:
                     lua_pushvalue(L, makeAsync)
                     mdl_insert(L, -2)
-                    L.pushFunction(CoreModules.startAsyncHostFunction, upvalues: 1)
+                    LuaStack(L).pushFunction(CoreModules.startAsyncHostFunction, upvalues: 1)
                     guard lua.runProtected(on: L, { mdl_pcall(L, 1, 1, 0) }) == LUA_OK else {
                         throw LuaError(
-                            message: "cannot register \(module.name).\(name): \(L.string(at: -1) ?? "error")")
+                            message: "cannot register \(module.name).\(name): \(LuaStack(L).string(at: -1) ?? "error")")
                     }
                 }
-                L.setField(name, at: table)
+                LuaStack(L).setField(name, at: table)
             }
-            L.setField(module.name, at: loaded)
+            LuaStack(L).setField(module.name, at: loaded)
         }
     }
 
     /// Pushes a value that came from Swift.
     func push(_ value: LuaValue, on L: OpaquePointer) {
         lua_rawgeti(L, mdl_registryindex(), lua_Integer(arrayMetatable))
-        L.push(value, arrayMetatable: -1)
+        LuaStack(L).push(value, arrayMetatable: -1)
         mdl_remove(L, -2)
     }
 
@@ -57,7 +57,7 @@ extension Worker {
             push(value, on: L)
         case .failure(let error):
             lua_pushboolean(L, 0)
-            L.push("\(error)")
+            LuaStack(L).push("\(error)")
         }
     }
 }
@@ -71,7 +71,7 @@ enum CoreModules: CoreArea {
     private static func arguments(_ L: OpaquePointer) throws -> [LuaValue] {
         let count = lua_gettop(L)
         guard count > 0 else { return [] }
-        return try (1...count).map { try L.luaValue(at: $0) }
+        return try (1...count).map { try LuaStack(L).luaValue(at: $0) }
     }
 
     /// A synchronous host function: upvalue 1 is its number.
@@ -79,14 +79,14 @@ enum CoreModules: CoreArea {
         let L = L!
         let worker = Worker.from(L)
         guard case .sync(let body) = worker.hostFunctions[Int(mdl_tointegerx(L, mdl_upvalueindex(1), nil))] else {
-            return L.raise("not a synchronous host function")
+            return LuaStack(L).raise("not a synchronous host function")
         }
         do {
             let result = try body(try arguments(L))
             worker.push(result, on: L)
             return 1
         } catch {
-            return L.raise("\(error)")
+            return LuaStack(L).raise("\(error)")
         }
     }
 
@@ -96,13 +96,13 @@ enum CoreModules: CoreArea {
         let L = L!
         let worker = Worker.from(L)
         guard case .async(let body) = worker.hostFunctions[Int(mdl_tointegerx(L, mdl_upvalueindex(1), nil))] else {
-            return L.raise("not an async host function")
+            return LuaStack(L).raise("not an async host function")
         }
         let arguments: [LuaValue]
         do {
             arguments = try CoreModules.arguments(L)
         } catch {
-            return L.raise("\(error)")
+            return LuaStack(L).raise("\(error)")
         }
         let call = AsyncCall()
         let ticket = worker.nextTicket
@@ -125,7 +125,7 @@ enum CoreModules: CoreArea {
         let L = L!
         let worker = Worker.from(L)
         guard let call = worker.asyncCalls.removeValue(forKey: Int(mdl_tointegerx(L, 1, nil))) else {
-            return L.raise("unknown async call")
+            return LuaStack(L).raise("unknown async call")
         }
         worker.pushResult(call.wait(), on: L)
         return 2

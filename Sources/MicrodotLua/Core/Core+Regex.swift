@@ -34,13 +34,15 @@ enum CoreRegex: CoreArea {
     /// `pattern` is not a valid Swift regex.
     private static let compile: mdl_SwiftFunction = { L in
         let L = L!
-        guard let pattern = L.string(at: 1) else { return L.raise("regex_compile expects a string") }
+        guard let pattern = LuaStack(L).string(at: 1) else {
+            return LuaStack(L).raise("regex_compile expects a string")
+        }
         do {
             let number = try Worker.from(L).regexes.compile(pattern)
             lua_pushinteger(L, lua_Integer(number))
             return 1
         } catch {
-            return L.raise("invalid regular expression \(pattern): \(error)")
+            return LuaStack(L).raise("invalid regular expression \(pattern): \(error)")
         }
     }
 
@@ -49,7 +51,7 @@ enum CoreRegex: CoreArea {
     private static let match: mdl_SwiftFunction = { L in
         let L = L!
         let number = Int(mdl_tointegerx(L, 1, nil))
-        guard let subject = L.string(at: 2),
+        guard let subject = LuaStack(L).string(at: 2),
             let captures = Worker.from(L).regexes.captures(number, in: subject)
         else {
             lua_pushnil(L)
@@ -57,7 +59,7 @@ enum CoreRegex: CoreArea {
         }
         lua_createtable(L, Int32(captures.count), 0)
         for (offset, capture) in captures.enumerated() {
-            if let capture { L.push(String(capture)) } else { lua_pushnil(L) }
+            if let capture { LuaStack(L).push(String(capture)) } else { lua_pushnil(L) }
             lua_rawseti(L, -2, lua_Integer(offset + 1))
         }
         return 1

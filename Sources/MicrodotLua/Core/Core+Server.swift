@@ -6,7 +6,7 @@ import CLuaRuntime
 /// and `core.shutdown`.
 enum CoreServer: CoreArea {
     static func register(in core: CoreTable) {
-        core.L.push(core.worker.app.root)
+        LuaStack(core.L).push(core.worker.app.root)
         core.setTop(as: "root")
         lua_pushinteger(core.L, lua_Integer(core.worker.index))
         core.setTop(as: "worker_id")
@@ -18,15 +18,15 @@ enum CoreServer: CoreArea {
     /// `core.http_date(seconds)`: an IMF-fixdate (RFC 9110 section 5.6.7).
     private static let httpDate: mdl_SwiftFunction = { L in
         let L = L!
-        guard lua_type(L, 1) == LUA_TNUMBER else { return L.raise("http_date expects a number") }
-        L.push(HTTPDate.format(epochSeconds: Int(mdl_tonumber(L, 1))))
+        guard lua_type(L, 1) == LUA_TNUMBER else { return LuaStack(L).raise("http_date expects a number") }
+        LuaStack(L).push(HTTPDate.format(epochSeconds: Int(mdl_tonumber(L, 1))))
         return 1
     }
 
     /// `core.log_error(message)`: to the server's logger.
     private static let logError: mdl_SwiftFunction = { L in
         let L = L!
-        Worker.from(L).logger.error("\(L.string(at: 1) ?? "error")")
+        Worker.from(L).logger.error("\(LuaStack(L).string(at: 1) ?? "error")")
         return 0
     }
 

@@ -13,13 +13,13 @@ enum CoreShared: CoreArea {
     }
 
     private static func key(_ L: OpaquePointer) -> String? {
-        L.string(at: 1)
+        LuaStack(L).string(at: 1)
     }
 
     /// `core.shared_get(key)`: the value, or nil.
     private static let get: mdl_SwiftFunction = { L in
         let L = L!
-        guard let key = key(L) else { return L.raise("shared:get expects a string key") }
+        guard let key = key(L) else { return LuaStack(L).raise("shared:get expects a string key") }
         let worker = Worker.from(L)
         worker.push(worker.shared.get(key) ?? .nil, on: L)
         return 1
@@ -28,7 +28,7 @@ enum CoreShared: CoreArea {
     /// `core.shared_set(key, value [, ttl])`: true; `ttl` in seconds.
     private static let set: mdl_SwiftFunction = { L in
         let L = L!
-        guard let key = key(L) else { return L.raise("shared:set expects a string key") }
+        guard let key = key(L) else { return LuaStack(L).raise("shared:set expects a string key") }
         var ttl: Double?
         switch lua_type(L, 3) {
         case LUA_TNIL, LUA_TNONE:
@@ -36,12 +36,12 @@ enum CoreShared: CoreArea {
         case LUA_TNUMBER where mdl_tonumber(L, 3) > 0:
             ttl = mdl_tonumber(L, 3)
         default:
-            return L.raise("shared:set expects a positive ttl in seconds")
+            return LuaStack(L).raise("shared:set expects a positive ttl in seconds")
         }
         do {
-            try Worker.from(L).shared.set(key, try L.luaValue(at: 2), ttl: ttl)
+            try Worker.from(L).shared.set(key, try LuaStack(L).luaValue(at: 2), ttl: ttl)
         } catch {
-            return L.raise("shared:set stores strings, numbers and booleans")
+            return LuaStack(L).raise("shared:set stores strings, numbers and booleans")
         }
         lua_pushboolean(L, 1)
         return 1
@@ -51,18 +51,18 @@ enum CoreShared: CoreArea {
     /// and "not found" when the key is missing and there is no `initial`.
     private static let increment: mdl_SwiftFunction = { L in
         let L = L!
-        guard let key = key(L) else { return L.raise("shared:incr expects a string key") }
+        guard let key = key(L) else { return LuaStack(L).raise("shared:incr expects a string key") }
         var amount = LuaValue.integer(1)
         if lua_type(L, 2) == LUA_TNUMBER {
-            amount = (try? L.luaValue(at: 2)) ?? amount
+            amount = (try? LuaStack(L).luaValue(at: 2)) ?? amount
         } else if lua_type(L, 2) > LUA_TNIL {
-            return L.raise("shared:incr expects a number to add")
+            return LuaStack(L).raise("shared:incr expects a number to add")
         }
         var initial: LuaValue?
         if lua_type(L, 3) == LUA_TNUMBER {
-            initial = try? L.luaValue(at: 3)
+            initial = try? LuaStack(L).luaValue(at: 3)
         } else if lua_type(L, 3) > LUA_TNIL {
-            return L.raise("shared:incr expects a number as the initial value")
+            return LuaStack(L).raise("shared:incr expects a number as the initial value")
         }
         let worker = Worker.from(L)
         do {
@@ -70,17 +70,17 @@ enum CoreShared: CoreArea {
             return 1
         } catch SharedStore.IncrementError.notFound {
             lua_pushnil(L)
-            L.push("not found")
+            LuaStack(L).push("not found")
             return 2
         } catch {
-            return L.raise("shared:incr: the value of \(key) is not a number")
+            return LuaStack(L).raise("shared:incr: the value of \(key) is not a number")
         }
     }
 
     /// `core.shared_delete(key)`.
     private static let delete: mdl_SwiftFunction = { L in
         let L = L!
-        guard let key = key(L) else { return L.raise("shared:delete expects a string key") }
+        guard let key = key(L) else { return LuaStack(L).raise("shared:delete expects a string key") }
         Worker.from(L).shared.delete(key)
         return 0
     }

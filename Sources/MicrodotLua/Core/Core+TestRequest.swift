@@ -22,15 +22,15 @@ enum CoreTestRequest: CoreArea {
     static let testRequest: mdl_SwiftFunction = { L in
         let L = L!
         let worker = Worker.from(L)
-        guard lua_type(L, 1) == LUA_TTABLE, let method = L.string(at: 2), let url = L.string(at: 3),
+        guard lua_type(L, 1) == LUA_TTABLE, let method = LuaStack(L).string(at: 2), let url = LuaStack(L).string(at: 3),
             lua_type(L, 4) == LUA_TTABLE
         else {
-            return L.raise("test_request expects an app, a method, a URL and a table of headers")
+            return LuaStack(L).raise("test_request expects an app, a method, a URL and a table of headers")
         }
         var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: url)
         lua_pushnil(L)
         while lua_next(L, 4) != 0 {
-            if let name = L.string(at: -2), let value = L.string(at: -1) {
+            if let name = LuaStack(L).string(at: -2), let value = LuaStack(L).string(at: -1) {
                 head.headers.add(name: name, value: value)
             }
             mdl_pop(L, 1)
@@ -40,7 +40,7 @@ enum CoreTestRequest: CoreArea {
             if Int(lua_rawlen(L, 5)) > worker.scriptLimits().bodyLimit {
                 request.bodyTooLarge = true
             } else {
-                request.body = L.withBytes(at: 5) { ByteBuffer(bytes: $0) }
+                request.body = LuaStack(L).withBytes(at: 5) { ByteBuffer(bytes: $0) }
             }
         }
         lua_pushvalue(L, 1)

@@ -13,13 +13,13 @@ struct CoreTable {
 
     /// Sets `core[name]` to a Swift function.
     func set(_ name: String, _ function: mdl_SwiftFunction) {
-        L.pushFunction(function)
-        L.setField(name, at: index)
+        LuaStack(L).pushFunction(function)
+        LuaStack(L).setField(name, at: index)
     }
 
     /// Sets `core[name]` to the value on top of the stack, popping it.
     func setTop(as name: String) {
-        L.setField(name, at: index)
+        LuaStack(L).setField(name, at: index)
     }
 }
 

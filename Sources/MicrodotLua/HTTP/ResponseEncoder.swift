@@ -59,7 +59,7 @@ enum ResponseEncoder {
         let base = lua_gettop(L)
         defer { lua_settop(L, base) }
 
-        L.rawField("status_code", of: response)
+        LuaStack(L).rawField("status_code", of: response)
         var isInteger: Int32 = 0
         let status = Int(mdl_tointegerx(L, -1, &isInteger))
         guard isInteger != 0, (100...999).contains(status) else {
@@ -70,7 +70,7 @@ enum ResponseEncoder {
 
         // The body decides the framing; the app does not set it.
         let bodyIndex = lua_gettop(L) + 1
-        let bodyType = L.rawField("body", of: response)
+        let bodyType = LuaStack(L).rawField("body", of: response)
         var body = ResponseBody.complete
         var length = 0
         switch bodyType {
@@ -81,7 +81,8 @@ enum ResponseEncoder {
         case LUA_TFUNCTION, LUA_TTHREAD:
             body = .stream
         case LUA_TTABLE:
-            guard L.rawField("path", of: bodyIndex) == LUA_TSTRING, let path = L.string(at: -1) else {
+            guard LuaStack(L).rawField("path", of: bodyIndex) == LUA_TSTRING, let path = LuaStack(L).string(at: -1)
+            else {
                 throw Invalid(description: "a response body table must come from send_file")
             }
             mdl_pop(L, 1)
@@ -137,7 +138,7 @@ enum ResponseEncoder {
 
         let sendsBody = bodyAllowed && !request.isHead
         if case .complete = body, sendsBody, length > 0 {
-            L.withBytes(at: bodyIndex) { buffer.writeBytes($0) }
+            LuaStack(L).withBytes(at: bodyIndex) { buffer.writeBytes($0) }
         }
         if case .file(let handle, _) = body, !sendsBody {
             try? handle.close()
@@ -229,7 +230,7 @@ enum ResponseEncoder {
     }
 
     private static func statusLine(_ status: Int, _ L: OpaquePointer, response: Int32) -> [UInt8] {
-        if L.rawField("reason", of: response) == LUA_TSTRING, let reason = L.string(at: -1),
+        if LuaStack(L).rawField("reason", of: response) == LUA_TSTRING, let reason = LuaStack(L).string(at: -1),
             !reason.utf8.contains(where: { $0 == 13 || $0 == 10 })
         {
             mdl_pop(L, 1)
@@ -275,7 +276,7 @@ enum ResponseEncoder {
         _ L: OpaquePointer, of response: Int32, into buffer: inout ByteBuffer,
         keepAlive: inout Bool, hasDate: inout Bool
     ) throws {
-        guard L.rawField("headers", of: response) == LUA_TTABLE else {
+        guard LuaStack(L).rawField("headers", of: response) == LUA_TTABLE else {
             if lua_type(L, -1) == LUA_TNIL { return }
             throw Invalid(description: "response headers must be a table")
         }
@@ -284,7 +285,7 @@ enum ResponseEncoder {
         while lua_next(L, headers) != 0 {
             let top = lua_gettop(L)
             let special =
-                L.withBytes(at: top - 1) { name -> SpecialHeader? in
+                LuaStack(L).withBytes(at: top - 1) { name -> SpecialHeader? in
                     guard isToken(name) else { return nil }
                     if named(name, contentLength) || named(name, transferEncoding) { return .skip }
                     if named(name, connection) { return .connection }
@@ -292,7 +293,7 @@ enum ResponseEncoder {
                     return SpecialHeader.none
                 } ?? nil
             guard let special else {
-                let shown = L.string(at: top - 1) ?? "(not a string)"
+                let shown = LuaStack(L).string(at: top - 1) ?? "(not a string)"
                 mdl_pop(L, 2)
                 throw Invalid(description: "invalid header name \(shown)")
             }
@@ -301,7 +302,7 @@ enum ResponseEncoder {
                 mdl_pop(L, 1)
                 continue
             case .connection:
-                if let value = L.string(at: top), value.lowercased().contains("close") { keepAlive = false }
+                if let value = LuaStack(L).string(at: top), value.lowercased().contains("close") { keepAlive = false }
                 mdl_pop(L, 1)
                 continue
             case .date:
@@ -338,7 +339,7 @@ enum ResponseEncoder {
         if valueType == LUA_TNUMBER {
             let text =
                 mdl_isinteger(L, value) != 0 ? String(mdl_tointegerx(L, value, nil)) : String(mdl_tonumber(L, value))
-            L.withBytes(at: name) { buffer.writeBytes($0) }
+            LuaStack(L).withBytes(at: name) { buffer.writeBytes($0) }
             buffer.writeStaticString(": ")
             buffer.writeString(text)
             buffer.writeStaticString("\r\n")
@@ -347,18 +348,20 @@ enum ResponseEncoder {
         guard valueType == LUA_TSTRING else {
             throw Invalid(
                 description:
-                    "the value of header \(L.string(at: name) ?? "") must be a string, a number or an array of strings")
+                    "the value of header \(LuaStack(L).string(at: name) ?? "") must be a string, a number or an array of strings"
+            )
         }
         let clean =
-            L.withBytes(at: value) { bytes in
+            LuaStack(L).withBytes(at: value) { bytes in
                 !bytes.contains(where: { $0 == 13 || $0 == 10 || $0 == 0 })
             } ?? false
         guard clean else {
-            throw Invalid(description: "the value of header \(L.string(at: name) ?? "") contains CR, LF or NUL")
+            throw Invalid(
+                description: "the value of header \(LuaStack(L).string(at: name) ?? "") contains CR, LF or NUL")
         }
-        L.withBytes(at: name) { buffer.writeBytes($0) }
+        LuaStack(L).withBytes(at: name) { buffer.writeBytes($0) }
         buffer.writeStaticString(": ")
-        L.withBytes(at: value) { buffer.writeBytes($0) }
+        LuaStack(L).withBytes(at: value) { buffer.writeBytes($0) }
         buffer.writeStaticString("\r\n")
     }
 

@@ -224,10 +224,10 @@ extension LuaJSON {
             let end = position
             position += 1
             if output.isEmpty {
-                L.push(bytes: UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+                LuaStack(L).push(bytes: UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
             } else {
                 output.append(contentsOf: bytes[start..<end])
-                output.withUnsafeBytes { L.push(bytes: $0) }
+                output.withUnsafeBytes { LuaStack(L).push(bytes: $0) }
             }
         }
     }

@@ -32,7 +32,7 @@ extension LuaJSON {
             case LUA_TNUMBER:
                 try number(at: index)
             case LUA_TSTRING:
-                L.withBytes(at: index) { string($0) }
+                LuaStack(L).withBytes(at: index) { string($0) }
             case LUA_TLIGHTUSERDATA where lua_touserdata(L, index) == nil:
                 output.append(contentsOf: "null".utf8)
             case LUA_TTABLE:
@@ -88,7 +88,7 @@ extension LuaJSON {
         func isForcedArray(at index: Int32) -> Bool {
             guard luaL_getmetafield(L, index, "__jsontype") != LUA_TNIL else { return false }
             defer { mdl_pop(L, 1) }
-            return L.string(at: -1) == "array"
+            return LuaStack(L).string(at: -1) == "array"
         }
 
         /// The array length when the keys are exactly 1...n (n > 0).
@@ -155,7 +155,7 @@ extension LuaJSON {
         mutating func key(at index: Int32) throws {
             switch lua_type(L, index) {
             case LUA_TSTRING:
-                L.withBytes(at: index) { string($0) }
+                LuaStack(L).withBytes(at: index) { string($0) }
             case LUA_TNUMBER:
                 // Formatted here: lua_tolstring would convert the key in place
                 // and break the traversal.

@@ -58,14 +58,14 @@ final class LuaState {
             }
         }
         guard loaded == LUA_OK else {
-            let message = L.string(at: -1) ?? "could not load \(chunkName)"
+            let message = LuaStack(L).string(at: -1) ?? "could not load \(chunkName)"
             lua_settop(L, base)
             throw LuaError(message: message)
         }
         mdl_insert(L, base + 2)
         let status = runProtected(on: L) { mdl_pcall(L, arguments, results, base + 1) }
         guard status == LUA_OK else {
-            let message = L.string(at: -1) ?? "error in \(chunkName)"
+            let message = LuaStack(L).string(at: -1) ?? "error in \(chunkName)"
             lua_settop(L, base)
             throw LuaError(message: message)
         }
@@ -79,63 +79,5 @@ final class LuaState {
 
     func release(_ reference: Int32) {
         luaL_unref(L, mdl_registryindex(), reference)
-    }
-}
-
-extension OpaquePointer {
-    /// The string at `index` when it is one (numbers are not converted, which
-    /// would allocate and could raise).
-    func string(at index: Int32) -> String? {
-        guard lua_type(self, index) == LUA_TSTRING else { return nil }
-        var length = 0
-        guard let pointer = mdl_tolstring(self, index, &length) else { return nil }
-        return pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
-            String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
-        }
-    }
-
-    /// The bytes of the string at `index`, borrowed for the closure's duration.
-    @discardableResult
-    func withBytes<T>(at index: Int32, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T? {
-        guard lua_type(self, index) == LUA_TSTRING else { return nil }
-        var length = 0
-        guard let pointer = mdl_tolstring(self, index, &length) else { return nil }
-        return try body(UnsafeRawBufferPointer(start: pointer, count: length))
-    }
-
-    func push(_ string: String) {
-        var string = string
-        _ = string.withUTF8 { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { lua_pushlstring(self, $0.baseAddress, $0.count) }
-        }
-    }
-
-    func push(bytes: UnsafeRawBufferPointer) {
-        lua_pushlstring(self, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count)
-    }
-
-    /// Pushes an error message and returns the marker that makes the
-    /// trampoline raise it.
-    func raise(_ message: String) -> Int32 {
-        push(message)
-        return MDL_RAISE
-    }
-
-    func pushFunction(_ function: mdl_SwiftFunction, upvalues: Int32 = 0) {
-        mdl_pushswiftfunction(self, function, upvalues)
-    }
-
-    func setField(_ name: String, at index: Int32 = -2) {
-        lua_setfield(self, index, name)
-    }
-
-    /// Raw field read: never runs a metamethod, so it cannot raise.
-    @discardableResult
-    func rawField(_ name: StaticString, of index: Int32) -> Int32 {
-        let table = lua_absindex(self, index)
-        _ = name.withUTF8Buffer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { lua_pushlstring(self, $0.baseAddress, $0.count) }
-        }
-        return lua_rawget(self, table)
     }
 }

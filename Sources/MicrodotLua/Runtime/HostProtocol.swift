@@ -26,13 +26,13 @@ enum HostProtocol {
     static func publish(_ L: OpaquePointer, into core: Int32) {
         let core = lua_absindex(L, core)
         lua_pushlightuserdata(L, suspendMarker)
-        L.setField("SUSPEND", at: core)
+        LuaStack(L).setField("SUSPEND", at: core)
         lua_pushinteger(L, SuspensionKind.sleep.rawValue)
-        L.setField("SLEEP", at: core)
+        LuaStack(L).setField("SLEEP", at: core)
         lua_pushinteger(L, SuspensionKind.await.rawValue)
-        L.setField("AWAIT", at: core)
+        LuaStack(L).setField("AWAIT", at: core)
         lua_pushlightuserdata(L, bodyTooLargeMarker)
-        L.setField("BODY_TOO_LARGE", at: core)
+        LuaStack(L).setField("BODY_TOO_LARGE", at: core)
     }
 
     /// Pushes the body argument of a request whose body was not kept.

@@ -76,26 +76,27 @@ final class RequestTask {
 
     func start() {
         let co = thread
+        let stack = LuaStack(co)
         lua_rawgeti(co, mdl_registryindex(), lua_Integer(worker.serveFunction))
         lua_rawgeti(co, mdl_registryindex(), lua_Integer(app))
         let head = request.head
-        co.push(head.method.rawValue)
-        co.push(head.uri)
+        stack.push(head.method.rawValue)
+        stack.push(head.uri)
         switch (head.version.major, head.version.minor) {
-        case (1, 1): co.push("1.1")
-        case (1, 0): co.push("1.0")
-        default: co.push("\(head.version.major).\(head.version.minor)")
+        case (1, 1): stack.push("1.1")
+        case (1, 0): stack.push("1.0")
+        default: stack.push("\(head.version.major).\(head.version.minor)")
         }
         pushHeaders(head.headers)
         if request.bodyTooLarge {
             HostProtocol.pushBodyTooLarge(co)
         } else if let body = request.body {
-            body.withUnsafeReadableBytes { co.push(bytes: $0) }
+            body.withUnsafeReadableBytes { stack.push(bytes: $0) }
         } else {
             lua_pushnil(co)
         }
         let client = sink.clientAddress
-        co.push(client.host)
+        stack.push(client.host)
         lua_pushinteger(co, lua_Integer(client.port))
         resume(arguments: 8)
     }
@@ -106,15 +107,15 @@ final class RequestTask {
         lua_createtable(co, 0, Int32(headers.count))
         let table = lua_gettop(co)
         for (name, value) in headers {
-            co.push(name)
+            LuaStack(co).push(name)
             lua_pushvalue(co, -1)
-            if lua_rawget(co, table) == LUA_TSTRING, let previous = co.string(at: -1) {
+            if lua_rawget(co, table) == LUA_TSTRING, let previous = LuaStack(co).string(at: -1) {
                 let separator = name.utf8.count == 6 && name.lowercased() == "cookie" ? "; " : ", "
                 mdl_pop(co, 1)
-                co.push(previous + separator + value)
+                LuaStack(co).push(previous + separator + value)
             } else {
                 mdl_pop(co, 1)
-                co.push(value)
+                LuaStack(co).push(value)
             }
             lua_rawset(co, table)
         }
@@ -178,7 +179,7 @@ final class RequestTask {
             case .unknownSuspension:
                 lua_settop(co, 0)
                 lua_pushboolean(co, 0)
-                co.push("unknown suspension")
+                LuaStack(co).push("unknown suspension")
                 arguments = 2
             case .unknownYield:
                 fail(
@@ -186,12 +187,12 @@ final class RequestTask {
                         + "use coroutine.wrap or coroutine.create for generators")
                 return
             case .failed:
-                let message = co.string(at: -1) ?? "(error object is not a string)"
+                let message = LuaStack(co).string(at: -1) ?? "(error object is not a string)"
                 if message.contains("stack traceback:") {
                     fail(message)
                 } else {
                     luaL_traceback(L, co, message, 0)
-                    fail(L.string(at: -1) ?? message)
+                    fail(LuaStack(L).string(at: -1) ?? message)
                     mdl_pop(L, 1)
                 }
                 return
@@ -232,7 +233,7 @@ final class RequestTask {
         lua_settop(co, 0)
         guard let call = worker.asyncCalls.removeValue(forKey: ticket) else {
             lua_pushboolean(co, 0)
-            co.push("unknown suspension")
+            LuaStack(co).push("unknown suspension")
             return 2
         }
         guard let loop = worker.eventLoop else {
@@ -282,7 +283,7 @@ final class RequestTask {
     private func resumeCancelled() {
         state = .running
         lua_pushboolean(thread, 0)
-        thread.push("request cancelled")
+        LuaStack(thread).push("request cancelled")
         resume(arguments: 2)
     }
 
@@ -331,7 +332,7 @@ final class RequestTask {
             buffer.writeString(String(length, radix: 16))
             buffer.writeStaticString("\r\n")
         }
-        thread.withBytes(at: index) { buffer.writeBytes($0) }
+        LuaStack(thread).withBytes(at: index) { buffer.writeBytes($0) }
         if chunked { buffer.writeStaticString("\r\n") }
         sink.write(.byteBuffer(buffer), flush: false, completion: nil)
         unflushedBytes += buffer.readableBytes

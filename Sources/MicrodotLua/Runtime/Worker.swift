@@ -153,7 +153,7 @@ final class Worker: @unchecked Sendable {
         let package = lua_gettop(L)
         lua_getfield(L, package, "loaded")
         pushCore()
-        L.setField("microdot.core", at: -2)
+        LuaStack(L).setField("microdot.core", at: -2)
         mdl_pop(L, 1)
         lua_getfield(L, package, "preload")
         for module in Self.frameworkModules {
@@ -165,17 +165,17 @@ final class Worker: @unchecked Sendable {
             }
             guard loaded == LUA_OK else {
                 defer { lua_settop(L, package - 1) }
-                throw LuaError(message: L.string(at: -1) ?? "cannot load \(chunkName)")
+                throw LuaError(message: LuaStack(L).string(at: -1) ?? "cannot load \(chunkName)")
             }
-            L.setField(module.name, at: -2)
+            LuaStack(L).setField(module.name, at: -2)
         }
         mdl_pop(L, 1)
         // The script's folder comes first on package.path.
         lua_getfield(L, package, "path")
-        let path = L.string(at: -1) ?? ""
+        let path = LuaStack(L).string(at: -1) ?? ""
         mdl_pop(L, 1)
-        L.push("\(app.root)/?.lua;\(app.root)/?/init.lua;" + path)
-        L.setField("path", at: package)
+        LuaStack(L).push("\(app.root)/?.lua;\(app.root)/?/init.lua;" + path)
+        LuaStack(L).setField("path", at: package)
         mdl_pop(L, 1)
         try lua.run(
             source: Array(#"require("microdot"); return require("microdot.server").serve"#.utf8),
@@ -190,15 +190,15 @@ final class Worker: @unchecked Sendable {
         defer { lua_settop(L, 0) }
         let returned = lua_gettop(L) - 1
         let run = lua_gettop(L) + 1
-        if L.rawField("_run", of: microdot) == LUA_TTABLE {
-            L.rawField("options", of: run)
+        if LuaStack(L).rawField("_run", of: microdot) == LUA_TTABLE {
+            LuaStack(L).rawField("options", of: run)
             runOptions = Self.options(L, at: lua_gettop(L))
             mdl_pop(L, 1)
         }
         if isApp(at: returned) {
             lua_pushvalue(L, returned)
         } else if lua_type(L, run) == LUA_TTABLE {
-            L.rawField("app", of: run)
+            LuaStack(L).rawField("app", of: run)
         } else {
             throw LuaError(
                 message: "\(app.chunkName.dropFirst()): the script neither returns an app nor calls app:run()")
@@ -213,7 +213,7 @@ final class Worker: @unchecked Sendable {
         let L = lua.L
         let microdot = loadedModule()
         defer { mdl_pop(L, 2) }
-        L.rawField("Request", of: microdot)
+        LuaStack(L).rawField("Request", of: microdot)
         let request = lua_gettop(L)
         let defaults = RequestLimits()
         func limit(_ name: String) -> Int? {
@@ -244,17 +244,17 @@ final class Worker: @unchecked Sendable {
         let L = lua.L
         guard lua_type(L, index) == LUA_TTABLE, lua_getmetatable(L, index) != 0 else { return false }
         defer { mdl_pop(L, 1) }
-        return L.rawField("__name", of: -1) == LUA_TSTRING
+        return LuaStack(L).rawField("__name", of: -1) == LUA_TSTRING
             && {
                 defer { mdl_pop(L, 1) }
-                return L.string(at: -1) == "microdot.Microdot"
+                return LuaStack(L).string(at: -1) == "microdot.Microdot"
             }()
     }
 
     private static func options(_ L: OpaquePointer, at index: Int32) -> Configuration {
         var options = Configuration()
         guard lua_type(L, index) == LUA_TTABLE else { return options }
-        if lua_getfield(L, index, "host") == LUA_TSTRING { options.host = L.string(at: -1) }
+        if lua_getfield(L, index, "host") == LUA_TSTRING { options.host = LuaStack(L).string(at: -1) }
         if lua_getfield(L, index, "port") == LUA_TNUMBER { options.port = Int(mdl_tointegerx(L, -1, nil)) }
         if lua_getfield(L, index, "workers") == LUA_TNUMBER { options.workers = Int(mdl_tointegerx(L, -1, nil)) }
         if lua_getfield(L, index, "debug") == LUA_TBOOLEAN { options.debug = lua_toboolean(L, -1) != 0 }
