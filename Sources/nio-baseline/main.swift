@@ -32,7 +32,7 @@ final class HelloHandler: ChannelInboundHandler {
                 promise: nil)
             if found { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
             let keepAlive = self.keepAlive
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { [context] _ in
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { [context] _ in
                 if !keepAlive { context.close(promise: nil) }
             }
         }
@@ -46,8 +46,9 @@ let channel = try ServerBootstrap(group: group)
     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
     .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
     .childChannelInitializer { channel in
-        channel.pipeline.configureHTTPServerPipeline().flatMap {
-            channel.pipeline.addHandler(HelloHandler())
+        channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+            try channel.pipeline.syncOperations.addHandler(HelloHandler())
         }
     }
     .bind(host: "127.0.0.1", port: port).wait()

@@ -211,7 +211,7 @@ final class RequestTask {
             return 1
         }
         let nanoseconds = Int64(min(seconds, 1e9) * 1e9)
-        let scheduled = loop.scheduleTask(in: .nanoseconds(nanoseconds)) { [self] in
+        let scheduled = loop.assumeIsolated().scheduleTask(in: .nanoseconds(nanoseconds)) { [self] in
             guard case .sleeping = state else { return }
             if cancelled {
                 resumeCancelled()
@@ -241,8 +241,9 @@ final class RequestTask {
             return 2
         }
         state = .awaiting(call)
-        call.whenComplete { [self] result in
-            loop.execute { self.asyncCallFinished(call, result) }
+        let task = NIOLoopBound(self, eventLoop: loop)
+        call.whenComplete { result in
+            loop.execute { task.value.asyncCallFinished(call, result) }
         }
         return nil
     }
