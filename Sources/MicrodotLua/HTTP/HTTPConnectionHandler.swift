@@ -114,7 +114,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
         case .idle:
             close()
         case .requestHead, .body:
-            rejectUnreadable(status: "408 Request Timeout", body: "Request timeout")
+            rejectUnreadable(.requestTimeout)
         }
     }
 
@@ -135,8 +135,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
         switch unwrapInboundIn(data) {
         case .head(let head):
             armReadTimer(.body)
-            if let (status, body) = lineTooLong(head) {
-                rejectUnreadable(status: status, body: body)
+            if let error = lineTooLong(head) {
+                rejectUnreadable(error)
                 return
             }
             receiving = ReceivedRequest(head: head)
@@ -177,11 +177,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
 
     /// A request line or header line over `max_readline`: 414 or 431. (The
     /// parser's own limits are wider, up to the whole head's limit.)
-    private func lineTooLong(_ head: HTTPRequestHead) -> (String, String)? {
+    private func lineTooLong(_ head: HTTPRequestHead) -> ServerErrorResponse? {
         let limit = worker.limits.maxReadline
-        if head.uri.utf8.count > limit { return ("414 URI Too Long", "URI too long") }
+        if head.uri.utf8.count > limit { return .uriTooLong }
         for (name, value) in head.headers where name.utf8.count + value.utf8.count > limit {
-            return ("431 Request Header Fields Too Large", "Request header fields too large")
+            return .headerFieldsTooLarge
         }
         return nil
     }
@@ -189,11 +189,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
     /// A request that cannot be read whole (malformed, too long, too slow):
     /// answered at once when nothing is in flight, and the connection ends
     /// either way.
-    private func rejectUnreadable(status: String, body: String) {
+    private func rejectUnreadable(_ error: ServerErrorResponse) {
         receiving = nil
         disarmReadTimer()
         if active == nil && waiting.isEmpty && !closing {
-            writeError(status: status, body: body)
+            writeError(error)
         } else {
             waiting.removeAll()
             closing = true
@@ -326,25 +326,19 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         if error is HTTPParserError || error is ByteToMessageDecoderError {
             // 431 when the head is past the parser's limits, else 400.
-            if let parserError = error as? HTTPParserError, parserError == .headerOverflow {
-                rejectUnreadable(status: "431 Request Header Fields Too Large", body: "Request header fields too large")
-            } else {
-                rejectUnreadable(status: "400 Bad Request", body: "Bad request")
-            }
+            let isHeadTooLarge = (error as? HTTPParserError) == .headerOverflow
+            rejectUnreadable(isHeadTooLarge ? .headerFieldsTooLarge : .badRequest)
             return
         }
         context.close(promise: nil)
     }
 
     /// An answer the app never sees: the request could not be read.
-    private func writeError(status: String, body: String) {
+    private func writeError(_ error: ServerErrorResponse) {
         guard let context else { return }
-        var buffer = context.channel.allocator.buffer(capacity: 200)
-        buffer.writeString("HTTP/1.1 \(status)\r\n")
-        buffer.writeBytes(worker.dateHeader.current())
-        buffer.writeString("Content-Type: text/plain; charset=UTF-8\r\nContent-Length: \(body.utf8.count)\r\n")
-        buffer.writeStaticString("Connection: close\r\n\r\n")
-        buffer.writeString(body)
+        var buffer = context.channel.allocator.buffer(capacity: 0)
+        PlainResponse.write(
+            error, sendsBody: true, connection: .close, date: worker.dateHeader.current(), into: &buffer)
         context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
         close()
     }

@@ -325,14 +325,11 @@ final class RequestTask {
     }
 
     private func writeInternalError() {
-        var buffer = sink.allocator.buffer(capacity: 200)
-        let body = "Internal server error"
-        buffer.writeStaticString("HTTP/1.1 500 Internal Server Error\r\n")
-        buffer.writeBytes(worker.dateHeader.current())
-        buffer.writeString("Content-Type: text/plain; charset=UTF-8\r\nContent-Length: \(body.utf8.count)\r\n")
-        if !framing.keepAlive { buffer.writeStaticString("Connection: close\r\n") }
-        buffer.writeStaticString("\r\n")
-        if !framing.isHead { buffer.writeString(body) }
+        var buffer = sink.allocator.buffer(capacity: 0)
+        PlainResponse.write(
+            .internalServerError, sendsBody: !framing.isHead,
+            connection: ConnectionHeader(keepAlive: framing.keepAlive, isHTTP10: false),
+            date: worker.dateHeader.current(), into: &buffer)
         headSent = true
         logRequest(status: 500)
         sink.write(.byteBuffer(buffer), flush: false, completion: nil)
