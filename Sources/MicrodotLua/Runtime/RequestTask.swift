@@ -88,7 +88,7 @@ final class RequestTask {
         resume(arguments: 8)
     }
 
-    /// Repeated request headers are joined as RFC 9110 allows (`; ` for Cookie).
+    /// The request headers as a Lua table, repeats folded (`HeaderFolding`).
     private func pushHeaders(_ headers: HTTPHeaders) {
         let co = thread
         lua_createtable(co, 0, Int32(headers.count))
@@ -97,9 +97,8 @@ final class RequestTask {
             co.push(name)
             lua_pushvalue(co, -1)
             if lua_rawget(co, table) == LUA_TSTRING, let previous = co.string(at: -1) {
-                let separator = name.utf8.count == 6 && name.lowercased() == "cookie" ? "; " : ", "
                 mdl_pop(co, 1)
-                co.push(previous + separator + value)
+                co.push(HeaderFolding.joined(previous, value, name: name))
             } else {
                 mdl_pop(co, 1)
                 co.push(value)
