@@ -20,15 +20,15 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
     private var receiving: ReceivedRequest?
     /// The rest of a body that went over the limit is dropped, not kept.
     private var discardingBody = false
-    private var waiting = CircularBuffer<ReceivedRequest>()
-    private var active: RequestTask?
+    private var queue = RequestQueue<ReceivedRequest, RequestTask>()
+    private var lifecycle = ConnectionLifecycle()
+    private var deadlines: ConnectionDeadlines
+    /// Scheduled while the connection cannot take more of a response.
+    private var writeTimer: Scheduled<Void>?
+    /// Set while `dispatch` starts requests: a task that finishes at once
+    /// returns to the loop instead of recursing.
     private var dispatching = false
     private var needsFlush = false
-    private var readPending = false
-    /// No more requests are taken: the connection closes once the current
-    /// response is out.
-    private var closing = false
-    private var inputClosed = false
 
     private(set) var clientAddress: (host: String, port: Int) = ("", 0)
 
@@ -37,6 +37,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
 
     init(loop: WorkerLoop) {
         self.loop = loop
+        deadlines = ConnectionDeadlines(timeouts: loop.timeouts)
         Self.liveCount.withLockedValue { $0 += 1 }
     }
 
@@ -55,88 +56,76 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
             clientAddress = (address.ipAddress ?? "", address.port ?? 0)
         }
         loop.add(self)
-        armReadTimer(.requestHead)
+        deadlines.startReading(.requestHead, now: .now())
         if loop.isDraining { drain() }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         loop.remove(self)
-        readTimeout = nil
+        deadlines.stopReading()
         writeTimer?.cancel()
         self.context = nil
     }
 
-    // MARK: Timeouts
-
-    private enum ReadTimeout {
-        case requestHead, idle, body
-    }
-
-    /// What the connection waits for from the client, and until when. A
-    /// deadline, not a scheduled task: arming one per request would cost more
-    /// than the request; the loop's timeout sweep checks it.
-    private var readTimeout: ReadTimeout?
-    private var readDeadline = NIODeadline.distantFuture
-    /// Armed while the connection cannot take more of a response.
-    private var writeTimer: Scheduled<Void>?
-
-    private func armReadTimer(_ kind: ReadTimeout) {
-        let timeouts = loop.timeouts
-        let seconds: Double
-        switch kind {
-        case .requestHead: seconds = timeouts.requestHead
-        case .idle: seconds = timeouts.idle
-        case .body: seconds = timeouts.body
-        }
-        guard seconds > 0 else {
-            disarmReadTimer()
-            return
-        }
-        readTimeout = kind
-        readDeadline = .now() + .nanoseconds(Int64(seconds * 1e9))
-    }
-
-    private func disarmReadTimer() {
-        readTimeout = nil
-    }
+    // MARK: Deadlines and closing
 
     /// Called by the loop's sweep.
     func checkTimeouts(now: NIODeadline) {
-        if let kind = readTimeout, now >= readDeadline {
-            readTimeout = nil
-            readTimedOut(kind)
-        }
-    }
-
-    private func readTimedOut(_ kind: ReadTimeout) {
-        guard !closing else { return }
-        switch kind {
-        case .idle:
-            close()
-        case .requestHead, .body:
-            rejectUnreadable(.requestTimeout)
-        }
+        guard let wait = deadlines.expired(now: now) else { return }
+        perform(lifecycle.readTimedOut(wait, isIdle: queue.isIdle))
     }
 
     /// The server is shutting down: no new requests on this connection; the
     /// one under way (and any already received) is answered first.
     func drain() {
-        if active == nil && waiting.isEmpty && receiving == nil && !closing { close() }
+        perform(lifecycle.shutdownRequested(isIdle: queue.isIdle, isReceiving: receiving != nil))
     }
 
     func forceClose() {
         context?.close(promise: nil)
     }
 
+    /// Carries out what the lifecycle decided.
+    private func perform(_ action: ConnectionLifecycle.Action) {
+        switch action {
+        case .none:
+            break
+        case .close:
+            queue.dropWaiting()
+            close()
+        case .rejectAndClose(let error):
+            abandonRequestBeingRead()
+            writeError(error)
+        case .closeAfterRunning:
+            abandonRequestBeingRead()
+            queue.dropWaiting()
+        case .resumeReading:
+            if queue.takeHeldRead() { context?.read() }
+        }
+    }
+
+    private func abandonRequestBeingRead() {
+        receiving = nil
+        deadlines.stopReading()
+    }
+
+    /// Flushes what was written, then closes.
+    private func close() {
+        needsFlush = false
+        guard let context else { return }
+        context.writeAndFlush(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0))))
+            .whenComplete { _ in context.close(promise: nil) }
+    }
+
     // MARK: Reading requests
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !closing else { return }
+        guard lifecycle.acceptsRequests else { return }
         switch unwrapInboundIn(data) {
         case .head(let head):
-            armReadTimer(.body)
+            deadlines.startReading(.body, now: .now())
             if let error = lineTooLong(head) {
-                rejectUnreadable(error)
+                perform(lifecycle.requestUnreadable(error, isIdle: queue.isIdle))
                 return
             }
             receiving = ReceivedRequest(head: head)
@@ -145,15 +134,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
                 declared > worker.limits.bodyLimit
             {
                 bodyTooLarge()
-            } else if head.headers.first(name: "expect")?.lowercased() == "100-continue",
-                active == nil, waiting.isEmpty
-            {
+            } else if head.headers.first(name: "expect")?.lowercased() == "100-continue", queue.isIdle {
                 var buffer = context.channel.allocator.buffer(capacity: 25)
                 buffer.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
                 context.writeAndFlush(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
             }
         case .body(var part):
-            armReadTimer(.body)
+            deadlines.startReading(.body, now: .now())
             guard !discardingBody, receiving != nil else { return }
             if receiving!.body == nil {
                 receiving!.body = part
@@ -164,13 +151,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
                 bodyTooLarge()
             }
         case .end:
-            disarmReadTimer()
+            deadlines.stopReading()
             if discardingBody {
                 discardingBody = false
                 return
             }
             guard let request = receiving.take() else { return }
-            waiting.append(request)
+            queue.append(request)
             dispatch()
         }
     }
@@ -186,20 +173,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
         return nil
     }
 
-    /// A request that cannot be read whole (malformed, too long, too slow):
-    /// answered at once when nothing is in flight, and the connection ends
-    /// either way.
-    private func rejectUnreadable(_ error: ServerErrorResponse) {
-        receiving = nil
-        disarmReadTimer()
-        if active == nil && waiting.isEmpty && !closing {
-            writeError(error)
-        } else {
-            waiting.removeAll()
-            closing = true
-        }
-    }
-
     /// Answers 413 through the app now and closes afterwards: the unread
     /// body cannot be skipped on a kept-alive connection.
     private func bodyTooLarge() {
@@ -208,7 +181,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
         request.body = nil
         request.bodyTooLarge = true
         request.head.headers.replaceOrAdd(name: "connection", value: "close")
-        waiting.append(request)
+        queue.append(request)
         dispatch()
     }
 
@@ -217,9 +190,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
     private func dispatch() {
         guard !dispatching else { return }
         dispatching = true
-        while active == nil, !closing, let request = waiting.popFirst() {
+        while lifecycle.acceptsRequests, let request = queue.next() {
             let task = RequestTask(worker: worker, sink: self, request: request)
-            active = task
+            queue.started(task)
             task.start()
         }
         dispatching = false
@@ -227,22 +200,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
             needsFlush = false
             context?.flush()
         }
-        if active == nil, !closing {
-            if inputClosed {
-                close()
-            } else if readPending {
-                readPending = false
-                context?.read()
-            }
-        }
+        if queue.running == nil { perform(lifecycle.queueIdle()) }
     }
 
     func read(context: ChannelHandlerContext) {
-        if active != nil || !waiting.isEmpty {
-            readPending = true
-        } else {
-            context.read()
-        }
+        if queue.readRequested() == .read { context.read() }
     }
 
     // MARK: ResponseSink
@@ -271,55 +233,46 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
     }
 
     func requestFinished(keepAlive: Bool) {
-        active = nil
-        if waiting.isEmpty && receiving == nil { armReadTimer(.idle) }
-        if !keepAlive || closing || (loop.isDraining && waiting.isEmpty && receiving == nil) {
-            closing = true
-            waiting.removeAll()
-            close()
-            return
+        queue.finished()
+        let hasMore = queue.hasWaiting || receiving != nil
+        if !hasMore { deadlines.startReading(.nextRequest, now: .now()) }
+        let action = lifecycle.requestFinished(keepAlive: keepAlive, isDraining: loop.isDraining, hasMore: hasMore)
+        if action == .none {
+            dispatch()
+        } else {
+            perform(action)
         }
-        dispatch()
-    }
-
-    private func close() {
-        closing = true
-        needsFlush = false
-        guard let context else { return }
-        context.writeAndFlush(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0))))
-            .whenComplete { _ in context.close(promise: nil) }
     }
 
     // MARK: Connection events
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
+        let isWritable = context.channel.isWritable
+        switch deadlines.writabilityChanged(isWritable: isWritable) {
+        case .none:
+            break
+        case .armTimer(let delay):
+            writeTimer = context.eventLoop.scheduleTask(in: delay) { [weak self] in self?.forceClose() }
+        case .cancelTimer:
             writeTimer?.cancel()
             writeTimer = nil
-            active?.writable()
-        } else if writeTimer == nil, loop.timeouts.write > 0 {
-            // A client that stops reading does not hold the response forever.
-            writeTimer = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(loop.timeouts.write * 1e9))) {
-                [weak self] in self?.forceClose()
-            }
         }
+        if isWritable { queue.running?.writable() }
         context.fireChannelWritabilityChanged()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case ChannelEvent.inputClosed = event {
-            // The client sent all it will send; answer what was asked, then close.
-            inputClosed = true
-            if active == nil && waiting.isEmpty && !closing { close() }
+            perform(lifecycle.inputClosed(isIdle: queue.isIdle))
             return
         }
         context.fireUserInboundEventTriggered(event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        closing = true
-        waiting.removeAll()
-        active?.cancel()
+        lifecycle.channelClosed()
+        queue.dropWaiting()
+        queue.running?.cancel()
         context.fireChannelInactive()
     }
 
@@ -327,7 +280,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
         if error is HTTPParserError || error is ByteToMessageDecoderError {
             // 431 when the head is past the parser's limits, else 400.
             let isHeadTooLarge = (error as? HTTPParserError) == .headerOverflow
-            rejectUnreadable(isHeadTooLarge ? .headerFieldsTooLarge : .badRequest)
+            perform(
+                lifecycle.requestUnreadable(isHeadTooLarge ? .headerFieldsTooLarge : .badRequest, isIdle: queue.isIdle))
             return
         }
         context.close(promise: nil)
