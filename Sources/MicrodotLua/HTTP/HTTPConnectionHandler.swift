@@ -1,6 +1,9 @@
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
+
+#if DEBUG
+    import NIOConcurrencyHelpers
+#endif
 
 /// One HTTP/1.x connection: collects each request (head and body), runs them
 /// one at a time in arrival order (pipelined requests wait their turn, and
@@ -32,18 +35,23 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
 
     private(set) var clientAddress: (host: String, port: Int) = ("", 0)
 
-    /// Connection handlers alive in the process: a leak shows here first.
-    static let liveCount = NIOLockedValueBox(0)
-
     init(loop: WorkerLoop) {
         self.loop = loop
         deadlines = ConnectionDeadlines(timeouts: loop.timeouts)
-        Self.liveCount.withLockedValue { $0 += 1 }
+        #if DEBUG
+            Self.liveCount.withLockedValue { $0 += 1 }
+        #endif
     }
 
-    deinit {
-        Self.liveCount.withLockedValue { $0 -= 1 }
-    }
+    #if DEBUG
+        /// Connection handlers alive in the process, for tests: a leak shows
+        /// here first. Debug builds only: it takes a lock per connection.
+        static let liveCount = NIOLockedValueBox(0)
+
+        deinit {
+            Self.liveCount.withLockedValue { $0 -= 1 }
+        }
+    #endif
 
     var isWritable: Bool { context?.channel.isWritable ?? false }
     private(set) var allocator = ByteBufferAllocator()
