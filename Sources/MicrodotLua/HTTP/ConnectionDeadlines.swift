@@ -28,7 +28,7 @@ struct ConnectionDeadlines {
     }
 
     private let timeouts: Timeouts
-    private(set) var reading: ReadWait?
+    private var reading: ReadWait?
     private var readDeadline = NIODeadline.distantFuture
     private var writeTimerArmed = false
 

@@ -27,7 +27,7 @@ struct ConnectionLifecycle {
         case resumeReading
     }
 
-    private(set) var state = State.open
+    private var state = State.open
     /// The client sent all it will send (a TCP half-close).
     private var inputEnded = false
 
