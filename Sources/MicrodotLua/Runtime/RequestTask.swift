@@ -327,7 +327,7 @@ final class RequestTask {
         var buffer = sink.allocator.buffer(capacity: 0)
         PlainResponse.write(
             .internalServerError, sendsBody: !framing.isHead,
-            connection: ConnectionHeader(keepAlive: framing.keepAlive, isHTTP10: false),
+            connection: ConnectionHeader(keepAlive: framing.keepAlive, isHTTP10: framing.isHTTP10),
             date: worker.dateHeader.current(), into: &buffer)
         headSent = true
         logRequest(status: 500)
