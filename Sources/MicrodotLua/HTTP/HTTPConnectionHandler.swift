@@ -1,6 +1,9 @@
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
+
+#if DEBUG
+    import NIOConcurrencyHelpers
+#endif
 
 /// One HTTP/1.x connection: collects each request (head and body), runs them
 /// one at a time in arrival order (pipelined requests wait their turn, and
@@ -20,29 +23,35 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
     private var receiving: ReceivedRequest?
     /// The rest of a body that went over the limit is dropped, not kept.
     private var discardingBody = false
-    private var waiting = CircularBuffer<ReceivedRequest>()
-    private var active: RequestTask?
+    private var queue = RequestQueue<ReceivedRequest, RequestTask>()
+    private var lifecycle = ConnectionLifecycle()
+    private var deadlines: ConnectionDeadlines
+    /// Scheduled while the connection cannot take more of a response.
+    private var writeTimer: Scheduled<Void>?
+    /// Set while `dispatch` starts requests: a task that finishes at once
+    /// returns to the loop instead of recursing.
     private var dispatching = false
     private var needsFlush = false
-    private var readPending = false
-    /// No more requests are taken: the connection closes once the current
-    /// response is out.
-    private var closing = false
-    private var inputClosed = false
 
     private(set) var clientAddress: (host: String, port: Int) = ("", 0)
 
-    /// Connection handlers alive in the process: a leak shows here first.
-    static let liveCount = NIOLockedValueBox(0)
-
     init(loop: WorkerLoop) {
         self.loop = loop
-        Self.liveCount.withLockedValue { $0 += 1 }
+        deadlines = ConnectionDeadlines(timeouts: loop.timeouts)
+        #if DEBUG
+            Self.liveCount.withLockedValue { $0 += 1 }
+        #endif
     }
 
-    deinit {
-        Self.liveCount.withLockedValue { $0 -= 1 }
-    }
+    #if DEBUG
+        /// Connection handlers alive in the process, for tests: a leak shows
+        /// here first. Debug builds only: it takes a lock per connection.
+        static let liveCount = NIOLockedValueBox(0)
+
+        deinit {
+            Self.liveCount.withLockedValue { $0 -= 1 }
+        }
+    #endif
 
     var isWritable: Bool { context?.channel.isWritable ?? false }
     private(set) var allocator = ByteBufferAllocator()
@@ -55,88 +64,76 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
             clientAddress = (address.ipAddress ?? "", address.port ?? 0)
         }
         loop.add(self)
-        armReadTimer(.requestHead)
+        deadlines.startReading(.requestHead, now: .now())
         if loop.isDraining { drain() }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         loop.remove(self)
-        readTimeout = nil
+        deadlines.stopReading()
         writeTimer?.cancel()
         self.context = nil
     }
 
-    // MARK: Timeouts
-
-    private enum ReadTimeout {
-        case requestHead, idle, body
-    }
-
-    /// What the connection waits for from the client, and until when. A
-    /// deadline, not a scheduled task: arming one per request would cost more
-    /// than the request; the loop's timeout sweep checks it.
-    private var readTimeout: ReadTimeout?
-    private var readDeadline = NIODeadline.distantFuture
-    /// Armed while the connection cannot take more of a response.
-    private var writeTimer: Scheduled<Void>?
-
-    private func armReadTimer(_ kind: ReadTimeout) {
-        let timeouts = loop.timeouts
-        let seconds: Double
-        switch kind {
-        case .requestHead: seconds = timeouts.requestHead
-        case .idle: seconds = timeouts.idle
-        case .body: seconds = timeouts.body
-        }
-        guard seconds > 0 else {
-            disarmReadTimer()
-            return
-        }
-        readTimeout = kind
-        readDeadline = .now() + .nanoseconds(Int64(seconds * 1e9))
-    }
-
-    private func disarmReadTimer() {
-        readTimeout = nil
-    }
+    // MARK: Deadlines and closing
 
     /// Called by the loop's sweep.
     func checkTimeouts(now: NIODeadline) {
-        if let kind = readTimeout, now >= readDeadline {
-            readTimeout = nil
-            readTimedOut(kind)
-        }
-    }
-
-    private func readTimedOut(_ kind: ReadTimeout) {
-        guard !closing else { return }
-        switch kind {
-        case .idle:
-            close()
-        case .requestHead, .body:
-            rejectUnreadable(status: "408 Request Timeout", body: "Request timeout")
-        }
+        guard let wait = deadlines.expired(now: now) else { return }
+        perform(lifecycle.readTimedOut(wait, isIdle: queue.isIdle))
     }
 
     /// The server is shutting down: no new requests on this connection; the
     /// one under way (and any already received) is answered first.
     func drain() {
-        if active == nil && waiting.isEmpty && receiving == nil && !closing { close() }
+        perform(lifecycle.shutdownRequested(isIdle: queue.isIdle, isReceiving: receiving != nil))
     }
 
     func forceClose() {
         context?.close(promise: nil)
     }
 
+    /// Carries out what the lifecycle decided.
+    private func perform(_ action: ConnectionLifecycle.Action) {
+        switch action {
+        case .none:
+            break
+        case .close:
+            queue.dropWaiting()
+            close()
+        case .rejectAndClose(let error):
+            abandonRequestBeingRead()
+            writeError(error)
+        case .closeAfterRunning:
+            abandonRequestBeingRead()
+            queue.dropWaiting()
+        case .resumeReading:
+            if queue.takeHeldRead() { context?.read() }
+        }
+    }
+
+    private func abandonRequestBeingRead() {
+        receiving = nil
+        deadlines.stopReading()
+    }
+
+    /// Flushes what was written, then closes.
+    private func close() {
+        needsFlush = false
+        guard let context else { return }
+        context.writeAndFlush(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0))))
+            .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
     // MARK: Reading requests
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !closing else { return }
+        guard lifecycle.acceptsRequests else { return }
         switch unwrapInboundIn(data) {
         case .head(let head):
-            armReadTimer(.body)
-            if let (status, body) = lineTooLong(head) {
-                rejectUnreadable(status: status, body: body)
+            deadlines.startReading(.body, now: .now())
+            if let error = lineTooLong(head) {
+                perform(lifecycle.requestUnreadable(error, isIdle: queue.isIdle))
                 return
             }
             receiving = ReceivedRequest(head: head)
@@ -145,15 +142,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
                 declared > worker.limits.bodyLimit
             {
                 bodyTooLarge()
-            } else if head.headers.first(name: "expect")?.lowercased() == "100-continue",
-                active == nil, waiting.isEmpty
-            {
+            } else if head.headers.first(name: "expect")?.lowercased() == "100-continue", queue.isIdle {
                 var buffer = context.channel.allocator.buffer(capacity: 25)
                 buffer.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
                 context.writeAndFlush(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
             }
         case .body(var part):
-            armReadTimer(.body)
+            deadlines.startReading(.body, now: .now())
             guard !discardingBody, receiving != nil else { return }
             if receiving!.body == nil {
                 receiving!.body = part
@@ -164,40 +159,26 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
                 bodyTooLarge()
             }
         case .end:
-            disarmReadTimer()
+            deadlines.stopReading()
             if discardingBody {
                 discardingBody = false
                 return
             }
             guard let request = receiving.take() else { return }
-            waiting.append(request)
+            queue.append(request)
             dispatch()
         }
     }
 
     /// A request line or header line over `max_readline`: 414 or 431. (The
     /// parser's own limits are wider, up to the whole head's limit.)
-    private func lineTooLong(_ head: HTTPRequestHead) -> (String, String)? {
+    private func lineTooLong(_ head: HTTPRequestHead) -> ServerErrorResponse? {
         let limit = worker.limits.maxReadline
-        if head.uri.utf8.count > limit { return ("414 URI Too Long", "URI too long") }
+        if head.uri.utf8.count > limit { return .uriTooLong }
         for (name, value) in head.headers where name.utf8.count + value.utf8.count > limit {
-            return ("431 Request Header Fields Too Large", "Request header fields too large")
+            return .headerFieldsTooLarge
         }
         return nil
-    }
-
-    /// A request that cannot be read whole (malformed, too long, too slow):
-    /// answered at once when nothing is in flight, and the connection ends
-    /// either way.
-    private func rejectUnreadable(status: String, body: String) {
-        receiving = nil
-        disarmReadTimer()
-        if active == nil && waiting.isEmpty && !closing {
-            writeError(status: status, body: body)
-        } else {
-            waiting.removeAll()
-            closing = true
-        }
     }
 
     /// Answers 413 through the app now and closes afterwards: the unread
@@ -208,7 +189,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
         request.body = nil
         request.bodyTooLarge = true
         request.head.headers.replaceOrAdd(name: "connection", value: "close")
-        waiting.append(request)
+        queue.append(request)
         dispatch()
     }
 
@@ -217,9 +198,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
     private func dispatch() {
         guard !dispatching else { return }
         dispatching = true
-        while active == nil, !closing, let request = waiting.popFirst() {
+        while lifecycle.acceptsRequests, let request = queue.next() {
             let task = RequestTask(worker: worker, sink: self, request: request)
-            active = task
+            queue.started(task)
             task.start()
         }
         dispatching = false
@@ -227,22 +208,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
             needsFlush = false
             context?.flush()
         }
-        if active == nil, !closing {
-            if inputClosed {
-                close()
-            } else if readPending {
-                readPending = false
-                context?.read()
-            }
-        }
+        if queue.running == nil { perform(lifecycle.queueIdle()) }
     }
 
     func read(context: ChannelHandlerContext) {
-        if active != nil || !waiting.isEmpty {
-            readPending = true
-        } else {
-            context.read()
-        }
+        if queue.readRequested() == .read { context.read() }
     }
 
     // MARK: ResponseSink
@@ -254,7 +224,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
         }
         let promise: EventLoopPromise<Void>? = completion.map { completion in
             let promise = context.eventLoop.makePromise(of: Void.self)
-            promise.futureResult.whenComplete(completion)
+            promise.futureResult.assumeIsolated().whenComplete(completion)
             return promise
         }
         if flush {
@@ -271,80 +241,67 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
     }
 
     func requestFinished(keepAlive: Bool) {
-        active = nil
-        if waiting.isEmpty && receiving == nil { armReadTimer(.idle) }
-        if !keepAlive || closing || (loop.isDraining && waiting.isEmpty && receiving == nil) {
-            closing = true
-            waiting.removeAll()
-            close()
-            return
+        queue.finished()
+        let hasMore = queue.hasWaiting || receiving != nil
+        if !hasMore { deadlines.startReading(.nextRequest, now: .now()) }
+        let action = lifecycle.requestFinished(keepAlive: keepAlive, isDraining: loop.isDraining, hasMore: hasMore)
+        if action == .none {
+            dispatch()
+        } else {
+            perform(action)
         }
-        dispatch()
-    }
-
-    private func close() {
-        closing = true
-        needsFlush = false
-        guard let context else { return }
-        context.writeAndFlush(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0))))
-            .whenComplete { _ in context.close(promise: nil) }
     }
 
     // MARK: Connection events
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
+        let isWritable = context.channel.isWritable
+        switch deadlines.writabilityChanged(isWritable: isWritable) {
+        case .none:
+            break
+        case .armTimer(let delay):
+            writeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in self?.forceClose()
+            }
+        case .cancelTimer:
             writeTimer?.cancel()
             writeTimer = nil
-            active?.writable()
-        } else if writeTimer == nil, loop.timeouts.write > 0 {
-            // A client that stops reading does not hold the response forever.
-            writeTimer = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(loop.timeouts.write * 1e9))) {
-                [weak self] in self?.forceClose()
-            }
         }
+        if isWritable { queue.running?.writable() }
         context.fireChannelWritabilityChanged()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case ChannelEvent.inputClosed = event {
-            // The client sent all it will send; answer what was asked, then close.
-            inputClosed = true
-            if active == nil && waiting.isEmpty && !closing { close() }
+            perform(lifecycle.inputClosed(isIdle: queue.isIdle))
             return
         }
         context.fireUserInboundEventTriggered(event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        closing = true
-        waiting.removeAll()
-        active?.cancel()
+        lifecycle.channelClosed()
+        queue.dropWaiting()
+        queue.running?.cancel()
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         if error is HTTPParserError || error is ByteToMessageDecoderError {
             // 431 when the head is past the parser's limits, else 400.
-            if let parserError = error as? HTTPParserError, parserError == .headerOverflow {
-                rejectUnreadable(status: "431 Request Header Fields Too Large", body: "Request header fields too large")
-            } else {
-                rejectUnreadable(status: "400 Bad Request", body: "Bad request")
-            }
+            let isHeadTooLarge = (error as? HTTPParserError) == .headerOverflow
+            perform(
+                lifecycle.requestUnreadable(isHeadTooLarge ? .headerFieldsTooLarge : .badRequest, isIdle: queue.isIdle))
             return
         }
         context.close(promise: nil)
     }
 
     /// An answer the app never sees: the request could not be read.
-    private func writeError(status: String, body: String) {
+    private func writeError(_ error: ServerErrorResponse) {
         guard let context else { return }
-        var buffer = context.channel.allocator.buffer(capacity: 200)
-        buffer.writeString("HTTP/1.1 \(status)\r\n")
-        buffer.writeBytes(worker.dateHeader.current())
-        buffer.writeString("Content-Type: text/plain; charset=UTF-8\r\nContent-Length: \(body.utf8.count)\r\n")
-        buffer.writeStaticString("Connection: close\r\n\r\n")
-        buffer.writeString(body)
+        var buffer = context.channel.allocator.buffer(capacity: 0)
+        PlainResponse.write(
+            error, sendsBody: true, connection: .close, date: worker.dateHeader.current(), into: &buffer)
         context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
         close()
     }

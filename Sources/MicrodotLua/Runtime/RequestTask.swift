@@ -101,7 +101,7 @@ final class RequestTask {
         resume(arguments: 8)
     }
 
-    /// Repeated request headers are joined as RFC 9110 allows (`; ` for Cookie).
+    /// The request headers as a Lua table, repeats folded (`HeaderFolding`).
     private func pushHeaders(_ headers: HTTPHeaders) {
         let co = thread
         lua_createtable(co, 0, Int32(headers.count))
@@ -110,9 +110,8 @@ final class RequestTask {
             LuaStack(co).push(name)
             lua_pushvalue(co, -1)
             if lua_rawget(co, table) == LUA_TSTRING, let previous = LuaStack(co).string(at: -1) {
-                let separator = name.utf8.count == 6 && name.lowercased() == "cookie" ? "; " : ", "
                 mdl_pop(co, 1)
-                LuaStack(co).push(previous + separator + value)
+                LuaStack(co).push(HeaderFolding.joined(previous, value, name: name))
             } else {
                 mdl_pop(co, 1)
                 LuaStack(co).push(value)
@@ -355,14 +354,11 @@ final class RequestTask {
     }
 
     private func writeInternalError() {
-        var buffer = sink.allocator.buffer(capacity: 200)
-        let body = "Internal server error"
-        buffer.writeStaticString("HTTP/1.1 500 Internal Server Error\r\n")
-        buffer.writeBytes(worker.dateHeader.current())
-        buffer.writeString("Content-Type: text/plain; charset=UTF-8\r\nContent-Length: \(body.utf8.count)\r\n")
-        if !framing.keepAlive { buffer.writeStaticString("Connection: close\r\n") }
-        buffer.writeStaticString("\r\n")
-        if !framing.isHead { buffer.writeString(body) }
+        var buffer = sink.allocator.buffer(capacity: 0)
+        PlainResponse.write(
+            .internalServerError, sendsBody: !framing.isHead,
+            connection: ConnectionHeader(keepAlive: framing.keepAlive, isHTTP10: framing.isHTTP10),
+            date: worker.dateHeader.current(), into: &buffer)
         headSent = true
         logRequest(status: 500)
         sink.write(.byteBuffer(buffer), flush: false, completion: nil)

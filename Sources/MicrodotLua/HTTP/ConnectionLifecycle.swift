@@ -1,0 +1,90 @@
+/// When a connection stops taking requests and when it closes: graceful
+/// shutdown, `Connection: close`, a client that half-closed, a request that
+/// cannot be read, a read deadline that ran out.
+///
+/// Events say how busy the connection is (`isIdle`: no request running or
+/// waiting); the machine answers with what the connection must do.
+struct ConnectionLifecycle {
+    enum State: Equatable {
+        /// Taking requests.
+        case open
+        /// Taking no more: closed once the running request (if any) is
+        /// answered, or already closed.
+        case closing
+    }
+
+    enum Action: Equatable {
+        case none
+        /// Flush what was written and close.
+        case close
+        /// Answer the unreadable request with this error response, then
+        /// close.
+        case rejectAndClose(ServerErrorResponse)
+        /// Drop the waiting requests; the running one is answered, then the
+        /// connection closes.
+        case closeAfterRunning
+        /// Nothing to answer: read the next request if a read was held.
+        case resumeReading
+    }
+
+    private var state = State.open
+    /// The client sent all it will send (a TCP half-close).
+    private var inputEnded = false
+
+    var acceptsRequests: Bool { state == .open }
+
+    /// Graceful shutdown: an idle connection closes now, a busy one once its
+    /// requests, and any being received, are answered.
+    mutating func shutdownRequested(isIdle: Bool, isReceiving: Bool) -> Action {
+        guard state == .open, isIdle, !isReceiving else { return .none }
+        return close()
+    }
+
+    /// The client half-closed: answer what was asked, then close.
+    mutating func inputClosed(isIdle: Bool) -> Action {
+        inputEnded = true
+        guard state == .open, isIdle else { return .none }
+        return close()
+    }
+
+    /// The request being received cannot be read whole (malformed, too long,
+    /// too slow): answered at once when nothing is in flight, and the
+    /// connection ends either way.
+    mutating func requestUnreadable(_ error: ServerErrorResponse, isIdle: Bool) -> Action {
+        let answerNow = state == .open && isIdle
+        state = .closing
+        return answerNow ? .rejectAndClose(error) : .closeAfterRunning
+    }
+
+    /// A read deadline ran out: a kept-alive connection nobody uses closes
+    /// quietly; a request that stalls is unreadable (408).
+    mutating func readTimedOut(_ wait: ConnectionDeadlines.ReadWait, isIdle: Bool) -> Action {
+        guard state == .open else { return .none }
+        if wait == .nextRequest { return close() }
+        return requestUnreadable(.requestTimeout, isIdle: isIdle)
+    }
+
+    /// The running request was answered. `keepAlive` is false when the
+    /// response closes the connection; `isDraining` when the server shuts
+    /// down; `hasMore` when a request waits or is being received.
+    mutating func requestFinished(keepAlive: Bool, isDraining: Bool, hasMore: Bool) -> Action {
+        if !keepAlive || state == .closing || (isDraining && !hasMore) { return close() }
+        return .none
+    }
+
+    /// The queue ran out of requests to start.
+    mutating func queueIdle() -> Action {
+        guard state == .open else { return .none }
+        return inputEnded ? close() : .resumeReading
+    }
+
+    /// The channel is gone.
+    mutating func channelClosed() {
+        state = .closing
+    }
+
+    private mutating func close() -> Action {
+        state = .closing
+        return .close
+    }
+}

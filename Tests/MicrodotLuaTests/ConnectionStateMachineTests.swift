@@ -1,0 +1,203 @@
+import NIOCore
+import XCTest
+
+@testable import MicrodotLua
+
+/// The connection's decisions, one state machine at a time: events in,
+/// actions out, time from a fake clock. No sockets, no sleeps.
+final class ConnectionStateMachineTests: XCTestCase {
+    /// Time that moves only when the test says so.
+    private struct FakeClock {
+        private(set) var now = NIODeadline.uptimeNanoseconds(1_000_000_000)
+
+        mutating func advance(_ seconds: Double) {
+            now = now + .nanoseconds(Int64(seconds * 1e9))
+        }
+    }
+
+    private let timeouts = Timeouts(requestHead: 10, idle: 60, body: 30, write: 5)
+
+    // MARK: Read deadlines
+
+    func testTheFirstRequestHeadMustArriveWithinItsTimeout() {
+        var clock = FakeClock()
+        var deadlines = ConnectionDeadlines(timeouts: timeouts)
+        deadlines.startReading(.requestHead, now: clock.now)
+        clock.advance(9.9)
+        XCTAssertNil(deadlines.expired(now: clock.now))
+        clock.advance(0.1)
+        XCTAssertEqual(deadlines.expired(now: clock.now), .requestHead)
+        XCTAssertNil(deadlines.expired(now: clock.now), "an expiry is reported once")
+    }
+
+    func testEachBodyReadRestartsTheBodyTimeout() {
+        var clock = FakeClock()
+        var deadlines = ConnectionDeadlines(timeouts: timeouts)
+        deadlines.startReading(.body, now: clock.now)
+        clock.advance(20)
+        deadlines.startReading(.body, now: clock.now)
+        clock.advance(20)
+        XCTAssertNil(deadlines.expired(now: clock.now), "40 s in, but only 20 s since the last read")
+        clock.advance(10)
+        XCTAssertEqual(deadlines.expired(now: clock.now), .body)
+    }
+
+    func testAKeptAliveConnectionWaitsTheIdleTimeoutForTheNextRequest() {
+        var clock = FakeClock()
+        var deadlines = ConnectionDeadlines(timeouts: timeouts)
+        deadlines.startReading(.nextRequest, now: clock.now)
+        clock.advance(59)
+        XCTAssertNil(deadlines.expired(now: clock.now))
+        clock.advance(1)
+        XCTAssertEqual(deadlines.expired(now: clock.now), .nextRequest)
+    }
+
+    func testAWholeRequestStopsTheReadDeadline() {
+        var clock = FakeClock()
+        var deadlines = ConnectionDeadlines(timeouts: timeouts)
+        deadlines.startReading(.body, now: clock.now)
+        deadlines.stopReading()
+        clock.advance(3600)
+        XCTAssertNil(deadlines.expired(now: clock.now))
+    }
+
+    func testAZeroTimeoutWaitsForever() {
+        var clock = FakeClock()
+        var deadlines = ConnectionDeadlines(timeouts: Timeouts(requestHead: 0, idle: 0, body: 0, write: 0))
+        deadlines.startReading(.requestHead, now: clock.now)
+        clock.advance(1e6)
+        XCTAssertNil(deadlines.expired(now: clock.now))
+        XCTAssertEqual(deadlines.writabilityChanged(isWritable: false), .none)
+    }
+
+    // MARK: Write deadline
+
+    func testAStuckResponseArmsOneWriteTimerThatWritabilityCancels() {
+        var deadlines = ConnectionDeadlines(timeouts: timeouts)
+        XCTAssertEqual(deadlines.writabilityChanged(isWritable: true), .none, "nothing to cancel")
+        XCTAssertEqual(deadlines.writabilityChanged(isWritable: false), .armTimer(.seconds(5)))
+        XCTAssertEqual(deadlines.writabilityChanged(isWritable: false), .none, "already armed")
+        XCTAssertEqual(deadlines.writabilityChanged(isWritable: true), .cancelTimer)
+        XCTAssertEqual(deadlines.writabilityChanged(isWritable: false), .armTimer(.seconds(5)), "armed afresh")
+    }
+
+    // MARK: Request queue
+
+    private final class Task {
+        let name: String
+        init(_ name: String) { self.name = name }
+    }
+
+    func testPipelinedRequestsRunOneAtATimeInArrivalOrder() {
+        var queue = RequestQueue<String, Task>()
+        queue.append("first")
+        queue.append("second")
+        XCTAssertEqual(queue.next(), "first")
+        queue.started(Task("first"))
+        XCTAssertNil(queue.next(), "the second waits while the first runs")
+        XCTAssertEqual(queue.running?.name, "first")
+        queue.finished()
+        XCTAssertEqual(queue.next(), "second")
+        queue.started(Task("second"))
+        queue.finished()
+        XCTAssertNil(queue.next())
+        XCTAssertTrue(queue.isIdle)
+    }
+
+    func testReadingPausesWhileARequestRunsOrWaitsAndResumesOnce() {
+        var queue = RequestQueue<String, Task>()
+        XCTAssertEqual(queue.readRequested(), .read, "an idle connection reads")
+        queue.append("waiting")
+        XCTAssertEqual(queue.readRequested(), .hold)
+        XCTAssertFalse(queue.takeHeldRead(), "not while a request waits")
+        _ = queue.next()
+        queue.started(Task("running"))
+        XCTAssertEqual(queue.readRequested(), .hold)
+        XCTAssertFalse(queue.takeHeldRead(), "not while a request runs")
+        queue.finished()
+        XCTAssertTrue(queue.takeHeldRead())
+        XCTAssertFalse(queue.takeHeldRead(), "a held read is issued once")
+    }
+
+    func testDroppingTheWaitingRequestsKeepsTheRunningOne() {
+        var queue = RequestQueue<String, Task>()
+        queue.append("a")
+        queue.append("b")
+        _ = queue.next()
+        queue.started(Task("a"))
+        queue.dropWaiting()
+        XCTAssertFalse(queue.hasWaiting)
+        XCTAssertEqual(queue.running?.name, "a")
+        queue.finished()
+        XCTAssertNil(queue.next())
+    }
+
+    // MARK: Closing and draining
+
+    func testShutdownClosesAnIdleConnectionAtOnce() {
+        var lifecycle = ConnectionLifecycle()
+        XCTAssertEqual(lifecycle.shutdownRequested(isIdle: true, isReceiving: false), .close)
+        XCTAssertFalse(lifecycle.acceptsRequests)
+    }
+
+    func testShutdownLetsABusyConnectionFinishItsRequests() {
+        var lifecycle = ConnectionLifecycle()
+        XCTAssertEqual(lifecycle.shutdownRequested(isIdle: false, isReceiving: false), .none)
+        XCTAssertEqual(lifecycle.shutdownRequested(isIdle: true, isReceiving: true), .none, "a request is arriving")
+        XCTAssertTrue(lifecycle.acceptsRequests)
+        XCTAssertEqual(
+            lifecycle.requestFinished(keepAlive: true, isDraining: true, hasMore: true), .none,
+            "the pipelined requests still get answers")
+        XCTAssertEqual(lifecycle.requestFinished(keepAlive: true, isDraining: true, hasMore: false), .close)
+    }
+
+    func testAResponseThatIsNotKeptAliveClosesTheConnection() {
+        var lifecycle = ConnectionLifecycle()
+        XCTAssertEqual(lifecycle.requestFinished(keepAlive: true, isDraining: false, hasMore: false), .none)
+        XCTAssertEqual(lifecycle.requestFinished(keepAlive: false, isDraining: false, hasMore: true), .close)
+        XCTAssertFalse(lifecycle.acceptsRequests)
+    }
+
+    func testAHalfClosedClientGetsItsAnswersBeforeTheClose() {
+        var lifecycle = ConnectionLifecycle()
+        XCTAssertEqual(lifecycle.inputClosed(isIdle: false), .none)
+        XCTAssertEqual(lifecycle.requestFinished(keepAlive: true, isDraining: false, hasMore: false), .none)
+        XCTAssertEqual(lifecycle.queueIdle(), .close)
+    }
+
+    func testAnIdleOpenConnectionResumesReading() {
+        var lifecycle = ConnectionLifecycle()
+        XCTAssertEqual(lifecycle.queueIdle(), .resumeReading)
+        XCTAssertEqual(lifecycle.inputClosed(isIdle: true), .close)
+        XCTAssertEqual(lifecycle.queueIdle(), .none, "a closing connection reads nothing more")
+    }
+
+    func testAnUnreadableRequestIsAnsweredAtOnceWhenNothingIsInFlight() {
+        var lifecycle = ConnectionLifecycle()
+        XCTAssertEqual(lifecycle.requestUnreadable(.uriTooLong, isIdle: true), .rejectAndClose(.uriTooLong))
+        XCTAssertFalse(lifecycle.acceptsRequests)
+    }
+
+    func testAnUnreadableRequestBehindAnotherOnlyEndsTheConnection() {
+        var lifecycle = ConnectionLifecycle()
+        XCTAssertEqual(lifecycle.requestUnreadable(.badRequest, isIdle: false), .closeAfterRunning)
+        XCTAssertFalse(lifecycle.acceptsRequests)
+        XCTAssertEqual(lifecycle.requestFinished(keepAlive: true, isDraining: false, hasMore: false), .close)
+    }
+
+    func testAStalledRequestIsATimeoutAndAnUnusedConnectionClosesQuietly() {
+        var stalled = ConnectionLifecycle()
+        XCTAssertEqual(stalled.readTimedOut(.body, isIdle: true), .rejectAndClose(.requestTimeout))
+        XCTAssertEqual(stalled.readTimedOut(.body, isIdle: true), .none, "already closing")
+
+        var unused = ConnectionLifecycle()
+        XCTAssertEqual(unused.readTimedOut(.nextRequest, isIdle: true), .close)
+    }
+
+    func testAClosedChannelTakesNoMoreRequests() {
+        var lifecycle = ConnectionLifecycle()
+        lifecycle.channelClosed()
+        XCTAssertFalse(lifecycle.acceptsRequests)
+        XCTAssertEqual(lifecycle.shutdownRequested(isIdle: true, isReceiving: false), .none)
+    }
+}
