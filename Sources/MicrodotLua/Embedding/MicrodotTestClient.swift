@@ -107,6 +107,8 @@ public final class MicrodotTestClient: @unchecked Sendable {
             RequestTask(worker: loop.worker, sink: sink, request: request).start()
             return finished.futureResult
         }.get()
-        return try ResponseParser.parse(bytes, method: method)
+        let response = try ResponseParser.parse(bytes, method: method)
+        return TestResponse(
+            status: response.status, reason: response.reason, headers: response.headers, body: response.body)
     }
 }

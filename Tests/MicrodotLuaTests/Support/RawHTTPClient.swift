@@ -1,23 +1,16 @@
 import XCTest
 
+@testable import MicrodotLua
+
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// A response as it came off the wire.
-struct RawResponse {
-    var version = ""
-    var status = 0
-    var reason = ""
-    var headers: [(name: String, value: String)] = []
-    var body: [UInt8] = []
-    /// The chunks of a chunked body, as sent.
-    var chunks: [[UInt8]]? = nil
+/// A response as it came off the wire, read by the library's own parser.
+typealias RawResponse = ParsedResponse
 
-    func header(_ name: String) -> String? {
-        headers.first { $0.name.lowercased() == name.lowercased() }?.value
-    }
-
+extension ParsedResponse {
+    /// Every value of `name`, whatever its case.
     func headers(_ name: String) -> [String] {
         headers.filter { $0.name.lowercased() == name.lowercased() }.map(\.value)
     }
@@ -95,26 +88,6 @@ final class RawHTTPClient {
         return true
     }
 
-    private func readLine() throws -> String {
-        while true {
-            if let index = buffer.firstIndex(of: 10), index > 0, buffer[index - 1] == 13 {
-                let line = String(decoding: buffer[0..<(index - 1)], as: UTF8.self)
-                buffer.removeFirst(index + 1)
-                return line
-            }
-            guard try fill() else { throw ClientError("connection closed in the middle of a line") }
-        }
-    }
-
-    private func readExactly(_ count: Int) throws -> [UInt8] {
-        while buffer.count < count {
-            guard try fill() else { throw ClientError("connection closed with \(buffer.count) of \(count) bytes") }
-        }
-        let bytes = Array(buffer[0..<count])
-        buffer.removeFirst(count)
-        return bytes
-    }
-
     /// True when the server closed the connection (reads nothing more).
     func isClosed() throws -> Bool {
         if !buffer.isEmpty { return false }
@@ -122,46 +95,38 @@ final class RawHTTPClient {
     }
 
     func readResponse(method: String = "GET") throws -> RawResponse {
-        var response = RawResponse()
-        let statusLine = try readLine()
-        let parts = statusLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count >= 2, let status = Int(parts[1]) else { throw ClientError("bad status line: \(statusLine)") }
-        response.version = String(parts[0])
-        response.status = status
-        response.reason = parts.count > 2 ? String(parts[2]) : ""
-        while true {
-            let line = try readLine()
-            if line.isEmpty { break }
-            guard let colon = line.firstIndex(of: ":") else { throw ClientError("bad header line: \(line)") }
-            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            response.headers.append((String(line[..<colon]), value))
-        }
-        if method == "HEAD" || status == 204 || status == 304 || (100...199).contains(status) { return response }
-        if response.header("transfer-encoding")?.lowercased() == "chunked" {
-            var chunks: [[UInt8]] = []
+        var source = SocketSource(client: self)
+        return try ResponseParser.read(from: &source, method: method)
+    }
+
+    /// The socket as the parser's byte source; the end of the stream ends
+    /// the bytes.
+    private struct SocketSource: ResponseByteSource {
+        let client: RawHTTPClient
+
+        func readLine() throws -> [UInt8]? {
             while true {
-                let sizeLine = try readLine()
-                guard let size = Int(sizeLine.split(separator: ";")[0], radix: 16) else {
-                    throw ClientError("bad chunk size: \(sizeLine)")
+                if let index = client.buffer.firstIndex(of: 10), index > 0, client.buffer[index - 1] == 13 {
+                    let line = Array(client.buffer[0..<(index - 1)])
+                    client.buffer.removeFirst(index + 1)
+                    return line
                 }
-                if size == 0 {
-                    while try !readLine().isEmpty {}
-                    break
-                }
-                let chunk = try readExactly(size)
-                chunks.append(chunk)
-                response.body += chunk
-                guard try readLine().isEmpty else { throw ClientError("chunk not followed by CRLF") }
+                guard try client.fill() else { return nil }
             }
-            response.chunks = chunks
-        } else if let length = response.header("content-length").flatMap(Int.init) {
-            response.body = try readExactly(length)
-        } else {
-            while try fill() {}
-            response.body = buffer
-            buffer = []
         }
-        return response
+
+        func read(count: Int) throws -> [UInt8] {
+            while client.buffer.count < count, try client.fill() {}
+            let bytes = Array(client.buffer.prefix(count))
+            client.buffer.removeFirst(bytes.count)
+            return bytes
+        }
+
+        func readToEnd() throws -> [UInt8] {
+            while try client.fill() {}
+            defer { client.buffer = [] }
+            return client.buffer
+        }
     }
 
     /// One request on this connection, HTTP/1.1 unless said.
