@@ -5,6 +5,8 @@ let package = Package(
     name: "microdot-lua",
     products: [
         .library(name: "MicrodotLua", targets: ["MicrodotLua"]),
+        // The in-process test client, for an embedding program's tests.
+        .library(name: "MicrodotLuaTesting", targets: ["MicrodotLuaTesting"]),
         .executable(name: "microdot-lua", targets: ["microdot-lua"]),
     ],
     dependencies: [
@@ -49,6 +51,13 @@ let package = Package(
                 .embedInCode("Lua/microdot/test_client.lua"),
             ]
         ),
+        .target(
+            name: "MicrodotLuaTesting",
+            dependencies: [
+                "MicrodotLua",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "microdot-lua",
             dependencies: [
@@ -69,6 +78,7 @@ let package = Package(
             name: "MicrodotLuaTests",
             dependencies: [
                 "MicrodotLua",
+                "MicrodotLuaTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -1,3 +1,4 @@
+import MicrodotLuaTesting
 import XCTest
 
 @testable import MicrodotLua

@@ -12,19 +12,19 @@ protocol ResponseByteSource {
 }
 
 /// A response as read back: what both test clients give their users.
-struct ParsedResponse {
-    var version = ""
-    var status = 0
-    var reason = ""
+package struct ParsedResponse: Sendable {
+    package var version = ""
+    package var status = 0
+    package var reason = ""
     /// In the order written, names as sent.
-    var headers: [(name: String, value: String)] = []
+    package var headers: [(name: String, value: String)] = []
     /// De-chunked; empty for HEAD, 1xx, 204 and 304.
-    var body: [UInt8] = []
+    package var body: [UInt8] = []
     /// The chunks of a chunked body as they were framed; nil when not chunked.
-    var chunks: [[UInt8]]?
+    package var chunks: [[UInt8]]?
 
     /// The first value of `name`, whatever its case.
-    func header(_ name: String) -> String? {
+    package func header(_ name: String) -> String? {
         headers.first { $0.name.lowercased() == name.lowercased() }?.value
     }
 }

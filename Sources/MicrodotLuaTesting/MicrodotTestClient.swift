@@ -1,7 +1,5 @@
 import Logging
-import NIOCore
-import NIOHTTP1
-import NIOPosix
+import MicrodotLua
 
 /// A response as the test client read it off the bytes the server wrote.
 public struct TestResponse: Sendable {
@@ -33,11 +31,11 @@ public struct TestResponse: Sendable {
 /// `microdot.sleep` and async Swift functions work) and goes through the
 /// same code as a request from the network, down to the bytes of the
 /// response, which are parsed back.
-public final class MicrodotTestClient: @unchecked Sendable {
+public final class MicrodotTestClient: Sendable {
+    private let worker: InProcessWorker
+
     /// `microdot.shared` as the app sees it.
-    public let shared: SharedStore
-    private let group: MultiThreadedEventLoopGroup
-    private let loop: WorkerLoop
+    public var shared: SharedStore { worker.shared }
 
     /// Loads `app` in a worker of its own; `configuration` gives the handler
     /// timeout and memory limit. Throws `LuaError` when the app cannot start.
@@ -45,24 +43,7 @@ public final class MicrodotTestClient: @unchecked Sendable {
         app: MicrodotApp, configuration: Configuration = Configuration(),
         logger: Logger = Logger(label: "microdot-lua")
     ) throws {
-        let luaLimits = configuration.luaLimits
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let shared = SharedStore()
-        self.shared = shared
-        let eventLoop = group.next()
-        do {
-            let worker = try eventLoop.submit {
-                try Worker(app: app, logger: logger, shared: shared, luaLimits: luaLimits)
-            }.wait()
-            loop = WorkerLoop(eventLoop: eventLoop, worker: worker)
-        } catch {
-            try? group.syncShutdownGracefully()
-            throw error
-        }
-    }
-
-    deinit {
-        try? group.syncShutdownGracefully()
+        worker = try InProcessWorker(app: app, configuration: configuration, logger: logger)
     }
 
     /// A GET of `path` (with its query string, if any) with extra `headers`.
@@ -90,24 +71,7 @@ public final class MicrodotTestClient: @unchecked Sendable {
         _ method: String, _ path: String, headers: [(String, String)] = [],
         body: [UInt8] = []
     ) async throws -> TestResponse {
-        let loop = self.loop
-        let bytes = try await loop.eventLoop.flatSubmit { () -> EventLoopFuture<[UInt8]> in
-            var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: path)
-            head.headers.add(contentsOf: headers)
-            if !head.headers.contains(name: "host") { head.headers.add(name: "Host", value: "localhost") }
-            if !body.isEmpty { head.headers.replaceOrAdd(name: "Content-Length", value: String(body.count)) }
-            var request = ReceivedRequest(head: head)
-            if body.count > loop.worker.limits.bodyLimit {
-                request.bodyTooLarge = true
-            } else if !body.isEmpty {
-                request.body = ByteBuffer(bytes: body)
-            }
-            let finished = loop.eventLoop.makePromise(of: [UInt8].self)
-            let sink = CollectingSink { bytes, _ in finished.succeed(bytes) }
-            RequestTask(worker: loop.worker, sink: sink, request: request).start()
-            return finished.futureResult
-        }.get()
-        let response = try ResponseParser.parse(bytes, method: method)
+        let response = try await worker.respond(method, path, headers: headers, body: body)
         return TestResponse(
             status: response.status, reason: response.reason, headers: response.headers, body: response.body)
     }
