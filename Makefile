@@ -9,7 +9,7 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 SWIFT_SOURCES := Sources Tests examples/embed/Sources Package.swift examples/embed/Package.swift
 
-.PHONY: deps test-deps run build release test lint format stress bench clean
+.PHONY: deps test-deps run build release test lint format stress bench bench-instructions clean
 
 deps:
 	@scripts/install-deps
@@ -52,6 +52,12 @@ stress: release test-deps
 bench: release
 	@VENV=$(VENV) scripts/install-deps --bench
 	$(PYTHON) scripts/bench --no-build
+
+# User-space instructions per request from callgrind: counts that hold still
+# on a noisy machine (COMPARE=path/to/another/microdot-lua adds a column).
+bench-instructions: release
+	@VENV=$(VENV) scripts/install-deps --bench
+	$(PYTHON) scripts/instructions $(if $(COMPARE),--compare $(COMPARE))
 
 clean:
 	rm -rf .build examples/embed/.build
