@@ -82,10 +82,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
-            exclude: ["Fixtures"],
-            // The suites share one server per class through static vars,
-            // which Swift 6 rejects; they stay in Swift 5 mode until rewritten.
-            swiftSettings: [.swiftLanguageMode(.v5)]
+            exclude: ["Fixtures"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -5,7 +5,8 @@ import XCTest
 /// The HTTP/1.x layer: keep-alive, pipelining, HTTP/1.0, request bodies,
 /// malformed requests and the body limit.
 final class HTTPServerTests: XCTestCase {
-    static var server: TestServer!
+    /// Set in `setUp()` once for the class; XCTest runs a class's tests one at a time.
+    nonisolated(unsafe) static var server: TestServer!
 
     /// The app every test here talks to, one connection or many.
     static let app = """

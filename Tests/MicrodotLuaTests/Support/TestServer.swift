@@ -47,7 +47,7 @@ final class LogCapture: @unchecked Sendable {
 }
 
 /// A real server on 127.0.0.1, port 0, for one test.
-final class TestServer {
+final class TestServer: Sendable {
     let server: MicrodotServer
     let log: LogCapture
     var port: Int { server.port }
