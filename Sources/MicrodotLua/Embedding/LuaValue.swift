@@ -67,12 +67,20 @@ extension LuaValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, Expres
     ExpressibleByFloatLiteral, ExpressibleByStringLiteral, ExpressibleByArrayLiteral,
     ExpressibleByDictionaryLiteral
 {
+    /// `nil`: Lua's nil.
     public init(nilLiteral: ()) { self = .nil }
+    /// `true` or `false`.
     public init(booleanLiteral value: Bool) { self = .boolean(value) }
+    /// An integer literal: a Lua integer.
     public init(integerLiteral value: Int) { self = .integer(value) }
+    /// A floating-point literal: a Lua float.
     public init(floatLiteral value: Double) { self = .number(value) }
+    /// A string literal: its UTF-8 bytes.
     public init(stringLiteral value: String) { self.init(value) }
+    /// An array literal: a Lua sequence (a JSON array).
     public init(arrayLiteral elements: LuaValue...) { self = .array(elements) }
+    /// A dictionary literal: a table with string keys; the last of repeated
+    /// keys wins.
     public init(dictionaryLiteral elements: (String, LuaValue)...) {
         self = .table(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }

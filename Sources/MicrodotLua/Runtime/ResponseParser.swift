@@ -13,8 +13,11 @@ protocol ResponseByteSource {
 
 /// A response as read back: what both test clients give their users.
 package struct ParsedResponse: Sendable {
+    /// The status line's protocol, e.g. "HTTP/1.1".
     package var version = ""
+    /// The status code, e.g. 200.
     package var status = 0
+    /// The status line's reason phrase, e.g. "OK".
     package var reason = ""
     /// In the order written, names as sent.
     package var headers: [(name: String, value: String)] = []
