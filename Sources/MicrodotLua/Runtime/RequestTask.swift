@@ -8,6 +8,10 @@ struct ReceivedRequest {
     var body: ByteBuffer?
     /// The body went over `max_content_length` and was not kept.
     var bodyTooLarge = false
+    /// Served, then the connection closes (`RequestRules.Verdict`).
+    var closesConnection = false
+    /// Not served: answered with this error, then the connection closes.
+    var refusal: ServerErrorResponse?
 }
 
 /// Where a request task sends its response; the connection handler.
@@ -70,7 +74,7 @@ final class RequestTask {
         framing = RequestFraming(
             isHead: head.method == .HEAD,
             isHTTP10: head.version.major == 1 && head.version.minor == 0,
-            keepAlive: head.isKeepAlive)
+            keepAlive: head.isKeepAlive && !request.closesConnection)
         (thread, threadReference) = worker.acquireThread()
     }
 
