@@ -65,7 +65,8 @@ final class ConnectionRobustnessTests: XCTestCase {
         let body = [UInt8](repeating: 65, count: 2_000_000)
         for _ in 0..<3 {
             let client = try server.client()
-            try client.send(Array("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body)
+            try client.send(
+                Array("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body)
             let response = try client.readResponse()
             XCTAssertEqual(response.status, 413)
             XCTAssertEqual(response.header("Connection"), "close")
@@ -82,7 +83,8 @@ final class ConnectionRobustnessTests: XCTestCase {
         chunks += Array("0\r\n\r\n".utf8)
         for _ in 0..<3 {
             let client = try server.client()
-            try client.send(Array("PUT /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".utf8) + chunks)
+            try client.send(
+                Array("PUT /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".utf8) + chunks)
             XCTAssertEqual(try client.readResponse().status, 413)
         }
     }
@@ -91,7 +93,8 @@ final class ConnectionRobustnessTests: XCTestCase {
     func testA400ReachesAClientStillSending() throws {
         let server = try server()
         let client = try server.client()
-        try client.send(Array("GET /ok HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n".utf8) + [UInt8](repeating: 67, count: 1_000_000))
+        try client.send(
+            Array("GET /ok HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n".utf8) + [UInt8](repeating: 67, count: 1_000_000))
         XCTAssertEqual(try client.readResponse().status, 400)
         XCTAssertTrue(try client.isClosed())
     }

@@ -177,6 +177,14 @@ final class ConnectionStateMachineTests: XCTestCase {
 
         var off = ConnectionLifecycle()
         XCTAssertFalse(off.outputFlushed(isDraining: false, lingers: false))
+
+        var slow = ConnectionLifecycle()
+        XCTAssertEqual(slow.readTimedOut(.requestHead, isIdle: true), .rejectAndClose(.requestTimeout))
+        XCTAssertFalse(slow.outputFlushed(isDraining: false, lingers: true), "a slow client is not waited for")
+
+        var idle = ConnectionLifecycle()
+        XCTAssertEqual(idle.readTimedOut(.nextRequest, isIdle: true), .close)
+        XCTAssertFalse(idle.outputFlushed(isDraining: false, lingers: true), "an idle one neither")
     }
 
     // MARK: Request queue

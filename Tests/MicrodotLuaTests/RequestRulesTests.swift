@@ -138,7 +138,8 @@ final class RequestRulesTests: XCTestCase {
             closes: false),
         // Versions (RFC 9110 sections 2.5 and 15.6.6).
         Row(
-            rule: "RFC 9110 15.6.6 a major version other than 1 is 505", request: "GET /echo HTTP/2.0\r\nHost: h\r\n\r\n",
+            rule: "RFC 9110 15.6.6 a major version other than 1 is 505",
+            request: "GET /echo HTTP/2.0\r\nHost: h\r\n\r\n",
             status: 505, closes: true),
         Row(
             rule:

@@ -35,6 +35,9 @@ struct ConnectionLifecycle {
     private var state = State.open
     /// The client sent all it will send (a TCP half-close).
     private var inputEnded = false
+    /// A read deadline ran out: the client is not sending, or too slowly
+    /// to be worth waiting for (a slowloris); the connection does not linger.
+    private var timedOut = false
 
     var acceptsRequests: Bool { state == .open }
     var isLingering: Bool { state == .lingering }
@@ -59,10 +62,10 @@ struct ConnectionLifecycle {
     /// when it lingers first, because the client may still be sending (its
     /// input is open; its unread bytes would make the kernel answer with a
     /// reset that destroys the response before the client reads it). Not
-    /// while the server shuts down, nor when `lingers` (the configuration)
-    /// is false.
+    /// while the server shuts down, after a read timeout, nor when `lingers`
+    /// (the configuration) is false.
     mutating func outputFlushed(isDraining: Bool, lingers: Bool) -> Bool {
-        guard !inputEnded, !isDraining, lingers else { return false }
+        guard !inputEnded, !timedOut, !isDraining, lingers else { return false }
         state = .lingering
         return true
     }
@@ -80,6 +83,7 @@ struct ConnectionLifecycle {
     /// quietly; a request that stalls is unreadable (408).
     mutating func readTimedOut(_ wait: ConnectionDeadlines.ReadWait, isIdle: Bool) -> Action {
         guard state == .open else { return .none }
+        timedOut = true
         if wait == .nextRequest { return close() }
         return requestUnreadable(.requestTimeout, isIdle: isIdle)
     }

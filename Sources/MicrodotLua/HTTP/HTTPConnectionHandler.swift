@@ -461,7 +461,8 @@ extension IOData {
             return .byteBuffer(buffer.getSlice(at: buffer.writerIndex - length, length: length)!)
         case .fileRegion(let region):
             return .fileRegion(
-                FileRegion(fileHandle: region.fileHandle, readerIndex: region.endIndex - length, endIndex: region.endIndex))
+                FileRegion(
+                    fileHandle: region.fileHandle, readerIndex: region.endIndex - length, endIndex: region.endIndex))
         }
     }
 }
