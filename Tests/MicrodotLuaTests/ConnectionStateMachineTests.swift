@@ -65,20 +65,126 @@ final class ConnectionStateMachineTests: XCTestCase {
         var clock = FakeClock()
         var deadlines = ConnectionDeadlines(timeouts: Timeouts(requestHead: 0, idle: 0, body: 0, write: 0))
         deadlines.startReading(.requestHead, now: clock.now)
+        deadlines.writabilityChanged(isWritable: false, now: clock.now)
         clock.advance(1e6)
         XCTAssertNil(deadlines.expired(now: clock.now))
-        XCTAssertEqual(deadlines.writabilityChanged(isWritable: false), .none)
+        XCTAssertFalse(deadlines.writeExpired(now: clock.now))
     }
 
     // MARK: Write deadline
 
-    func testAStuckResponseArmsOneWriteTimerThatWritabilityCancels() {
+    func testAStuckResponseTimesOutAndWritabilityStopsTheClock() {
+        var clock = FakeClock()
         var deadlines = ConnectionDeadlines(timeouts: timeouts)
-        XCTAssertEqual(deadlines.writabilityChanged(isWritable: true), .none, "nothing to cancel")
-        XCTAssertEqual(deadlines.writabilityChanged(isWritable: false), .armTimer(.seconds(5)))
-        XCTAssertEqual(deadlines.writabilityChanged(isWritable: false), .none, "already armed")
-        XCTAssertEqual(deadlines.writabilityChanged(isWritable: true), .cancelTimer)
-        XCTAssertEqual(deadlines.writabilityChanged(isWritable: false), .armTimer(.seconds(5)), "armed afresh")
+        deadlines.writabilityChanged(isWritable: true, now: clock.now)
+        clock.advance(100)
+        XCTAssertFalse(deadlines.writeExpired(now: clock.now), "a writable channel has no write deadline")
+        deadlines.writabilityChanged(isWritable: false, now: clock.now)
+        clock.advance(4.9)
+        XCTAssertFalse(deadlines.writeExpired(now: clock.now))
+        deadlines.writabilityChanged(isWritable: true, now: clock.now)
+        clock.advance(10)
+        XCTAssertFalse(deadlines.writeExpired(now: clock.now), "the client took the bytes")
+        deadlines.writabilityChanged(isWritable: false, now: clock.now)
+        clock.advance(5)
+        XCTAssertTrue(deadlines.writeExpired(now: clock.now))
+        XCTAssertFalse(deadlines.writeExpired(now: clock.now), "reported once")
+    }
+
+    /// security/06: a download longer than the write timeout, read steadily.
+    func testProgressKeepsASlowButSteadyDownloadGoing() {
+        var clock = FakeClock()
+        var deadlines = ConnectionDeadlines(timeouts: timeouts)
+        deadlines.writabilityChanged(isWritable: false, now: clock.now)
+        for _ in 0..<100 {
+            clock.advance(1)
+            deadlines.wroteSome(now: clock.now)
+            XCTAssertFalse(deadlines.writeExpired(now: clock.now), "a part went out every second")
+        }
+        clock.advance(5)
+        XCTAssertTrue(deadlines.writeExpired(now: clock.now), "then nothing for the write timeout")
+    }
+
+    func testProgressOnAWritableChannelArmsNothing() {
+        var clock = FakeClock()
+        var deadlines = ConnectionDeadlines(timeouts: timeouts)
+        deadlines.wroteSome(now: clock.now)
+        clock.advance(100)
+        XCTAssertFalse(deadlines.writeExpired(now: clock.now))
+    }
+
+    // MARK: Lingering close
+
+    private let lingering = Timeouts(write: 5, lingeringTime: 30, lingeringTimeout: 5)
+
+    func testLingeringEndsWhenTheClientPausesForTheLingeringTimeout() {
+        var clock = FakeClock()
+        var deadlines = ConnectionDeadlines(timeouts: lingering)
+        deadlines.startReading(.lingering, now: clock.now)
+        clock.advance(4)
+        XCTAssertTrue(deadlines.lingered(1000, now: clock.now))
+        clock.advance(4)
+        XCTAssertNil(deadlines.expired(now: clock.now), "a read restarted the lingering timeout")
+        clock.advance(1)
+        XCTAssertEqual(deadlines.expired(now: clock.now), .lingering)
+    }
+
+    func testLingeringEndsAfterTheLingeringTimeHoweverSteadyTheClient() {
+        var clock = FakeClock()
+        var deadlines = ConnectionDeadlines(timeouts: lingering)
+        deadlines.startReading(.lingering, now: clock.now)
+        for _ in 0..<29 {
+            clock.advance(1)
+            XCTAssertTrue(deadlines.lingered(10, now: clock.now))
+            XCTAssertNil(deadlines.expired(now: clock.now))
+        }
+        clock.advance(0.5)
+        XCTAssertNil(deadlines.expired(now: clock.now))
+        clock.advance(0.5)
+        XCTAssertEqual(deadlines.expired(now: clock.now), .lingering, "30 s in all")
+        XCTAssertFalse(deadlines.lingered(10, now: clock.now))
+    }
+
+    func testLingeringEndsAfterTooManyBytes() {
+        let clock = FakeClock()
+        var deadlines = ConnectionDeadlines(timeouts: lingering)
+        deadlines.startReading(.lingering, now: clock.now)
+        XCTAssertTrue(deadlines.lingered(ConnectionDeadlines.lingeringByteLimit, now: clock.now))
+        XCTAssertFalse(deadlines.lingered(1, now: clock.now))
+    }
+
+    func testLingeringCanBeTurnedOff() {
+        XCTAssertTrue(ConnectionDeadlines(timeouts: lingering).lingers)
+        XCTAssertFalse(ConnectionDeadlines(timeouts: Timeouts(lingeringTime: 0)).lingers)
+        XCTAssertFalse(ConnectionDeadlines(timeouts: Timeouts(lingeringTimeout: 0)).lingers)
+    }
+
+    func testAClosingConnectionLingersOnlyWhileTheClientMaySend() {
+        var open = ConnectionLifecycle()
+        XCTAssertEqual(open.requestFinished(keepAlive: false, isDraining: false, hasMore: false), .close)
+        XCTAssertTrue(open.outputFlushed(isDraining: false, lingers: true))
+        XCTAssertTrue(open.isLingering)
+        XCTAssertEqual(open.inputClosed(isIdle: true), .close, "the client closed: so does the server")
+
+        var halfClosed = ConnectionLifecycle()
+        _ = halfClosed.inputClosed(isIdle: false)
+        _ = halfClosed.requestFinished(keepAlive: false, isDraining: false, hasMore: false)
+        XCTAssertFalse(halfClosed.outputFlushed(isDraining: false, lingers: true), "nothing more can come")
+
+        var draining = ConnectionLifecycle()
+        _ = draining.shutdownRequested(isIdle: true, isReceiving: false)
+        XCTAssertFalse(draining.outputFlushed(isDraining: true, lingers: true), "shutdown does not wait")
+
+        var off = ConnectionLifecycle()
+        XCTAssertFalse(off.outputFlushed(isDraining: false, lingers: false))
+
+        var slow = ConnectionLifecycle()
+        XCTAssertEqual(slow.readTimedOut(.requestHead, isIdle: true), .rejectAndClose(.requestTimeout))
+        XCTAssertFalse(slow.outputFlushed(isDraining: false, lingers: true), "a slow client is not waited for")
+
+        var idle = ConnectionLifecycle()
+        XCTAssertEqual(idle.readTimedOut(.nextRequest, isIdle: true), .close)
+        XCTAssertFalse(idle.outputFlushed(isDraining: false, lingers: true), "an idle one neither")
     }
 
     // MARK: Request queue
@@ -117,6 +223,28 @@ final class ConnectionStateMachineTests: XCTestCase {
         queue.finished()
         XCTAssertTrue(queue.takeHeldRead())
         XCTAssertFalse(queue.takeHeldRead(), "a held read is issued once")
+    }
+
+    /// security/03: a client that pipelines and reads nothing.
+    func testNothingStartsAndNothingIsReadWhileTheClientTakesNoResponse() {
+        var queue = RequestQueue<String, Task>()
+        queue.append("a")
+        queue.append("b")
+        XCTAssertEqual(queue.next(), "a")
+        queue.started(Task("a"))
+        queue.outputWritable(false)
+        queue.finished()
+        XCTAssertNil(queue.next(), "b waits until the client takes a's response")
+        XCTAssertEqual(queue.readRequested(), .hold)
+        queue.outputWritable(true)
+        XCTAssertEqual(queue.next(), "b")
+        queue.started(Task("b"))
+        queue.finished()
+        queue.outputWritable(false)
+        XCTAssertEqual(queue.readRequested(), .hold, "idle, but the responses are not taken")
+        XCTAssertFalse(queue.takeHeldRead())
+        queue.outputWritable(true)
+        XCTAssertTrue(queue.takeHeldRead())
     }
 
     func testDroppingTheWaitingRequestsKeepsTheRunningOne() {

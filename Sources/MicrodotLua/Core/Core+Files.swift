@@ -39,7 +39,8 @@ enum CoreFiles: CoreArea {
     }
 
     /// `core.file_size(path)`: the size of a regular file that can be read,
-    /// or nil and why not (as `io.open` words it).
+    /// or nil and why not (as `io.open` words it; "Not a regular file" for a
+    /// FIFO, a socket or a device).
     private static let fileSize: mdl_SwiftFunction = { L in
         let L = L!
         guard let path = LuaStack(L).string(at: 1) else { return LuaStack(L).raise("file_size expects a path") }
@@ -51,6 +52,9 @@ enum CoreFiles: CoreArea {
             reason = String(cString: strerror(errno))
         } else if info.st_mode & S_IFMT == S_IFDIR {
             reason = "Is a directory"
+        } else if info.st_mode & S_IFMT != S_IFREG {
+            // A FIFO or a device: opening or reading it could block the loop.
+            reason = "Not a regular file"
         } else if access(path, R_OK) != 0 {
             reason = String(cString: strerror(errno))
         } else {

@@ -1,6 +1,7 @@
 /// When a connection stops taking requests and when it closes: graceful
 /// shutdown, `Connection: close`, a client that half-closed, a request that
-/// cannot be read, a read deadline that ran out.
+/// cannot be read, a read deadline that ran out; and whether it lingers
+/// (reads and drops what the client still sends) before it closes.
 ///
 /// Events say how busy the connection is (`isIdle`: no request running or
 /// waiting); the machine answers with what the connection must do.
@@ -11,6 +12,10 @@ struct ConnectionLifecycle {
         /// Taking no more: closed once the running request (if any) is
         /// answered, or already closed.
         case closing
+        /// The responses are written and the output closed; the input is
+        /// read and dropped until the client closes its side or the
+        /// lingering deadlines run out (nginx's lingering close).
+        case lingering
     }
 
     enum Action: Equatable {
@@ -30,8 +35,12 @@ struct ConnectionLifecycle {
     private var state = State.open
     /// The client sent all it will send (a TCP half-close).
     private var inputEnded = false
+    /// A read deadline ran out: the client is not sending, or too slowly
+    /// to be worth waiting for (a slowloris); the connection does not linger.
+    private var timedOut = false
 
     var acceptsRequests: Bool { state == .open }
+    var isLingering: Bool { state == .lingering }
 
     /// Graceful shutdown: an idle connection closes now, a busy one once its
     /// requests, and any being received, are answered.
@@ -40,11 +49,25 @@ struct ConnectionLifecycle {
         return close()
     }
 
-    /// The client half-closed: answer what was asked, then close.
+    /// The client half-closed: answer what was asked, then close. A
+    /// lingering connection has read all there is: it closes now.
     mutating func inputClosed(isIdle: Bool) -> Action {
         inputEnded = true
+        if state == .lingering { return .close }
         guard state == .open, isIdle else { return .none }
         return close()
+    }
+
+    /// The last response is flushed and the connection is to close: true
+    /// when it lingers first, because the client may still be sending (its
+    /// input is open; its unread bytes would make the kernel answer with a
+    /// reset that destroys the response before the client reads it). Not
+    /// while the server shuts down, after a read timeout, nor when `lingers`
+    /// (the configuration) is false.
+    mutating func outputFlushed(isDraining: Bool, lingers: Bool) -> Bool {
+        guard !inputEnded, !timedOut, !isDraining, lingers else { return false }
+        state = .lingering
+        return true
     }
 
     /// The request being received cannot be read whole (malformed, too long,
@@ -60,6 +83,7 @@ struct ConnectionLifecycle {
     /// quietly; a request that stalls is unreadable (408).
     mutating func readTimedOut(_ wait: ConnectionDeadlines.ReadWait, isIdle: Bool) -> Action {
         guard state == .open else { return .none }
+        timedOut = true
         if wait == .nextRequest { return close() }
         return requestUnreadable(.requestTimeout, isIdle: isIdle)
     }
@@ -78,7 +102,7 @@ struct ConnectionLifecycle {
         return inputEnded ? close() : .resumeReading
     }
 
-    /// The channel is gone.
+    /// The channel is gone (or going: lingering is over).
     mutating func channelClosed() {
         state = .closing
     }

@@ -26,8 +26,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
     private var queue = RequestQueue<ReceivedRequest, RequestTask>()
     private var lifecycle = ConnectionLifecycle()
     private var deadlines: ConnectionDeadlines
-    /// Scheduled while the connection cannot take more of a response.
-    private var writeTimer: Scheduled<Void>?
     /// Set while `dispatch` starts requests: a task that finishes at once
     /// returns to the loop instead of recursing.
     private var dispatching = false
@@ -71,7 +69,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
     func handlerRemoved(context: ChannelHandlerContext) {
         loop.remove(self)
         deadlines.stopReading()
-        writeTimer?.cancel()
         self.context = nil
     }
 
@@ -79,13 +76,25 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
 
     /// Called by the loop's sweep.
     func checkTimeouts(now: NIODeadline) {
+        if deadlines.writeExpired(now: now) {
+            forceClose()
+            return
+        }
         guard let wait = deadlines.expired(now: now) else { return }
+        if wait == .lingering {
+            forceClose()
+            return
+        }
         perform(lifecycle.readTimedOut(wait, isIdle: queue.isIdle))
     }
 
     /// The server is shutting down: no new requests on this connection; the
     /// one under way (and any already received) is answered first.
     func drain() {
+        if lifecycle.isLingering {
+            forceClose()
+            return
+        }
         perform(lifecycle.shutdownRequested(isIdle: queue.isIdle, isReceiving: receiving != nil))
     }
 
@@ -117,12 +126,43 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
         deadlines.stopReading()
     }
 
-    /// Flushes what was written, then closes.
+    /// Flushes what was written, then closes, lingering first when the
+    /// client may still be sending.
     private func close() {
         needsFlush = false
         guard let context else { return }
         context.writeAndFlush(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0))))
-            .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            .assumeIsolated().whenComplete { [weak self] result in
+                guard let self, case .success = result,
+                    self.lifecycle.outputFlushed(isDraining: self.loop.isDraining, lingers: self.deadlines.lingers)
+                else {
+                    context.close(promise: nil)
+                    return
+                }
+                self.linger(context)
+            }
+    }
+
+    /// Lingering close: the output ends (the client reads the response, then
+    /// end of stream), and what the client still sends is read and dropped
+    /// before it reaches the parser, until it closes or the lingering
+    /// deadlines (`ConnectionDeadlines`) run out.
+    private func linger(_ context: ChannelHandlerContext) {
+        do {
+            try context.pipeline.syncOperations.addHandler(
+                LingeringDiscard(connection: self), position: .first)
+        } catch {
+            context.close(promise: nil)
+            return
+        }
+        deadlines.startReading(.lingering, now: .now())
+        context.close(mode: .output, promise: nil)
+        context.read()
+    }
+
+    /// `count` bytes arrived while lingering and were dropped.
+    fileprivate func lingered(_ count: Int) {
+        if !deadlines.lingered(count, now: .now()) { forceClose() }
     }
 
     // MARK: Reading requests
@@ -130,19 +170,27 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard lifecycle.acceptsRequests else { return }
         switch unwrapInboundIn(data) {
-        case .head(let head):
+        case .head(var head):
             deadlines.startReading(.body, now: .now())
             if let error = lineTooLong(head) {
                 perform(lifecycle.requestUnreadable(error, isIdle: queue.isIdle))
                 return
             }
+            let outcome = RequestRules.check(&head)
             receiving = ReceivedRequest(head: head)
             discardingBody = false
-            if let declared = head.headers.first(name: "content-length").flatMap(Int.init),
-                declared > worker.limits.bodyLimit
-            {
+            switch outcome.verdict {
+            case .serve:
+                break
+            case .serveThenClose:
+                receiving!.closesConnection = true
+            case .refuse(let error):
+                refuse(error)
+                return
+            }
+            if let declared = outcome.declaredLength, declared > worker.limits.bodyLimit {
                 bodyTooLarge()
-            } else if head.headers.first(name: "expect")?.lowercased() == "100-continue", queue.isIdle {
+            } else if outcome.expectsContinue, queue.isIdle {
                 var buffer = context.channel.allocator.buffer(capacity: 25)
                 buffer.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
                 context.writeAndFlush(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
@@ -181,6 +229,17 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
         return nil
     }
 
+    /// A request the server does not serve (`RequestRules`): answered in
+    /// its turn with `error`, without reading its body; the connection
+    /// closes after it.
+    private func refuse(_ error: ServerErrorResponse) {
+        guard var request = receiving.take() else { return }
+        discardingBody = true
+        request.refusal = error
+        queue.append(request)
+        dispatch()
+    }
+
     /// Answers 413 through the app now and closes afterwards: the unread
     /// body cannot be skipped on a kept-alive connection.
     private func bodyTooLarge() {
@@ -199,6 +258,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
         guard !dispatching else { return }
         dispatching = true
         while lifecycle.acceptsRequests, let request = queue.next() {
+            if let refusal = request.refusal {
+                queue.dropWaiting()
+                abandonRequestBeingRead()
+                perform(lifecycle.requestUnreadable(refusal, isIdle: true))
+                break
+            }
             let task = RequestTask(worker: worker, sink: self, request: request)
             queue.started(task)
             task.start()
@@ -212,15 +277,24 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
     }
 
     func read(context: ChannelHandlerContext) {
-        if queue.readRequested() == .read { context.read() }
+        if lifecycle.isLingering || queue.readRequested() == .read { context.read() }
     }
 
     // MARK: ResponseSink
+
+    /// The part a large write is cut into, so that its progress shows
+    /// (`ConnectionDeadlines.wroteSome`): the write timeout cuts a client that
+    /// takes less than this in that time, not one that takes longer than it
+    /// to read a large response.
+    static let progressSlice = 256 * 1024
 
     func write(_ data: IOData, flush: Bool, completion: ((Result<Void, Error>) -> Void)?) {
         guard let context else {
             completion?(.failure(ChannelError.ioOnClosedChannel))
             return
+        }
+        if data.readableBytes > Self.progressSlice {
+            writeInSlices(data, context: context)
         }
         let promise: EventLoopPromise<Void>? = completion.map { completion in
             let promise = context.eventLoop.makePromise(of: Void.self)
@@ -228,10 +302,32 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
             return promise
         }
         if flush {
-            context.writeAndFlush(wrapOutboundOut(data), promise: promise)
+            context.writeAndFlush(wrapOutboundOut(data.lastSlice), promise: promise)
         } else {
-            context.write(wrapOutboundOut(data), promise: promise)
+            context.write(wrapOutboundOut(data.lastSlice), promise: promise)
             needsFlush = true
+        }
+    }
+
+    /// Writes all but the last slice of `data`, each reporting progress when
+    /// it is out. Slices share the buffer's memory or the file's handle.
+    private func writeInSlices(_ data: IOData, context: ChannelHandlerContext) {
+        var offset = 0
+        let end = data.readableBytes - data.lastSliceLength
+        while offset < end {
+            let slice: IOData
+            switch data {
+            case .byteBuffer(let buffer):
+                slice = .byteBuffer(buffer.getSlice(at: buffer.readerIndex + offset, length: Self.progressSlice)!)
+            case .fileRegion(let region):
+                let start = region.readerIndex + offset
+                slice = .fileRegion(
+                    FileRegion(fileHandle: region.fileHandle, readerIndex: start, endIndex: start + Self.progressSlice))
+            }
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            promise.futureResult.assumeIsolated().whenSuccess { [weak self] in self?.wroteSome() }
+            context.write(wrapOutboundOut(slice), promise: promise)
+            offset += Self.progressSlice
         }
     }
 
@@ -256,18 +352,22 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         let isWritable = context.channel.isWritable
-        switch deadlines.writabilityChanged(isWritable: isWritable) {
-        case .none:
-            break
-        case .armTimer(let delay):
-            writeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in self?.forceClose()
+        deadlines.writabilityChanged(isWritable: isWritable, now: .now())
+        queue.outputWritable(isWritable)
+        if isWritable {
+            if let running = queue.running {
+                running.writable()
+            } else if lifecycle.acceptsRequests {
+                // Requests that waited for the client to take the responses.
+                dispatch()
             }
-        case .cancelTimer:
-            writeTimer?.cancel()
-            writeTimer = nil
         }
-        if isWritable { queue.running?.writable() }
         context.fireChannelWritabilityChanged()
+    }
+
+    /// A part of a response went out: the client is reading.
+    func wroteSome() {
+        deadlines.wroteSome(now: .now())
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -288,9 +388,14 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         if error is HTTPParserError || error is ByteToMessageDecoderError {
             // 431 when the head is past the parser's limits, else 400.
-            let isHeadTooLarge = (error as? HTTPParserError) == .headerOverflow
-            perform(
-                lifecycle.requestUnreadable(isHeadTooLarge ? .headerFieldsTooLarge : .badRequest, isIdle: queue.isIdle))
+            let response: ServerErrorResponse
+            switch error as? HTTPParserError {
+            case .headerOverflow: response = .headerFieldsTooLarge
+            // RFC 9110 section 15.6.6; llhttp takes only HTTP/1.0 and 1.1.
+            case .invalidVersion: response = .httpVersionNotSupported
+            default: response = .badRequest
+            }
+            perform(lifecycle.requestUnreadable(response, isIdle: queue.isIdle))
             return
         }
         context.close(promise: nil)
@@ -304,5 +409,60 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
             error, sendsBody: true, connection: .close, date: worker.dateHeader.current(), into: &buffer)
         context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
         close()
+    }
+}
+
+/// Put first in a lingering connection's pipeline: reads what the client
+/// still sends and drops it, so nothing reaches the parser, and closes the
+/// connection when the client closes its side.
+private final class LingeringDiscard: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    private weak var connection: HTTPConnectionHandler?
+
+    init(connection: HTTPConnectionHandler) {
+        self.connection = connection
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        connection?.lingered(unwrapInboundIn(data).readableBytes)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+}
+
+extension IOData {
+    /// The length of the last `progressSlice` of a sliced write: the whole
+    /// of a small one.
+    fileprivate var lastSliceLength: Int {
+        let size = readableBytes
+        let slice = HTTPConnectionHandler.progressSlice
+        guard size > slice else { return size }
+        let rest = size % slice
+        return rest == 0 ? slice : rest
+    }
+
+    /// The last slice (`lastSliceLength` bytes); self when it is whole.
+    fileprivate var lastSlice: IOData {
+        let length = lastSliceLength
+        guard length < readableBytes else { return self }
+        switch self {
+        case .byteBuffer(let buffer):
+            return .byteBuffer(buffer.getSlice(at: buffer.writerIndex - length, length: length)!)
+        case .fileRegion(let region):
+            return .fileRegion(
+                FileRegion(
+                    fileHandle: region.fileHandle, readerIndex: region.endIndex - length, endIndex: region.endIndex))
+        }
     }
 }

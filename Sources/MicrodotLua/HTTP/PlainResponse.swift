@@ -53,7 +53,7 @@ enum PlainResponse {
 }
 
 /// The responses the server gives without asking the app: the request could
-/// not be read (400, 408, 414, 431; a body over the limit goes to the app as
+/// not be read or is not served (400, 408, 414, 431, 501, 505; a body over the limit goes to the app as
 /// 413), or the app's answer could not be sent (500).
 enum ServerErrorResponse: Equatable {
     case badRequest
@@ -61,6 +61,10 @@ enum ServerErrorResponse: Equatable {
     case uriTooLong
     case headerFieldsTooLarge
     case internalServerError
+    /// A method or transfer coding the server does not implement.
+    case notImplemented
+    /// An HTTP version other than 1.0 and 1.1.
+    case httpVersionNotSupported
 
     var status: Int {
         switch self {
@@ -69,6 +73,8 @@ enum ServerErrorResponse: Equatable {
         case .uriTooLong: return 414
         case .headerFieldsTooLarge: return 431
         case .internalServerError: return 500
+        case .notImplemented: return 501
+        case .httpVersionNotSupported: return 505
         }
     }
 
@@ -80,6 +86,8 @@ enum ServerErrorResponse: Equatable {
         case .uriTooLong: return "URI too long"
         case .headerFieldsTooLarge: return "Request header fields too large"
         case .internalServerError: return "Internal server error"
+        case .notImplemented: return "Not implemented"
+        case .httpVersionNotSupported: return "HTTP version not supported"
         }
     }
 }

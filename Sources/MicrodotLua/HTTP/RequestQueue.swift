@@ -2,7 +2,10 @@ import NIOCore
 
 /// The requests of one connection, answered one at a time in arrival order:
 /// pipelined requests wait their turn, and reading from the socket pauses
-/// while one runs or waits, so a client cannot queue without bound.
+/// while one runs or waits, so a client cannot queue without bound. While the
+/// client does not take the responses (the channel is not writable), no
+/// request starts and nothing is read: a connection holds at most one
+/// response beyond what the socket takes, whatever a client pipelines.
 ///
 /// `Request` is what was read, `Running` what answers it (the connection
 /// uses `ReceivedRequest` and `RequestTask`).
@@ -19,6 +22,8 @@ struct RequestQueue<Request, Running: AnyObject> {
     /// The request being answered.
     private(set) var running: Running?
     private var readHeld = false
+    /// The channel cannot take more: responses are not being read.
+    private var outputBlocked = false
 
     /// Nothing is being answered and nothing waits.
     var isIdle: Bool { running == nil && waiting.isEmpty }
@@ -32,7 +37,7 @@ struct RequestQueue<Request, Running: AnyObject> {
     /// The next request to answer, or nil while one runs (or none waits).
     /// Call `started` with what answers it.
     mutating func next() -> Request? {
-        guard running == nil else { return nil }
+        guard running == nil, !outputBlocked else { return nil }
         return waiting.popFirst()
     }
 
@@ -51,16 +56,24 @@ struct RequestQueue<Request, Running: AnyObject> {
     }
 
     mutating func readRequested() -> ReadAction {
-        guard isIdle else {
+        guard isIdle, !outputBlocked else {
             readHeld = true
             return .hold
         }
         return .read
     }
 
-    /// Whether a held read is due now: true once, when the queue is idle.
+    /// The channel's writability changed. Once it takes bytes again the
+    /// connection dispatches the waiting requests (`next`) and then takes
+    /// a held read (`takeHeldRead`).
+    mutating func outputWritable(_ isWritable: Bool) {
+        outputBlocked = !isWritable
+    }
+
+    /// Whether a held read is due now: true once, when the queue is idle
+    /// and the client takes what is written.
     mutating func takeHeldRead() -> Bool {
-        guard isIdle, readHeld else { return false }
+        guard isIdle, !outputBlocked, readHeld else { return false }
         readHeld = false
         return true
     }

@@ -191,11 +191,21 @@ enum ResponseEncoder {
     }
 
     /// Opens a file to send and gives its size, with one fstat
-    /// (`FileRegion(fileHandle:)` would seek twice).
+    /// (`FileRegion(fileHandle:)` would seek twice). Only a regular file:
+    /// anything else (a FIFO, a device) is refused before it is opened, and
+    /// the open does not block (`O_NONBLOCK`) should the path change kind in
+    /// between; the kind is checked again on what was opened.
     private static func openRegularFile(_ path: String) throws -> (NIOFileHandle, Int) {
+        var info = stat()
+        guard !path.utf8.contains(0), stat(path, &info) == 0 else {
+            throw Invalid(description: "cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw Invalid(description: "cannot read \(path): not a regular file")
+        }
         let handle: NIOFileHandle
         do {
-            handle = try NIOFileHandle(_deprecatedPath: path)
+            handle = try NIOFileHandle(_deprecatedPath: path, mode: .read, flags: .posix(flags: O_NONBLOCK, mode: 0))
         } catch {
             throw Invalid(description: "cannot open \(path): \(error)")
         }

@@ -93,15 +93,30 @@ public struct Timeouts: Sendable, Equatable {
     /// Between two reads of a request body: 408 and close.
     public var body: Double
     /// A response the client does not read: closed once the connection has
-    /// not been able to take more for this long.
+    /// not been able to take more, and has sent nothing, for this long
+    /// (time without progress, as nginx's `send_timeout`).
     public var write: Double
+    /// Lingering close, as nginx's `lingering_time`: when the server closes
+    /// while the client may still be sending (an early 413, 400, 431, a
+    /// `Connection: close` response), it stops writing and reads and drops
+    /// what comes for at most this long, so the client reads the response
+    /// instead of a reset.
+    public var lingeringTime: Double
+    /// Lingering close ends sooner when nothing arrives for this long (nginx's
+    /// `lingering_timeout`).
+    public var lingeringTimeout: Double
 
     /// Timeouts in seconds; the defaults are what the server uses when none
     /// are given.
-    public init(requestHead: Double = 10, idle: Double = 60, body: Double = 30, write: Double = 30) {
+    public init(
+        requestHead: Double = 10, idle: Double = 60, body: Double = 30, write: Double = 30,
+        lingeringTime: Double = 30, lingeringTimeout: Double = 5
+    ) {
         self.requestHead = requestHead
         self.idle = idle
         self.body = body
         self.write = write
+        self.lingeringTime = lingeringTime
+        self.lingeringTimeout = lingeringTimeout
     }
 }

@@ -71,6 +71,13 @@ public final class MicrodotServer: @unchecked Sendable {
             let bootstrap = ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 1024)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelInitializer { channel in
+                    // At the descriptor limit (EMFILE, ENFILE) accepting
+                    // pauses for a while instead of spinning on the socket.
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(AcceptPause())
+                    }
+                }
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .childChannelInitializer { channel in
@@ -177,5 +184,38 @@ public final class MicrodotServer: @unchecked Sendable {
                 }
             }
         }
+    }
+}
+
+/// On the listening socket: at the descriptor limit (EMFILE, ENFILE) or out
+/// of buffers, accepting pauses for half a second, as nginx does, instead of
+/// failing `accept4` in a tight loop at 100% CPU for as long as the limit
+/// holds. NIO's `AcceptBackoffHandler` holds back the next read, but the
+/// channel stays registered for readability after a failed accept, so its
+/// poller keeps waking; turning `autoRead` off unregisters it.
+final class AcceptPause: ChannelInboundHandler {
+    typealias InboundIn = Channel
+
+    /// How long accepting pauses.
+    static let pause = TimeAmount.milliseconds(500)
+    private var paused = false
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        guard let error = error as? IOError, Self.isResourceShortage(error.errnoCode) else {
+            context.fireErrorCaught(error)
+            return
+        }
+        guard !paused else { return }
+        paused = true
+        try? context.channel.syncOptions?.setOption(.autoRead, value: false)
+        let channel = context.channel
+        context.eventLoop.assumeIsolated().scheduleTask(in: Self.pause) { [self] in
+            paused = false
+            try? channel.syncOptions?.setOption(.autoRead, value: true)
+        }
+    }
+
+    static func isResourceShortage(_ code: CInt) -> Bool {
+        code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM
     }
 }

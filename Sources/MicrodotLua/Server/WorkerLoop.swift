@@ -51,13 +51,15 @@ final class WorkerLoop: @unchecked Sendable {
 
     private var timeoutSweep: RepeatedTask?
 
-    /// Checks the connections' read deadlines a few times per shortest
+    /// Checks the connections' read, write and lingering deadlines a few times per shortest
     /// timeout (at most every 250 ms): one task per loop, not one per request.
     func startTimeoutSweep() {
         eventLoop.preconditionInEventLoop()
         let timeouts = self.timeouts
         guard timeoutSweep == nil,
-            let shortest = [timeouts.requestHead, timeouts.idle, timeouts.body].filter({ $0 > 0 }).min()
+            let shortest = [
+                timeouts.requestHead, timeouts.idle, timeouts.body, timeouts.write, timeouts.lingeringTimeout,
+            ].filter({ $0 > 0 }).min()
         else {
             return
         }

@@ -25,10 +25,15 @@ final class RawHTTPClient {
     private var buffer: [UInt8] = []
     private(set) var closedByPeer = false
 
-    init(port: Int, timeoutSeconds: Int = 10) throws {
+    /// `receiveBuffer` sets SO_RCVBUF (a client that reads slowly holds
+    /// little in its kernel buffer).
+    init(port: Int, timeoutSeconds: Int = 10, receiveBuffer: Int32? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -86,6 +91,21 @@ final class RawHTTPClient {
         guard count > 0 else { throw ClientError("recv failed or timed out: \(errno)") }
         buffer.append(contentsOf: chunk[0..<count])
         return true
+    }
+
+    /// Reads and drops up to `limit` bytes (what is buffered first); 0 at
+    /// the end of the stream.
+    func discard(upTo limit: Int) throws -> Int {
+        if !buffer.isEmpty {
+            let count = min(limit, buffer.count)
+            buffer.removeFirst(count)
+            return count
+        }
+        var chunk = [UInt8](repeating: 0, count: limit)
+        let count = recv(fd, &chunk, limit, 0)
+        if count == 0 { closedByPeer = true }
+        guard count >= 0 else { throw ClientError("recv failed or timed out: \(errno)") }
+        return count
     }
 
     /// True when the server closed the connection (reads nothing more).
