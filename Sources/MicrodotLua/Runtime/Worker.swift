@@ -71,7 +71,7 @@ final class Worker: @unchecked Sendable {
     /// The JSON array metatable, for arrays coming from Swift.
     var arrayMetatable: Int32 = LUA_NOREF
 
-    var regexes = RegexTable()
+    let regexes = RegexTable()
     var dateHeader = DateHeaderCache()
 
     private(set) var serveFunction: Int32 = LUA_NOREF
