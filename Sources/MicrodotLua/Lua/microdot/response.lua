@@ -99,9 +99,38 @@ local function new_response(class, nargs, body, status_code, headers, reason)
     class)
 end
 
+local header_problem, reason_problem = core.header_problem, core.reason_problem
+
+-- The wire rules (RFC 9110 field-name and field-value, RFC 9112
+-- reason-phrase) live in the host's response encoder; the public
+-- constructors ask it, so a bad value raises at the app's call (`level`
+-- counts from the caller of this function) rather than as an anonymous 500
+-- when the response is written.
+local function check_wire(headers, reason, level)
+  if type(headers) == "table" then
+    for name, value in pairs(headers) do
+      if type(value) == "table" then
+        for i = 1, #value do
+          local problem = header_problem(name, value[i])
+          if problem ~= nil then error(problem, level + 1) end
+        end
+      else
+        local problem = header_problem(name, value)
+        if problem ~= nil then error(problem, level + 1) end
+      end
+    end
+  end
+  if type(reason) == "string" then
+    local problem = reason_problem(reason)
+    if problem ~= nil then error(problem, level + 1) end
+  end
+end
+
 setmetatable(Response, {
   __call = function(class, ...)
-    return new_response(class, select("#", ...), ...)
+    local nargs = select("#", ...)
+    if nargs > 2 then check_wire(select(3, ...), select(4, ...), 2) end
+    return new_response(class, nargs, ...)
   end,
 })
 
@@ -114,7 +143,9 @@ M.new_response = new_response
 ---@param reason? string
 ---@return microdot.Response
 function Response.new(...)
-  return new_response(Response, select("#", ...), ...)
+  local nargs = select("#", ...)
+  if nargs > 2 then check_wire(select(3, ...), select(4, ...), 2) end
+  return new_response(Response, nargs, ...)
 end
 
 local function cookie_number(v)
@@ -280,7 +311,8 @@ end
 ---@return microdot.Response
 function M.redirect(location, status_code)
   location = tostring(location)
-  if location:find("[\r\n]") then error("invalid redirect URL", 2) end
+  local problem = header_problem("Location", location)
+  if problem ~= nil then error("invalid redirect URL: " .. problem, 2) end
   return new_response(Response, 3, "", status_code or 302, { Location = location })
 end
 Response.redirect = M.redirect
@@ -324,6 +356,7 @@ function M.send_file(filename, options)
     headers["Content-Encoding"] = type(options.compressed) == "string" and options.compressed
       or "gzip"
   end
+  check_wire(headers, nil, 2)
   local path = resolve_path(filename .. (options.file_extension or ""))
   -- One stat, not an open: the host opens the file once, to send it.
   local size, err = core.file_size(path)
