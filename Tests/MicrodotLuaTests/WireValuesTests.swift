@@ -162,7 +162,8 @@ final class WireValuesTests: AppTestCase {
             }
             let send = try await client.get("/send")
             XCTAssertEqual(send.status, 500)
-            XCTAssertTrue(client.log.text.contains("app.lua:12: invalid value for header Content-Type"), client.log.text)
+            XCTAssertTrue(
+                client.log.text.contains("app.lua:12: invalid value for header Content-Type"), client.log.text)
             // `return R(...)` is a tail call: Lua keeps no line of the
             // handler then, but the value is refused all the same.
             let tail = try await client.get("/tail")

@@ -45,7 +45,9 @@ enum CoreWire: CoreArea {
     /// line's reason phrase, else a message saying why not.
     private static let reasonProblem: mdl_SwiftFunction = { L in
         let L = L!
-        if lua_type(L, 1) == LUA_TSTRING, let problem = LuaStack(L).withBytes(at: 1, ResponseEncoder.reasonPhraseProblem) ?? nil {
+        if lua_type(L, 1) == LUA_TSTRING,
+            let problem = LuaStack(L).withBytes(at: 1, ResponseEncoder.reasonPhraseProblem) ?? nil
+        {
             LuaStack(L).push("invalid reason phrase: it \(problem)")
         } else {
             lua_pushnil(L)
