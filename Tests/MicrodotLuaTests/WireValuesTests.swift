@@ -169,6 +169,8 @@ final class WireValuesTests: AppTestCase {
             let tail = try await client.get("/tail")
             XCTAssertEqual(tail.status, 500)
             XCTAssertNil(tail.header("X-A"))
+            XCTAssertTrue(client.log.text.contains("handler returned with a tail call"), client.log.text)
+            XCTAssertFalse(client.log.text.contains("dispatch.lua:79: invalid"), client.log.text)
             let later = try await client.get("/later")
             XCTAssertEqual(later.status, 500)
             XCTAssertNil(later.header("X-Later"))

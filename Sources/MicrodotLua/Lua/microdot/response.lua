@@ -101,6 +101,18 @@ end
 
 local header_problem, reason_problem = core.header_problem, core.reason_problem
 
+-- Raises `problem` at the app's call, `level` frames above check_wire (the
+-- level check_wire itself would give error()). After a tail call (`return Response(...)` in a handler) that
+-- frame is the framework's, which would be a misleading place to name: the
+-- message says so instead.
+local function wire_error(problem, level)
+  local caller = debug.getinfo(level + 1, "S")
+  if caller ~= nil and caller.source:sub(1, 10) == "@microdot/" then
+    error(problem .. " (in a response a handler returned with a tail call, whose line Lua does not keep)", 0)
+  end
+  error(problem, level + 1)
+end
+
 -- The wire rules (RFC 9110 field-name and field-value, RFC 9112
 -- reason-phrase) live in the host's response encoder; the public
 -- constructors ask it, so a bad value raises at the app's call (`level`
@@ -112,17 +124,17 @@ local function check_wire(headers, reason, level)
       if type(value) == "table" then
         for i = 1, #value do
           local problem = header_problem(name, value[i])
-          if problem ~= nil then error(problem, level + 1) end
+          if problem ~= nil then wire_error(problem, level + 1) end
         end
       else
         local problem = header_problem(name, value)
-        if problem ~= nil then error(problem, level + 1) end
+        if problem ~= nil then wire_error(problem, level + 1) end
       end
     end
   end
   if type(reason) == "string" then
     local problem = reason_problem(reason)
-    if problem ~= nil then error(problem, level + 1) end
+    if problem ~= nil then wire_error(problem, level + 1) end
   end
 end
 
