@@ -24,11 +24,15 @@ let package = Package(
         // The C side of a worker's Lua state: memory limit, time budget, the
         // bridge for Swift functions called from Lua.
         .target(name: "CLuaRuntime", dependencies: ["CLua"]),
+        // RE2 (Debian's libre2-dev) behind a C interface: matching in time
+        // linear in the path, for <re:...> segments and the like.
+        .target(name: "CRE2", linkerSettings: [.linkedLibrary("re2")]),
         .target(
             name: "MicrodotLua",
             dependencies: [
                 "CLua",
                 "CLuaRuntime",
+                "CRE2",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -85,5 +89,6 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
     ],
-    swiftLanguageModes: [.v6]
+    swiftLanguageModes: [.v6],
+    cxxLanguageStandard: .cxx17
 )

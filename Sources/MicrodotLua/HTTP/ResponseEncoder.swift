@@ -60,7 +60,7 @@ enum ResponseEncoder {
         defer { lua_settop(L, base) }
 
         let status = try readStatus(L, of: response)
-        writeStatusLine(status, L, response: response, into: &buffer)
+        try writeStatusLine(status, L, response: response, into: &buffer)
         var body = try readBody(L, of: response)
         var keepAlive = request.keepAlive
         do {
@@ -116,8 +116,8 @@ enum ResponseEncoder {
             throw Invalid(description: "a plain response must be strings")
         }
         let type = UnsafeRawBufferPointer(start: typeBytes, count: typeLength)
-        guard !type.contains(where: { $0 == 13 || $0 == 10 || $0 == 0 }) else {
-            throw Invalid(description: "the value of header Content-Type contains CR, LF or NUL")
+        if let problem = fieldValueProblem(type) {
+            throw Invalid(description: "the value of header Content-Type \(problem)")
         }
         PlainResponse.write(
             status: status, contentType: type, body: UnsafeRawBufferPointer(start: bodyBytes, count: bodyLength),
@@ -140,19 +140,22 @@ enum ResponseEncoder {
         return status
     }
 
-    /// The app's reason phrase when it set one without CR or LF, else the
-    /// standard one.
+    /// The app's reason phrase when it set one, else the standard one; a
+    /// reason that is not an RFC 9112 reason-phrase is refused.
     private static func writeStatusLine(
         _ status: Int, _ L: OpaquePointer, response: Int32, into buffer: inout ByteBuffer
-    ) {
+    ) throws {
         defer { mdl_pop(L, 1) }
-        if LuaStack(L).rawField("reason", of: response) == LUA_TSTRING, let reason = LuaStack(L).string(at: -1),
-            !reason.utf8.contains(where: { $0 == 13 || $0 == 10 })
-        {
-            buffer.writeString("HTTP/1.1 \(status) \(reason)\r\n")
-        } else {
+        guard LuaStack(L).rawField("reason", of: response) == LUA_TSTRING else {
             buffer.writeBytes(StatusLine.standard(status))
+            return
         }
+        if let problem = LuaStack(L).withBytes(at: -1, reasonPhraseProblem) ?? nil {
+            throw Invalid(description: "the reason phrase \(problem)")
+        }
+        buffer.writeString("HTTP/1.1 \(status) ")
+        LuaStack(L).withBytes(at: -1) { buffer.writeBytes($0) }
+        buffer.writeStaticString("\r\n")
     }
 
     /// A response table's body, read before the head is written because it

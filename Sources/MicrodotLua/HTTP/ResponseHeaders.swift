@@ -107,8 +107,8 @@ extension ResponseEncoder {
         }
     }
 
-    /// `name: value\r\n`, straight from Lua's bytes; a value with CR, LF or
-    /// NUL is refused.
+    /// `name: value\r\n`, straight from Lua's bytes; a value that is not an
+    /// RFC 9110 field-value is refused.
     private static func writeHeader(_ L: OpaquePointer, name: Int32, value: Int32, into buffer: inout ByteBuffer) throws
     {
         let valueType = lua_type(L, value)
@@ -127,18 +127,43 @@ extension ResponseEncoder {
                     "the value of header \(LuaStack(L).string(at: name) ?? "") must be a string, a number or an array of strings"
             )
         }
-        let clean =
-            LuaStack(L).withBytes(at: value) { bytes in
-                !bytes.contains(where: { $0 == 13 || $0 == 10 || $0 == 0 })
-            } ?? false
-        guard clean else {
-            throw Invalid(
-                description: "the value of header \(LuaStack(L).string(at: name) ?? "") contains CR, LF or NUL")
+        if let problem = LuaStack(L).withBytes(at: value, fieldValueProblem) ?? nil {
+            throw Invalid(description: "the value of header \(LuaStack(L).string(at: name) ?? "") \(problem)")
         }
         LuaStack(L).withBytes(at: name) { buffer.writeBytes($0) }
         buffer.writeStaticString(": ")
         LuaStack(L).withBytes(at: value) { buffer.writeBytes($0) }
         buffer.writeStaticString("\r\n")
+    }
+
+    // MARK: The wire grammar of what the app sets (the one place of each rule)
+
+    /// Why `value` is not an RFC 9110 field-value (section 5.5: visible
+    /// characters, obs-text, and spaces or tabs between them), or nil when
+    /// it is one: no control character but HTAB (CR, LF and NUL would split
+    /// the header; the others are refused by recipients), no leading or
+    /// trailing space or tab.
+    static func fieldValueProblem(_ value: UnsafeRawBufferPointer) -> String? {
+        if value.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) {
+            return "contains a control character (CR, LF, NUL or another CTL)"
+        }
+        if let first = value.first, first == 0x20 || first == 0x09 { return "starts with a space or tab" }
+        if let last = value.last, last == 0x20 || last == 0x09 { return "ends with a space or tab" }
+        return nil
+    }
+
+    /// Why `name` is not an RFC 9110 field-name (a token), or nil.
+    static func fieldNameProblem(_ name: UnsafeRawBufferPointer) -> String? {
+        isToken(name) ? nil : "is not a token (RFC 9110 section 5.1)"
+    }
+
+    /// Why `reason` is not an RFC 9112 reason-phrase (section 4: HTAB, SP,
+    /// visible characters and obs-text), or nil.
+    static func reasonPhraseProblem(_ reason: UnsafeRawBufferPointer) -> String? {
+        if reason.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) {
+            return "contains a control character (RFC 9112 section 4)"
+        }
+        return nil
     }
 
     private static func isToken(_ name: UnsafeRawBufferPointer) -> Bool {

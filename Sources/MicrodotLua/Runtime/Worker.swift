@@ -71,7 +71,7 @@ final class Worker: @unchecked Sendable {
     /// The JSON array metatable, for arrays coming from Swift.
     var arrayMetatable: Int32 = LUA_NOREF
 
-    var regexes = RegexTable()
+    let regexes = RegexTable()
     var dateHeader = DateHeaderCache()
 
     private(set) var serveFunction: Int32 = LUA_NOREF
@@ -267,7 +267,7 @@ final class Worker: @unchecked Sendable {
     /// The areas of `core`, one file each under Core/.
     private static let coreAreas: [CoreArea.Type] = [
         CoreServer.self, CoreCoroutines.self, CoreJSON.self, CoreRegex.self, CoreFiles.self, CoreShared.self,
-        CoreModules.self, CoreTestRequest.self,
+        CoreModules.self, CoreTestRequest.self, CoreWire.self,
     ]
 
     /// Pushes the `core` table, the framework's only way into the host.

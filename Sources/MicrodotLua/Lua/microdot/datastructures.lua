@@ -2,7 +2,7 @@
 -- URL decoding: the containers requests and responses are made of.
 local type, next, pairs, ipairs, tonumber, rawget, rawset, setmetatable =
   type, next, pairs, ipairs, tonumber, rawget, rawset, setmetatable
-local find = string.find
+local find, sub, byte = string.find, string.sub, string.byte
 
 local M = {}
 
@@ -95,6 +95,58 @@ end
 M.percent_decode = percent_decode
 M.form_decode = form_decode
 
+-- The bytes %s matches, for strip's backward scan.
+local space_bytes = { [9] = true, [10] = true, [11] = true, [12] = true, [13] = true, [32] = true }
+
+--- `s` without leading and trailing whitespace, in linear time (a pattern
+--- such as `^%s*(.-)%s*$` retries a run of spaces at every position:
+--- quadratic in that run).
+---@param s string
+---@return string
+local function strip(s)
+  local first = find(s, "%S")
+  if first == nil then return "" end
+  local last = #s
+  while space_bytes[byte(s, last)] do
+    last = last - 1
+  end
+  return sub(s, first, last)
+end
+M.strip = strip
+
+--- The parameters of a header value such as `form-data; name="f";
+--- filename="a;b.txt"` or `multipart/form-data; boundary=x`, by lower-case
+--- name (the first of each name wins); a quoted value may hold `;`. One
+--- forward scan: linear in the value's length.
+---@param value string
+---@return table<string, string>
+local function header_params(value)
+  local params = {}
+  local position, length = 1, #value
+  while position <= length do
+    local stop = find(value, "[=;]", position)
+    if stop == nil or byte(value, stop) == 59 then -- a bare word, no '='
+      position = (stop or length) + 1
+    else
+      local name = strip(sub(value, position, stop - 1)):lower()
+      local start = find(value, "[^ \t]", stop + 1) or length + 1
+      local param
+      if byte(value, start) == 34 then -- a quoted value ends at the next quote
+        local close = find(value, '"', start + 1, true) or length + 1
+        param = sub(value, start + 1, close - 1)
+        position = (find(value, ";", close + 1, true) or length) + 1
+      else
+        local semi = find(value, ";", start, true) or length + 1
+        param = strip(sub(value, start, semi - 1))
+        position = semi + 1
+      end
+      if params[name] == nil then params[name] = param end
+    end
+  end
+  return params
+end
+M.header_params = header_params
+
 --- `s` encoded for a query string or form (a space becomes `+`).
 ---@param s string
 ---@return string
@@ -105,6 +157,9 @@ function M.urlencode(s)
 end
 
 -- A multi-dict: `md.key` is the first value; all of them are in getlist().
+-- Request data never shadows a method: a key named like one (`?get=1`) is
+-- not stored in the table itself, so `md.get` stays the method and the
+-- value is read with `md:get("get")` (and shows in pairs()).
 ---@class microdot.MultiDict: { [string]: any }
 local MultiDict = {}
 local multidict_lists = setmetatable({}, { __mode = "k" })
@@ -127,10 +182,36 @@ local function multidict_add(md, key, value)
   local list = lists[key]
   if list == nil then
     lists[key] = { value }
-    rawset(md, key, value)
+    if MultiDict[key] == nil then rawset(md, key, value) end
   else
     list[#list + 1] = value
   end
+end
+
+--- The first value under `key`: the table's own entry, or for a key named
+--- like a method, the first value added.
+local function first_value(md, key)
+  if MultiDict[key] == nil then return rawget(md, key) end
+  local list = multidict_lists[md][key]
+  return list and list[1]
+end
+
+-- pairs() also gives the keys named like methods, which are not in the table.
+MultiDict.__pairs = function(md)
+  local lists = multidict_lists[md]
+  local shadowed = false
+  return function(_, key)
+    if not shadowed then
+      local k, v = next(md, key)
+      if k ~= nil then return k, v end
+      shadowed = true
+      key = nil
+    end
+    repeat
+      key = next(lists, key)
+    until key == nil or MultiDict[key] ~= nil
+    if key ~= nil then return key, lists[key][1] end
+  end, md, nil
 end
 
 -- `convert` signals a value it cannot convert the Lua way, by returning nil
@@ -141,7 +222,7 @@ end
 ---@param convert? fun(value: any): any
 ---@return any
 function MultiDict:get(key, default, convert)
-  local value = rawget(self, key)
+  local value = first_value(self, key)
   if value == nil then return default end
   if convert ~= nil then
     local converted = convert(value)

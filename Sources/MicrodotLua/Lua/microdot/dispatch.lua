@@ -133,7 +133,7 @@ function M.dispatch(app, req, body_too_large)
   if body_too_large then
     res = protected(error_response, app, req, 413, "Payload too large")
   elseif req.method == "OPTIONS" then
-    res = new_response(Response, 3, "", 200, { Allow = allow_header(app, req.path) })
+    res = new_response(Response, 3, "", 200, { Allow = allow_header(app, req) })
     completed = true
   else
     local route, args, matched = find_route(app, req)
@@ -159,7 +159,7 @@ function M.dispatch(app, req, body_too_large)
     elseif args == 405 then
       res = protected(error_response, app, req, 405, "Method not allowed")
       if res ~= nil and res.status_code == 405 and res.headers["Allow"] == nil then
-        res.headers["Allow"] = allow_header(app, req.path)
+        res.headers["Allow"] = allow_header(app, req)
       end
     else
       res = protected(error_response, app, req, 404, "Not found")

@@ -4,12 +4,13 @@ local core = require("microdot.core")
 local datastructures = require("microdot.datastructures")
 local errors = require("microdot.errors")
 local multipart = require("microdot.multipart")
+local routing_path = require("microdot.router").routing_path
 
 local tonumber, pcall, rawget, rawset, setmetatable = tonumber, pcall, rawget, rawset, setmetatable
 local find, sub = string.find, string.sub
 local math_tointeger = math.tointeger
-local Headers, percent_decode, parse_urlencoded =
-  datastructures.Headers, datastructures.percent_decode, datastructures.parse_urlencoded
+local Headers, percent_decode, parse_urlencoded, strip =
+  datastructures.Headers, datastructures.percent_decode, datastructures.parse_urlencoded, datastructures.strip
 
 local M = {}
 
@@ -55,14 +56,18 @@ function request_fields.args(req)
   return parse_urlencoded(req.query_string)
 end
 
+-- Split on ';' and the first '=', then stripped: linear in the header.
 function request_fields.cookies(req)
   local cookies = {}
   local header = req.headers["Cookie"]
   if header ~= nil then
     for part in header:gmatch("[^;]+") do
-      local name, value = part:match("^%s*([^=]-)%s*=%s*(.-)%s*$")
-      if name == nil then
-        name, value = part:match("^%s*(.-)%s*$"), ""
+      local name, value
+      local eq = find(part, "=", 1, true)
+      if eq == nil then
+        name, value = strip(part), ""
+      else
+        name, value = strip(sub(part, 1, eq - 1)), strip(sub(part, eq + 1))
       end
       if name ~= "" then cookies[name] = value end
     end
@@ -158,11 +163,18 @@ function M.new_request(app, method, url, http_version, headers, body, host, port
   if q ~= nil then
     path, query_string = sub(url, 1, q - 1), sub(url, q + 1)
   end
+  -- Routes match the path split before it is decoded (see routing_path).
+  local route_path = path
+  if find(path, "%", 1, true) ~= nil then
+    route_path = routing_path(path)
+    path = percent_decode(route_path)
+  end
   return setmetatable({
     app = app,
     method = method,
     url = url,
-    path = percent_decode(path),
+    path = path,
+    _route_path = route_path,
     query_string = query_string,
     http_version = http_version,
     scheme = "http",

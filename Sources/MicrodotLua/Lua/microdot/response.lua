@@ -99,9 +99,50 @@ local function new_response(class, nargs, body, status_code, headers, reason)
     class)
 end
 
+local header_problem, reason_problem = core.header_problem, core.reason_problem
+
+-- Raises `problem` at the app's call, `level` frames above check_wire (the
+-- level check_wire itself would give error()). After a tail call (`return Response(...)` in a handler) that
+-- frame is the framework's, which would be a misleading place to name: the
+-- message says so instead.
+local function wire_error(problem, level)
+  local caller = debug.getinfo(level + 1, "S")
+  if caller ~= nil and caller.source:sub(1, 10) == "@microdot/" then
+    error(problem .. " (in a response a handler returned with a tail call, whose line Lua does not keep)", 0)
+  end
+  error(problem, level + 1)
+end
+
+-- The wire rules (RFC 9110 field-name and field-value, RFC 9112
+-- reason-phrase) live in the host's response encoder; the public
+-- constructors ask it, so a bad value raises at the app's call (`level`
+-- counts from the caller of this function) rather than as an anonymous 500
+-- when the response is written.
+local function check_wire(headers, reason, level)
+  if type(headers) == "table" then
+    for name, value in pairs(headers) do
+      if type(value) == "table" then
+        for i = 1, #value do
+          local problem = header_problem(name, value[i])
+          if problem ~= nil then wire_error(problem, level + 1) end
+        end
+      else
+        local problem = header_problem(name, value)
+        if problem ~= nil then wire_error(problem, level + 1) end
+      end
+    end
+  end
+  if type(reason) == "string" then
+    local problem = reason_problem(reason)
+    if problem ~= nil then wire_error(problem, level + 1) end
+  end
+end
+
 setmetatable(Response, {
   __call = function(class, ...)
-    return new_response(class, select("#", ...), ...)
+    local nargs = select("#", ...)
+    if nargs > 2 then check_wire(select(3, ...), select(4, ...), 2) end
+    return new_response(class, nargs, ...)
   end,
 })
 
@@ -114,7 +155,9 @@ M.new_response = new_response
 ---@param reason? string
 ---@return microdot.Response
 function Response.new(...)
-  return new_response(Response, select("#", ...), ...)
+  local nargs = select("#", ...)
+  if nargs > 2 then check_wire(select(3, ...), select(4, ...), 2) end
+  return new_response(Response, nargs, ...)
 end
 
 local function cookie_number(v)
@@ -135,29 +178,81 @@ end
 ---@field same_site? string
 ---@field partitioned? boolean
 
---- Adds a Set-Cookie header.
----@param cookie string
----@param value string
----@param options? microdot.CookieOptions
-function Response:set_cookie(cookie, value, options)
+-- RFC 6265 section 4.1.1: what each part of a Set-Cookie line may hold.
+-- Every check is one anchored class match: linear, no backtracking.
+local function is_token(s)
+  return s:find("^[%w!#$%%&'*+%-.^_`|~]+$") ~= nil
+end
+
+-- cookie-octet: printable ASCII but for space, DQUOTE, comma, semicolon and
+-- backslash; the whole value may be in double quotes.
+local function is_cookie_value(s)
+  local inner = s:match('^"(.*)"$') or s
+  return inner:find("^[!#-+%-./0-:<-[%]^-~]*$") ~= nil
+end
+
+-- path-value / extension-av: any CHAR but CTLs and ";".
+local function is_attribute_value(s)
+  return s:find("^[ -:<-~]*$") ~= nil
+end
+
+-- domain-value: letters, digits, hyphens and dots (a leading dot is
+-- tolerated, as browsers do).
+local function is_domain(s)
+  return s:find("^[%w%-.]+$") ~= nil
+end
+
+-- sane-cookie-date: an IMF-fixdate such as "Thu, 01 Jan 1970 00:00:00 GMT".
+local function is_cookie_date(s)
+  return s:find("^%u%l%l, %d%d %u%l%l %d%d%d%d %d%d:%d%d:%d%d GMT$") ~= nil
+end
+
+local same_site_values = { strict = "Strict", lax = "Lax", none = "None" }
+
+-- Raised at the app's set_cookie or delete_cookie call (four levels up:
+-- this function, add_cookie, the method, the caller).
+local function invalid_cookie(cookie, what, value)
+  error(string.format("invalid cookie %q: %s %q is not allowed in a Set-Cookie header (RFC 6265)",
+    cookie, what, value), 4)
+end
+
+local function add_cookie(self, cookie, value, options)
   options = options or {}
   cookie, value = tostring(cookie), tostring(value)
-  if value:find(";", 1, true) then error("invalid cookie value", 2) end
+  if not is_token(cookie) then invalid_cookie(cookie, "the name", cookie) end
+  if not is_cookie_value(value) then invalid_cookie(cookie, "the value", value) end
   local parts = { cookie .. "=" .. value }
-  if set_if(options.path) then parts[#parts + 1] = "Path=" .. options.path end
-  if set_if(options.domain) then parts[#parts + 1] = "Domain=" .. options.domain end
+  if set_if(options.path) then
+    local path = tostring(options.path)
+    if not is_attribute_value(path) then invalid_cookie(cookie, "the path", path) end
+    parts[#parts + 1] = "Path=" .. path
+  end
+  if set_if(options.domain) then
+    local domain = tostring(options.domain)
+    if not is_domain(domain) then invalid_cookie(cookie, "the domain", domain) end
+    parts[#parts + 1] = "Domain=" .. domain
+  end
   if set_if(options.expires) then
     local expires = options.expires
     if type(expires) == "number" then expires = core.http_date(expires) end
-    parts[#parts + 1] = "Expires=" .. tostring(expires)
+    expires = tostring(expires)
+    if not is_cookie_date(expires) then invalid_cookie(cookie, "the expiry date", expires) end
+    parts[#parts + 1] = "Expires=" .. expires
   end
-  if options.max_age ~= nil then parts[#parts + 1] = "Max-Age=" .. cookie_number(options.max_age) end
+  if options.max_age ~= nil then
+    local max_age = cookie_number(options.max_age)
+    if max_age:find("^%-?%d+$") == nil then invalid_cookie(cookie, "the max_age", max_age) end
+    parts[#parts + 1] = "Max-Age=" .. max_age
+  end
   if options.secure then parts[#parts + 1] = "Secure" end
   if options.http_only then parts[#parts + 1] = "HttpOnly" end
-  if set_if(options.same_site) then parts[#parts + 1] = "SameSite=" .. options.same_site end
+  if set_if(options.same_site) then
+    local same_site = tostring(options.same_site)
+    if same_site_values[same_site:lower()] == nil then invalid_cookie(cookie, "the same_site", same_site) end
+    parts[#parts + 1] = "SameSite=" .. same_site
+  end
   if options.partitioned then parts[#parts + 1] = "Partitioned" end
   local header = concat(parts, "; ")
-  if header:find("[\r\n]") then error("invalid cookie", 2) end
   local existing = self.headers["Set-Cookie"]
   if type(existing) == "table" then
     existing[#existing + 1] = header
@@ -168,6 +263,18 @@ function Response:set_cookie(cookie, value, options)
   end
 end
 
+--- Adds a Set-Cookie header. Every part is checked against RFC 6265
+--- section 4.1.1 (the name a token; the value cookie-octets; Path and other
+--- attributes without ";" or control characters; Domain a host name;
+--- Expires an HTTP date; Max-Age an integer; SameSite Strict, Lax or None):
+--- a part that does not fit raises here, so data cannot add attributes.
+---@param cookie string
+---@param value string
+---@param options? microdot.CookieOptions
+function Response:set_cookie(cookie, value, options)
+  add_cookie(self, cookie, value, options)
+end
+
 --- Adds a Set-Cookie header that expires the cookie.
 ---@param cookie string
 ---@param options? microdot.CookieOptions
@@ -176,7 +283,7 @@ function Response:delete_cookie(cookie, options)
   for k, v in pairs(options or {}) do copy[k] = v end
   copy.expires = "Thu, 01 Jan 1970 00:00:01 GMT"
   copy.max_age = 0
-  return self:set_cookie(cookie, "", copy)
+  add_cookie(self, cookie, "", copy)
 end
 
 -- What Microdot's Response.complete() does; the host adds Content-Length.
@@ -216,7 +323,8 @@ end
 ---@return microdot.Response
 function M.redirect(location, status_code)
   location = tostring(location)
-  if location:find("[\r\n]") then error("invalid redirect URL", 2) end
+  local problem = header_problem("Location", location)
+  if problem ~= nil then error("invalid redirect URL: " .. problem, 2) end
   return new_response(Response, 3, "", status_code or 302, { Location = location })
 end
 Response.redirect = M.redirect
@@ -260,6 +368,7 @@ function M.send_file(filename, options)
     headers["Content-Encoding"] = type(options.compressed) == "string" and options.compressed
       or "gzip"
   end
+  check_wire(headers, nil, 2)
   local path = resolve_path(filename .. (options.file_extension or ""))
   -- One stat, not an open: the host opens the file once, to send it.
   local size, err = core.file_size(path)

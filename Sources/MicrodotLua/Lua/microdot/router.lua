@@ -1,10 +1,12 @@
 -- Routing: URL patterns with typed segments, and finding the route of a
 -- request in an app's URL map.
 local core = require("microdot.core")
+local percent_decode = require("microdot.datastructures").percent_decode
 
-local type, ipairs, tonumber, error, setmetatable = type, ipairs, tonumber, error, setmetatable
-local concat, unpack = table.concat, table.unpack
-local match = string.match
+local type, ipairs, tonumber, error, pcall, rawget, setmetatable =
+  type, ipairs, tonumber, error, pcall, rawget, setmetatable
+local concat = table.concat
+local match, find, gsub, char = string.match, string.find, string.gsub, string.char
 local math_tointeger = math.tointeger
 
 local M = {}
@@ -19,23 +21,26 @@ URLPattern.__index = URLPattern
 M.URLPattern = URLPattern
 
 -- Segment types that compile to Lua patterns; registered ones use regexes.
+-- A path is matched in its routing form (see routing_path), where "%2F" and
+-- "%25" are still encoded: a `string` segment never spans an encoded slash.
 local builtin_segments = {
   string = { lua = "([^/]+)", regex = "([^/]+)" },
-  int = { lua = "(%-?%d+)", regex = "(-?\\d+)", parser = function(s) return math_tointeger(tonumber(s)) end },
-  path = { lua = "(.+)", regex = "(.+)" },
+  int = { lua = "(%-?%d+)", regex = "(-?[0-9]+)", parser = function(s) return math_tointeger(tonumber(s)) end },
+  path = { lua = "(.+)", regex = "((?s:.+))" },
 }
 local custom_segments = {}
 
 --- Registers a segment type: `<type_name:name>` then matches the regular
---- expression `pattern` and gives the value `parser` returns (nil: no match).
+--- expression `pattern` (RE2 syntax, matched in linear time) and gives the
+--- value `parser` returns (nil: no match).
 ---@param type_name string
 ---@param pattern? string a regular expression (default `[^/]+`)
 ---@param parser? fun(segment: string): any
 function URLPattern.register_type(type_name, pattern, parser)
   if type(type_name) ~= "string" then error("register_type expects a type name", 2) end
   pattern = pattern or "[^/]+"
-  core.regex_compile("(" .. pattern .. ")") -- raises on a bad pattern
-  custom_segments[type_name] = { regex = "(" .. pattern .. ")", parser = parser }
+  local _, groups = core.regex_compile("(" .. pattern .. ")") -- raises on a bad pattern
+  custom_segments[type_name] = { regex = "(" .. pattern .. ")", groups = groups, parser = parser }
 end
 
 local function lua_escape(s)
@@ -46,12 +51,21 @@ local function regex_escape(s)
   return (s:gsub("[%.%^%$%|%?%*%+%(%)%[%]%{%}\\]", "\\%0"))
 end
 
---- Compiles a URL pattern; raises on an invalid one.
+-- A literal part of a pattern in routing form: a "%" is "%25" there.
+local function routing_literal(s)
+  return (s:gsub("%%", "%%25"))
+end
+
+--- Compiles a URL pattern; raises on an invalid one. Patterns of `string`
+--- and `int` segments with at most one `path` segment become a Lua pattern
+--- (linear: each capture stops at a "/" or the end); others (`re:`,
+--- registered types, several `path` segments) an RE2 expression, whose
+--- matching is linear in the path whatever the pattern.
 ---@param url_pattern string
 ---@return microdot.URLPattern
 function URLPattern.new(url_pattern)
   if type(url_pattern) ~= "string" then error("a URL pattern must be a string", 3) end
-  local segments, lua_parts, regex_parts, uses_regex = {}, {}, {}, false
+  local segments, lua_parts, regex_parts, uses_regex, paths, group = {}, {}, {}, false, 0, 1
   local body = url_pattern:gsub("^/+", "")
   for segment in (body .. "/"):gmatch("([^/]*)/") do
     if segment:sub(1, 1) == "<" then
@@ -63,53 +77,62 @@ function URLPattern.new(url_pattern)
       local spec
       if type_name:sub(1, 3) == "re:" then
         spec = { regex = "(" .. type_name:sub(4) .. ")" }
-        core.regex_compile(spec.regex)
+        local ok, number_or_error, groups = pcall(core.regex_compile, spec.regex)
+        if not ok then error(number_or_error, 3) end
+        spec.groups = groups
       else
         spec = custom_segments[type_name] or builtin_segments[type_name]
         if spec == nil then error("invalid URL segment type: " .. type_name, 3) end
       end
       if spec.lua == nil then uses_regex = true end
-      segments[#segments + 1] = { name = name, parser = spec.parser }
+      if type_name == "path" then paths = paths + 1 end
+      segments[#segments + 1] = { name = name, parser = spec.parser, group = group }
+      group = group + (spec.groups or 1)
       lua_parts[#lua_parts + 1] = "/" .. (spec.lua or "")
       regex_parts[#regex_parts + 1] = "/" .. spec.regex
     else
-      lua_parts[#lua_parts + 1] = "/" .. lua_escape(segment)
-      regex_parts[#regex_parts + 1] = "/" .. regex_escape(segment)
+      lua_parts[#lua_parts + 1] = "/" .. lua_escape(routing_literal(segment))
+      regex_parts[#regex_parts + 1] = "/" .. regex_escape(routing_literal(segment))
     end
   end
+  -- Two `(.+)` in one Lua pattern backtrack polynomially: RE2 instead.
+  if paths > 1 then uses_regex = true end
   local self = setmetatable({ url_pattern = url_pattern, segments = segments }, URLPattern)
   if uses_regex then
     self.regex = core.regex_compile("^" .. concat(regex_parts) .. "$")
   else
     self.lua_pattern = "^" .. concat(lua_parts) .. "$"
   end
-  self.literal = #segments == 0 and ("/" .. body) or nil
+  self.literal = #segments == 0 and routing_literal("/" .. body) or nil
   return self
 end
 
-local function convert_args(self, ...)
+-- Decodes the captured values, then runs the segments' parsers.
+local function convert_args(self, values)
   local segments = self.segments
-  local values = { ... }
   for i = 1, #segments do
+    local value = values[i]
+    if find(value, "%", 1, true) ~= nil then value = percent_decode(value) end
     local parser = segments[i].parser
     if parser ~= nil then
-      local value = parser(values[i])
+      value = parser(value)
       if value == nil then return nil end
-      values[i] = value
     end
+    values[i] = value
   end
   return values
 end
 
 local function convert_match(self, first, ...)
   if first == nil then return nil end
-  return convert_args(self, first, ...)
+  return convert_args(self, { first, ... })
 end
 
 -- What a pattern without segments matches with; never changed.
 local NO_ARGS = setmetatable({}, { __newindex = function() error("read-only", 2) end })
 
 --- The URL arguments in pattern order, or nil when the path does not match.
+--- `path` is in routing form (see routing_path); the arguments are decoded.
 ---@param path string
 ---@return any[]?
 function URLPattern:match(path)
@@ -122,7 +145,29 @@ function URLPattern:match(path)
   end
   local captures = core.regex_match(self.regex, path)
   if captures == nil then return nil end
-  return convert_args(self, unpack(captures, 1, #self.segments))
+  local segments, values = self.segments, {}
+  for i = 1, #segments do values[i] = captures[segments[i].group] end
+  return convert_args(self, values)
+end
+
+local function keep_or_decode(hex)
+  if hex == "2F" or hex == "2f" or hex == "25" then return nil end
+  return char(tonumber(hex, 16))
+end
+
+--- A raw request path in routing form: every %XX escape decoded but "%2F"
+--- (an encoded slash is data inside its segment, RFC 3986 section 2.2, not
+--- a separator) and "%25" (so that what is left decodes unambiguously).
+---@param raw string
+---@return string
+function M.routing_path(raw)
+  if find(raw, "%", 1, true) == nil then return raw end
+  return (gsub(raw, "%%(%x%x)", keep_or_decode))
+end
+
+-- The routing form of the request's path.
+local function route_path(req)
+  return rawget(req, "_route_path") or req.path
 end
 
 --- The route, its URL arguments and the route again; or nil and 404; or nil,
@@ -133,7 +178,7 @@ end
 function M.find_route(app, req)
   local method = req.method
   if method == "HEAD" then method = "GET" end
-  local path = req.path
+  local path = route_path(req)
   local matched
   local url_map = app.url_map
   for i = 1, #url_map do
@@ -150,12 +195,14 @@ function M.find_route(app, req)
   return nil, 404
 end
 
---- The Allow header for `path`: the methods of the routes that match it,
---- in route order, with HEAD when GET is there, and OPTIONS.
+--- The Allow header for a request (or a path in routing form): the methods
+--- of the routes that match it, in route order, with HEAD when GET is
+--- there, and OPTIONS.
 ---@param app microdot.Microdot
----@param path string
+---@param path microdot.Request|string
 ---@return string
 function M.allow_header(app, path)
+  if type(path) == "table" then path = route_path(path) end
   local allow, seen = {}, {}
   local function add(m)
     if not seen[m] then
