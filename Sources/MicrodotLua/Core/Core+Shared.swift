@@ -1,19 +1,23 @@
 import CLua
 import CLuaRuntime
 
-/// `core.shared_get/set/incr/delete`, behind `microdot.shared`: thin
-/// functions over the server's `SharedStore` (modelled on OpenResty's
-/// `ngx.shared.DICT`).
+/// `core.shared_get/set/incr/delete/keys/...`, behind `microdot.shared`:
+/// thin functions over the server's `SharedStore` (modelled on OpenResty's
+/// `ngx.shared.DICT`). Keys stay bytes from Lua to the store.
 enum CoreShared: CoreArea {
     static func register(in core: CoreTable) {
         core.set("shared_get", get)
         core.set("shared_set", set)
+        core.set("shared_add", add)
+        core.set("shared_replace", replace)
         core.set("shared_incr", increment)
         core.set("shared_delete", delete)
+        core.set("shared_keys", keys)
+        core.set("shared_space", space)
     }
 
-    private static func key(_ L: OpaquePointer) -> String? {
-        L.string(at: 1)
+    private static func key(_ L: OpaquePointer) -> SharedStore.Key? {
+        L.withBytes(at: 1) { Array($0) }
     }
 
     /// `core.shared_get(key)`: the value, or nil.
@@ -25,10 +29,15 @@ enum CoreShared: CoreArea {
         return 1
     }
 
-    /// `core.shared_set(key, value [, ttl])`: true; `ttl` in seconds.
-    private static let set: mdl_SwiftFunction = { L in
-        let L = L!
-        guard let key = key(L) else { return L.raise("shared:set expects a string key") }
+    private static let set: mdl_SwiftFunction = { L in store(L!, mode: .set, name: "set") }
+    private static let add: mdl_SwiftFunction = { L in store(L!, mode: .add, name: "add") }
+    private static let replace: mdl_SwiftFunction = { L in store(L!, mode: .replace, name: "replace") }
+
+    /// `core.shared_set/add/replace(key, value [, ttl])`: as OpenResty,
+    /// `true, nil, forcible`, or `false, err, false` ("exists", "not found",
+    /// "no memory"); `ttl` in seconds.
+    private static func store(_ L: OpaquePointer, mode: SharedStore.Mode, name: String) -> Int32 {
+        guard let key = key(L) else { return L.raise("shared:\(name) expects a string key") }
         var ttl: Double?
         switch lua_type(L, 3) {
         case LUA_TNIL, LUA_TNONE:
@@ -36,15 +45,28 @@ enum CoreShared: CoreArea {
         case LUA_TNUMBER where mdl_tonumber(L, 3) > 0:
             ttl = mdl_tonumber(L, 3)
         default:
-            return L.raise("shared:set expects a positive ttl in seconds")
+            return L.raise("shared:\(name) expects a positive ttl in seconds")
+        }
+        let value: LuaValue
+        do {
+            value = try L.luaValue(at: 2)
+        } catch {
+            return L.raise(
+                "shared:\(name) stores strings, numbers, booleans and tables of those (\(error))")
         }
         do {
-            try Worker.from(L).shared.set(key, try L.luaValue(at: 2), ttl: ttl)
+            let forcible = try Worker.from(L).shared.store(key, value, ttl: ttl, mode: mode)
+            lua_pushboolean(L, 1)
+            lua_pushnil(L)
+            lua_pushboolean(L, forcible ? 1 : 0)
+        } catch let error as SharedStore.WriteError {
+            lua_pushboolean(L, 0)
+            L.push(error.description)
+            lua_pushboolean(L, 0)
         } catch {
-            return L.raise("shared:set stores strings, numbers and booleans")
+            return L.raise("shared:\(name) stores strings, numbers, booleans and tables of those")
         }
-        lua_pushboolean(L, 1)
-        return 1
+        return 3
     }
 
     /// `core.shared_incr(key [, amount [, initial]])`: the new value, or nil
@@ -73,7 +95,8 @@ enum CoreShared: CoreArea {
             L.push("not found")
             return 2
         } catch {
-            return L.raise("shared:incr: the value of \(key) is not a number")
+            return L.raise(
+                "shared:incr: the value of \(String(decoding: key, as: UTF8.self)) is not a number")
         }
     }
 
@@ -83,5 +106,33 @@ enum CoreShared: CoreArea {
         guard let key = key(L) else { return L.raise("shared:delete expects a string key") }
         Worker.from(L).shared.delete(key)
         return 0
+    }
+
+    /// `core.shared_keys([limit])`: an array of the live keys (default at
+    /// most 1024; 0: all).
+    private static let keys: mdl_SwiftFunction = { L in
+        let L = L!
+        var limit = 1024
+        if lua_type(L, 1) == LUA_TNUMBER {
+            limit = Int(mdl_tonumber(L, 1))
+        } else if lua_type(L, 1) > LUA_TNIL {
+            return L.raise("shared:keys expects a number, the most keys to return (0: all)")
+        }
+        let keys = Worker.from(L).shared.keys(limit: limit)
+        lua_createtable(L, Int32(min(keys.count, Int(Int32.max))), 0)
+        for (offset, key) in keys.enumerated() {
+            key.withUnsafeBytes { L.push(bytes: $0) }
+            lua_rawseti(L, -2, lua_Integer(offset + 1))
+        }
+        return 1
+    }
+
+    /// `core.shared_space()`: capacity and free bytes.
+    private static let space: mdl_SwiftFunction = { L in
+        let L = L!
+        let shared = Worker.from(L).shared
+        lua_pushinteger(L, lua_Integer(shared.capacity))
+        lua_pushinteger(L, lua_Integer(shared.freeSpace))
+        return 2
     }
 }

@@ -256,7 +256,11 @@ final class Worker: @unchecked Sendable {
         guard lua_type(L, index) == LUA_TTABLE else { return options }
         if lua_getfield(L, index, "host") == LUA_TSTRING { options.host = L.string(at: -1) }
         if lua_getfield(L, index, "port") == LUA_TNUMBER { options.port = Int(mdl_tointegerx(L, -1, nil)) }
-        if lua_getfield(L, index, "workers") == LUA_TNUMBER { options.workers = Int(mdl_tointegerx(L, -1, nil)) }
+        switch lua_getfield(L, index, "workers") {
+        case LUA_TNUMBER: options.workers = Int(mdl_tointegerx(L, -1, nil))
+        case LUA_TSTRING where L.string(at: -1) == "auto": options.workers = Configuration.autoWorkers
+        default: break
+        }
         if lua_getfield(L, index, "debug") == LUA_TBOOLEAN { options.debug = lua_toboolean(L, -1) != 0 }
         mdl_pop(L, 4)
         return options
