@@ -20,6 +20,33 @@ final class Worker: @unchecked Sendable {
     var eventLoop: EventLoop!
     var debug = false
     var onShutdown: (() -> Void)?
+    /// Requests this worker has started; the last one's number is its id.
+    var requestCount = 0
+    /// The id of the request whose Lua is running (0: none, the script's
+    /// top level): the `request` metadata of what Lua logs.
+    var currentRequest = 0
+
+    /// Logs `message` with the worker's id and, while a request's Lua runs,
+    /// the request's (`worker` and `request` metadata); `source` names
+    /// where it came from ("print" for a captured `print`).
+    func log(_ level: Logger.Level, _ message: String, source: String? = nil) {
+        guard logger.logLevel <= level else { return }
+        var metadata: Logger.Metadata = ["worker": "\(index)"]
+        if currentRequest != 0 { metadata["request"] = "\(index)-\(currentRequest)" }
+        if let source { metadata["lua"] = "\(source)" }
+        logger.log(level: level, "\(message)", metadata: metadata)
+    }
+
+    /// A multi-line message (an error and its traceback) as one record:
+    /// the lines after the first indented, so a log reader keeps them
+    /// together.
+    static func oneRecord(_ message: String) -> String {
+        guard message.contains("\n") else { return message }
+        return message.split(separator: "\n", omittingEmptySubsequences: false)
+            .enumerated()
+            .map { $0.offset == 0 ? String($0.element) : "    " + $0.element.trimmingPrefix("\t") }
+            .joined(separator: "\n")
+    }
 
     /// The Swift functions of the app's modules, by the number Lua holds.
     var hostFunctions: [LuaModule.Body] = []
@@ -134,6 +161,7 @@ final class Worker: @unchecked Sendable {
         ("microdot.datastructures", "datastructures", PackageResources.datastructures_lua),
         ("microdot.dispatch", "dispatch", PackageResources.dispatch_lua),
         ("microdot.errors", "errors", PackageResources.errors_lua),
+        ("microdot.log", "log", PackageResources.log_lua),
         ("microdot.multipart", "multipart", PackageResources.multipart_lua),
         ("microdot.request", "request", PackageResources.request_lua),
         ("microdot.response", "response", PackageResources.response_lua),

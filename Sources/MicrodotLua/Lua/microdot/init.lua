@@ -6,6 +6,7 @@ local application = require("microdot.application")
 local coroutines = require("microdot.coroutine")
 local datastructures = require("microdot.datastructures")
 local errors = require("microdot.errors")
+local log = require("microdot.log")
 local multipart = require("microdot.multipart")
 local request = require("microdot.request")
 local response = require("microdot.response")
@@ -117,6 +118,9 @@ M.make_response = response.make_response
 M.resolve_path = response.resolve_path
 
 M.URLPattern = router.URLPattern
+
+--- The server's log: microdot.log.info("...") and debug/warn/error.
+M.log = log
 
 M.HTTPException = errors.HTTPException
 M.abort = errors.abort
