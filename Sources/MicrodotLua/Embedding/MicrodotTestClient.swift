@@ -40,29 +40,67 @@ public final class MicrodotTestClient: @unchecked Sendable {
     private let loop: WorkerLoop
 
     /// Loads `app` in a worker of its own; `configuration` gives the handler
-    /// timeout and memory limit. Throws `LuaError` when the app cannot start.
-    public init(
+    /// timeout, memory limit and shared store size. Throws `LuaError` when
+    /// the app cannot start. Never blocks a thread of Swift concurrency, so
+    /// clients may be made in parallel even when the script's top level
+    /// awaits an async Swift function.
+    public convenience init(
         app: MicrodotApp, configuration: Configuration = Configuration(),
         logger: Logger = Logger(label: "microdot-lua")
-    ) throws {
-        let luaLimits = configuration.luaLimits
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let shared = SharedStore()
-        self.shared = shared
+    ) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let shared = SharedStore(capacity: configuration.sharedSize ?? SharedStore.defaultCapacity)
         let eventLoop = group.next()
         do {
-            let worker = try eventLoop.submit {
-                try Worker(app: app, logger: logger, shared: shared, luaLimits: luaLimits)
-            }.wait()
-            loop = WorkerLoop(eventLoop: eventLoop, worker: worker)
+            let worker = try await eventLoop.submit {
+                try Worker(app: app, logger: logger, shared: shared, luaLimits: configuration.luaLimits)
+            }.get()
+            self.init(group: group, shared: shared, loop: WorkerLoop(eventLoop: eventLoop, worker: worker))
         } catch {
-            try? group.syncShutdownGracefully()
+            group.shutdownGracefully { _ in }
             throw error
         }
     }
 
+    /// The same for synchronous code: blocks the calling thread until the
+    /// app is loaded. Inside a Swift task (an async test, say) it throws
+    /// instead, since blocking a thread of the concurrency pool can deadlock
+    /// a script whose top level awaits an async Swift function: there, use
+    /// `try await MicrodotTestClient(app:)`.
+    public convenience init(
+        app: MicrodotApp, configuration: Configuration = Configuration(),
+        logger: Logger = Logger(label: "microdot-lua")
+    ) throws {
+        if withUnsafeCurrentTask(body: { $0 != nil }) {
+            throw LuaError(
+                message:
+                    "MicrodotTestClient(app:) would block a thread of Swift concurrency; "
+                    + "in async code write try await MicrodotTestClient(app:)")
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let shared = SharedStore(capacity: configuration.sharedSize ?? SharedStore.defaultCapacity)
+        let eventLoop = group.next()
+        do {
+            let worker = try eventLoop.submit {
+                try Worker(app: app, logger: logger, shared: shared, luaLimits: configuration.luaLimits)
+            }.wait()
+            self.init(group: group, shared: shared, loop: WorkerLoop(eventLoop: eventLoop, worker: worker))
+        } catch {
+            group.shutdownGracefully { _ in }
+            throw error
+        }
+    }
+
+    private init(group: MultiThreadedEventLoopGroup, shared: SharedStore, loop: WorkerLoop) {
+        self.group = group
+        self.shared = shared
+        self.loop = loop
+    }
+
     deinit {
-        try? group.syncShutdownGracefully()
+        // Not syncShutdownGracefully: the last reference may go on a thread
+        // of Swift concurrency, which must not block.
+        group.shutdownGracefully { _ in }
     }
 
     /// A GET of `path` (with its query string, if any) with extra `headers`.

@@ -3,6 +3,10 @@ import CLuaRuntime
 import Logging
 import NIOCore
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// One event loop's Lua state with the app loaded in it. Only that loop's
 /// thread touches it, so Lua needs no lock.
 ///
@@ -198,17 +202,50 @@ final class Worker: @unchecked Sendable {
             L.setField(module.name, at: -2)
         }
         mdl_pop(L, 1)
-        // The script's folder comes first on package.path.
+        // The script's folder comes first on package.path, then the Lua 5.4
+        // LuaRocks trees (the user's, then the system's), then Lua's own.
         lua_getfield(L, package, "path")
         let path = L.string(at: -1) ?? ""
         mdl_pop(L, 1)
-        L.push("\(app.root)/?.lua;\(app.root)/?/init.lua;" + path)
+        L.push(Self.searchPath(first: ["\(app.root)/?.lua", "\(app.root)/?/init.lua"], then: path, cpath: false))
         L.setField("path", at: package)
+        lua_getfield(L, package, "cpath")
+        let cpath = L.string(at: -1) ?? ""
+        mdl_pop(L, 1)
+        L.push(Self.searchPath(first: [], then: cpath, cpath: true))
+        L.setField("cpath", at: package)
         mdl_pop(L, 1)
         try lua.run(
             source: Array(#"require("microdot"); return require("microdot.server").serve"#.utf8),
             chunkName: "=microdot", results: 1)
         serveFunction = lua.reference()
+    }
+
+    /// Where `luarocks --lua-version 5.4 install` puts modules: with
+    /// `--local` under ~/.luarocks, else under /usr/local.
+    static func luaRocksTrees(home: String?) -> [String] {
+        var trees: [String] = []
+        if let home, !home.isEmpty { trees.append("\(home)/.luarocks") }
+        trees.append("/usr/local")
+        return trees
+    }
+
+    /// `first`, then the LuaRocks trees' templates that `existing` lacks,
+    /// then `existing`: a `package.path` (or, with `cpath`, `package.cpath`).
+    static func searchPath(
+        first: [String], then existing: String, cpath: Bool,
+        home: String? = getenv("HOME").map { String(cString: $0) }
+    ) -> String {
+        let present = Set(existing.split(separator: ";").map(String.init))
+        var templates = first
+        for tree in luaRocksTrees(home: home) {
+            let candidates =
+                cpath
+                ? ["\(tree)/lib/lua/5.4/?.so"]
+                : ["\(tree)/share/lua/5.4/?.lua", "\(tree)/share/lua/5.4/?/init.lua"]
+            templates += candidates.filter { !present.contains($0) }
+        }
+        return (templates + [existing]).filter { !$0.isEmpty }.joined(separator: ";")
     }
 
     private func loadScript() throws {
