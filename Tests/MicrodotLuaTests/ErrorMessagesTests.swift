@@ -110,7 +110,7 @@ final class ErrorMessagesTests: AppTestCase {
 
     private func startupError(_ lua: String) -> String {
         do {
-            _ = try MicrodotTestClient(app: MicrodotApp(source: lua, name: "app.lua"))
+            _ = try Worker(app: MicrodotApp(source: lua, name: "app.lua"), logger: LogCapture().logger)
             return "no error"
         } catch let error as LuaError {
             return error.message
@@ -146,6 +146,32 @@ final class ErrorMessagesTests: AppTestCase {
         XCTAssertTrue(
             message.hasPrefix(
                 "app.lua:2: invalid URL pattern /<int:id>/<int:id>: the argument name \"id\" is used twice"), message)
+    }
+
+    func testOtherStartupMistakesNameTheScriptsLine() {
+        let cases: [(String, String)] = [
+            (
+                #"app:get("/<re:[:x>", function() end)"#,
+                "app.lua:2: invalid URL pattern /<re:[:x>: invalid regular expression"
+            ),
+            ("app:mount(42)", "app.lua:2: mount expects a Microdot app, got number"),
+            (#"app:mount(require("microdot").Microdot(), 5)"#, "app.lua:2: mount expects a URL prefix string"),
+            ("microdot.shared:set({}, 1)", "app.lua:2: shared:set expects a string key"),
+            (#"microdot.shared:incr("k", "x")"#, "app.lua:2: shared:incr expects a number to add"),
+            (#"microdot.shared:set("k", print)"#, "app.lua:2: shared:set stores strings, numbers, booleans and tables"),
+            ("microdot.Response(true)", "app.lua:2: a response body cannot be a boolean"),
+            ("microdot.Response.new(true)", "app.lua:2: a response body cannot be a boolean"),
+            (#"microdot.make_response("x", "201")"#, "app.lua:2: a status code must be an integer"),
+        ]
+        for (line, expected) in cases {
+            let message = startupError(
+                """
+                local microdot = require("microdot"); local app = microdot.Microdot()
+                \(line)
+                return app
+                """)
+            XCTAssertTrue(message.hasPrefix(expected), "\(line): \(message)")
+        }
     }
 
     func testTheSameRouteTwiceIsAWarning() async throws {

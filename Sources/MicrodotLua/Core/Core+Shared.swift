@@ -16,6 +16,15 @@ enum CoreShared: CoreArea {
         core.set("shared_space", space)
     }
 
+    /// Raises `message` prefixed with the script's file:line (the caller of
+    /// `shared:NAME`, which tail-calls these functions).
+    private static func raise(_ L: OpaquePointer, _ message: String) -> Int32 {
+        luaL_where(L, 2)
+        L.push(message)
+        lua_concat(L, 2)
+        return MDL_RAISE
+    }
+
     private static func key(_ L: OpaquePointer) -> SharedStore.Key? {
         L.withBytes(at: 1) { Array($0) }
     }
@@ -23,7 +32,7 @@ enum CoreShared: CoreArea {
     /// `core.shared_get(key)`: the value, or nil.
     private static let get: mdl_SwiftFunction = { L in
         let L = L!
-        guard let key = key(L) else { return L.raise("shared:get expects a string key") }
+        guard let key = key(L) else { return raise(L, "shared:get expects a string key") }
         let worker = Worker.from(L)
         worker.push(worker.shared.get(key) ?? .nil, on: L)
         return 1
@@ -37,7 +46,7 @@ enum CoreShared: CoreArea {
     /// `true, nil, forcible`, or `false, err, false` ("exists", "not found",
     /// "no memory"); `ttl` in seconds.
     private static func store(_ L: OpaquePointer, mode: SharedStore.Mode, name: String) -> Int32 {
-        guard let key = key(L) else { return L.raise("shared:\(name) expects a string key") }
+        guard let key = key(L) else { return raise(L, "shared:\(name) expects a string key") }
         var ttl: Double?
         switch lua_type(L, 3) {
         case LUA_TNIL, LUA_TNONE:
@@ -45,13 +54,14 @@ enum CoreShared: CoreArea {
         case LUA_TNUMBER where mdl_tonumber(L, 3) > 0:
             ttl = mdl_tonumber(L, 3)
         default:
-            return L.raise("shared:\(name) expects a positive ttl in seconds")
+            return raise(L, "shared:\(name) expects a positive ttl in seconds")
         }
         let value: LuaValue
         do {
             value = try L.luaValue(at: 2)
         } catch {
-            return L.raise(
+            return raise(
+                L,
                 "shared:\(name) stores strings, numbers, booleans and tables of those (\(error))")
         }
         do {
@@ -64,7 +74,7 @@ enum CoreShared: CoreArea {
             L.push(error.description)
             lua_pushboolean(L, 0)
         } catch {
-            return L.raise("shared:\(name) stores strings, numbers, booleans and tables of those")
+            return raise(L, "shared:\(name) stores strings, numbers, booleans and tables of those")
         }
         return 3
     }
@@ -73,18 +83,18 @@ enum CoreShared: CoreArea {
     /// and "not found" when the key is missing and there is no `initial`.
     private static let increment: mdl_SwiftFunction = { L in
         let L = L!
-        guard let key = key(L) else { return L.raise("shared:incr expects a string key") }
+        guard let key = key(L) else { return raise(L, "shared:incr expects a string key") }
         var amount = LuaValue.integer(1)
         if lua_type(L, 2) == LUA_TNUMBER {
             amount = (try? L.luaValue(at: 2)) ?? amount
         } else if lua_type(L, 2) > LUA_TNIL {
-            return L.raise("shared:incr expects a number to add")
+            return raise(L, "shared:incr expects a number to add")
         }
         var initial: LuaValue?
         if lua_type(L, 3) == LUA_TNUMBER {
             initial = try? L.luaValue(at: 3)
         } else if lua_type(L, 3) > LUA_TNIL {
-            return L.raise("shared:incr expects a number as the initial value")
+            return raise(L, "shared:incr expects a number as the initial value")
         }
         let worker = Worker.from(L)
         do {
@@ -95,7 +105,8 @@ enum CoreShared: CoreArea {
             L.push("not found")
             return 2
         } catch {
-            return L.raise(
+            return raise(
+                L,
                 "shared:incr: the value of \(String(decoding: key, as: UTF8.self)) is not a number")
         }
     }
@@ -103,7 +114,7 @@ enum CoreShared: CoreArea {
     /// `core.shared_delete(key)`.
     private static let delete: mdl_SwiftFunction = { L in
         let L = L!
-        guard let key = key(L) else { return L.raise("shared:delete expects a string key") }
+        guard let key = key(L) else { return raise(L, "shared:delete expects a string key") }
         Worker.from(L).shared.delete(key)
         return 0
     }
@@ -116,7 +127,7 @@ enum CoreShared: CoreArea {
         if lua_type(L, 1) == LUA_TNUMBER {
             limit = Int(mdl_tonumber(L, 1))
         } else if lua_type(L, 1) > LUA_TNIL {
-            return L.raise("shared:keys expects a number, the most keys to return (0: all)")
+            return raise(L, "shared:keys expects a number, the most keys to return (0: all)")
         }
         let keys = Worker.from(L).shared.keys(limit: limit)
         lua_createtable(L, Int32(min(keys.count, Int(Int32.max))), 0)

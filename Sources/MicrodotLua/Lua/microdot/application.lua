@@ -194,6 +194,12 @@ end
 ---@param options? { local_hooks?: boolean, ["local"]?: boolean }
 function Microdot:mount(subapp, url_prefix, options)
   check_self(self, "mount")
+  if type(subapp) ~= "table" or type(subapp.url_map) ~= "table" then
+    error("mount expects a Microdot app, got " .. type(subapp), 2)
+  end
+  if url_prefix ~= nil and type(url_prefix) ~= "string" then
+    error("mount expects a URL prefix string, got " .. type(url_prefix), 2)
+  end
   url_prefix = url_prefix or ""
   local is_local = type(options) == "table" and (options.local_hooks or options["local"])
   for _, route in ipairs(subapp.url_map) do

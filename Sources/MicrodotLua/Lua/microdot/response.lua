@@ -102,7 +102,9 @@ end
 
 setmetatable(Response, {
   __call = function(class, ...)
-    return new_response(class, select("#", ...), ...)
+    -- Not a tail call: new_response's errors name the caller's line.
+    local res = new_response(class, select("#", ...), ...)
+    return res
   end,
 })
 
@@ -115,7 +117,8 @@ M.new_response = new_response
 ---@param reason? string
 ---@return microdot.Response
 function Response.new(...)
-  return new_response(Response, select("#", ...), ...)
+  local res = new_response(Response, select("#", ...), ...)
+  return res
 end
 
 local function cookie_number(v)

@@ -69,7 +69,8 @@ function URLPattern.new(url_pattern)
       local spec
       if type_name:sub(1, 3) == "re:" then
         spec = { regex = "(" .. type_name:sub(4) .. ")" }
-        core.regex_compile(spec.regex)
+        local ok, err = pcall(core.regex_compile, spec.regex)
+        if not ok then error("invalid URL pattern " .. url_pattern .. ": " .. tostring(err), 3) end
       else
         spec = custom_segments[type_name] or builtin_segments[type_name]
         if spec == nil then error("invalid URL segment type: " .. type_name, 3) end
