@@ -97,12 +97,8 @@ struct MicrodotLuaCommand: ParsableCommand {
             StandardStreams.error("microdot-lua: \(error)\n")
             throw ExitCode.failure
         }
-        let workerCount = server.configuration.workerCount
-        let more =
-            server.configuration.workers == Configuration.autoWorkers
-            ? "one per core" : "--workers N or --workers auto for more; state shared by all goes in microdot.shared"
-        StandardStreams.output("\(workerCount) worker\(workerCount == 1 ? "" : "s") (\(more))\n")
-        StandardStreams.output("Serving on http://\(server.host):\(server.port)\n")
+        // Signals are handled before the start-up lines: a parent that
+        // stops the server as soon as it reads them must not be ignored.
         let signals = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
@@ -110,6 +106,12 @@ struct MicrodotLuaCommand: ParsableCommand {
             source.resume()
             return source
         }
+        let workerCount = server.configuration.workerCount
+        let more =
+            server.configuration.workers == Configuration.autoWorkers
+            ? "one per core" : "--workers N or --workers auto for more; state shared by all goes in microdot.shared"
+        StandardStreams.output("\(workerCount) worker\(workerCount == 1 ? "" : "s") (\(more))\n")
+        StandardStreams.output("Serving on http://\(server.host):\(server.port)\n")
         try server.wait()
         for source in signals { source.cancel() }
     }
