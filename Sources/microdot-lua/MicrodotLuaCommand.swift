@@ -97,15 +97,10 @@ struct MicrodotLuaCommand: ParsableCommand {
             StandardStreams.error("microdot-lua: \(error)\n")
             throw ExitCode.failure
         }
-        // Signals are handled before the start-up lines: a parent that
-        // stops the server as soon as it reads them must not be ignored.
-        let signals = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { server.shutdown() }
-            source.resume()
-            return source
-        }
+        // Signals are handled before the start-up lines, by a C handler that
+        // is in place at once: a parent that stops the server as soon as it
+        // reads them must not find the signal ignored.
+        SignalPipe.install(for: [SIGINT, SIGTERM]) { server.shutdown() }
         let workerCount = server.configuration.workerCount
         let more =
             server.configuration.workers == Configuration.autoWorkers
@@ -113,7 +108,38 @@ struct MicrodotLuaCommand: ParsableCommand {
         StandardStreams.output("\(workerCount) worker\(workerCount == 1 ? "" : "s") (\(more))\n")
         StandardStreams.output("Serving on http://\(server.host):\(server.port)\n")
         try server.wait()
-        for source in signals { source.cancel() }
+    }
+}
+
+/// SIGINT and SIGTERM, turned into a call: the handler writes a byte to a
+/// pipe (all a signal handler may safely do), a dispatch thread reads it.
+enum SignalPipe {
+    nonisolated(unsafe) private static var writeEnd: Int32 = -1
+
+    static func install(for signals: [Int32], _ action: @escaping @Sendable () -> Void) {
+        var ends: [Int32] = [0, 0]
+        guard pipe(&ends) == 0 else { return }
+        writeEnd = ends[1]
+        let readEnd = ends[0]
+        for number in signals {
+            signal(number) { _ in
+                var byte: UInt8 = 1
+                _ = write(SignalPipe.writeEnd, &byte, 1)
+            }
+        }
+        DispatchQueue.global().async {
+            var byte: UInt8 = 0
+            while true {
+                let count = read(readEnd, &byte, 1)
+                if count == 1 {
+                    action()
+                } else if count < 0 && errno == EINTR {
+                    continue
+                } else {
+                    return
+                }
+            }
+        }
     }
 }
 
