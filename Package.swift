@@ -46,6 +46,7 @@ let package = Package(
                 .embedInCode("Lua/microdot/datastructures.lua"),
                 .embedInCode("Lua/microdot/dispatch.lua"),
                 .embedInCode("Lua/microdot/errors.lua"),
+                .embedInCode("Lua/microdot/log.lua"),
                 .embedInCode("Lua/microdot/multipart.lua"),
                 .embedInCode("Lua/microdot/request.lua"),
                 .embedInCode("Lua/microdot/response.lua"),

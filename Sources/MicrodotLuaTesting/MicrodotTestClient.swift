@@ -37,13 +37,35 @@ public final class MicrodotTestClient: Sendable {
     /// `microdot.shared` as the app sees it.
     public var shared: SharedStore { worker.shared }
 
+    private init(worker: InProcessWorker) {
+        self.worker = worker
+    }
+
     /// Loads `app` in a worker of its own; `configuration` gives the handler
-    /// timeout and memory limit. Throws `LuaError` when the app cannot start.
-    public init(
+    /// timeout, memory limit and shared store size. Throws `LuaError` when
+    /// the app cannot start. Never blocks a thread of Swift concurrency, so
+    /// clients may be made in parallel even when the script's top level
+    /// awaits an async Swift function.
+    public convenience init(
+        app: MicrodotApp, configuration: Configuration = Configuration(),
+        logger: Logger = Logger(label: "microdot-lua")
+    ) async throws {
+        self.init(worker: try await InProcessWorker.load(app: app, configuration: configuration, logger: logger))
+    }
+
+    /// The same for synchronous code: blocks the calling thread until the
+    /// app is loaded. Inside a Swift task (an async test, say) it throws
+    /// instead, since blocking a thread of the concurrency pool can deadlock
+    /// a script whose top level awaits an async Swift function: there, use
+    /// `try await MicrodotTestClient(app:)`.
+    public convenience init(
         app: MicrodotApp, configuration: Configuration = Configuration(),
         logger: Logger = Logger(label: "microdot-lua")
     ) throws {
-        worker = try InProcessWorker(app: app, configuration: configuration, logger: logger)
+        self.init(
+            worker: try InProcessWorker.loadBlocking(
+                app: app, configuration: configuration, logger: logger,
+                asyncAlternative: "try await MicrodotTestClient(app:)"))
     }
 
     /// A GET of `path` (with its query string, if any) with extra `headers`.

@@ -22,8 +22,14 @@ struct MicrodotLuaCommand: ParsableCommand {
     @Option(help: "The port to listen on (default 5000; 0 picks a free one).")
     var port: Int?
 
-    @Option(help: "The number of workers, each an event loop with its own Lua state (default: one per core).")
-    var workers: Int?
+    @Option(
+        help: ArgumentHelp(
+            "The number of workers, each an event loop with its own Lua state (default 1; auto: one per core).",
+            valueName: "n|auto"))
+    var workers: Workers?
+
+    @Option(help: "Megabytes microdot.shared may hold before it evicts the least recently used keys (default 64).")
+    var sharedSize: Int?
 
     @Flag(help: "Log each request as METHOD PATH STATUS.")
     var debug = false
@@ -76,9 +82,10 @@ struct MicrodotLuaCommand: ParsableCommand {
             server = try MicrodotServer.start(
                 app: MicrodotApp(scriptPath: script),
                 configuration: Configuration(
-                    host: host, port: port, workers: workers, debug: debug ? true : nil,
+                    host: host, port: port, workers: workers?.count, debug: debug ? true : nil,
                     shutdownTimeout: shutdownTimeout, reload: reload ? true : nil,
                     handlerTimeout: handlerTimeout, memoryLimit: memoryLimit.map { $0 * 1024 * 1024 },
+                    sharedSize: sharedSize.map { $0 * 1024 * 1024 },
                     timeouts: Timeouts(
                         requestHead: headerTimeout, idle: idleTimeout, body: bodyTimeout,
                         write: writeTimeout)),
@@ -86,19 +93,69 @@ struct MicrodotLuaCommand: ParsableCommand {
         } catch let error as LuaError {
             StandardStreams.error("microdot-lua: \(error.message)\n")
             throw ExitCode.failure
+        } catch let error as ListenError {
+            StandardStreams.error("microdot-lua: \(error)\n")
+            throw ExitCode.failure
         }
-        let workerCount = server.configuration.workers ?? Configuration.defaultWorkers
-        StandardStreams.output("\(workerCount) worker\(workerCount == 1 ? "" : "s")\n")
+        // Signals are handled before the start-up lines, by a C handler that
+        // is in place at once: a parent that stops the server as soon as it
+        // reads them must not find the signal ignored.
+        SignalPipe.install(for: [SIGINT, SIGTERM]) { server.shutdown() }
+        let workerCount = server.configuration.workerCount
+        let more =
+            server.configuration.workers == Configuration.autoWorkers
+            ? "one per core" : "--workers N or --workers auto for more; state shared by all goes in microdot.shared"
+        StandardStreams.output("\(workerCount) worker\(workerCount == 1 ? "" : "s") (\(more))\n")
         StandardStreams.output("Serving on http://\(server.host):\(server.port)\n")
-        let signals = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { server.shutdown() }
-            source.resume()
-            return source
-        }
         try server.wait()
-        for source in signals { source.cancel() }
+    }
+}
+
+/// SIGINT and SIGTERM, turned into a call: the handler writes a byte to a
+/// pipe (all a signal handler may safely do), a dispatch thread reads it.
+enum SignalPipe {
+    nonisolated(unsafe) private static var writeEnd: Int32 = -1
+
+    static func install(for signals: [Int32], _ action: @escaping @Sendable () -> Void) {
+        var ends: [Int32] = [0, 0]
+        guard pipe(&ends) == 0 else { return }
+        writeEnd = ends[1]
+        let readEnd = ends[0]
+        for number in signals {
+            signal(number) { _ in
+                var byte: UInt8 = 1
+                _ = write(SignalPipe.writeEnd, &byte, 1)
+            }
+        }
+        DispatchQueue.global().async {
+            var byte: UInt8 = 0
+            while true {
+                let count = read(readEnd, &byte, 1)
+                if count == 1 {
+                    action()
+                } else if count < 0 && errno == EINTR {
+                    continue
+                } else {
+                    return
+                }
+            }
+        }
+    }
+}
+
+/// `--workers`: a count, or "auto" for one per core.
+struct Workers: ExpressibleByArgument {
+    /// `Configuration.workers`: the count, or `Configuration.autoWorkers`.
+    let count: Int
+
+    init?(argument: String) {
+        if argument == "auto" {
+            count = Configuration.autoWorkers
+        } else if let count = Int(argument), count >= 1 {
+            self.count = count
+        } else {
+            return nil
+        }
     }
 }
 

@@ -172,7 +172,7 @@ final class EmbeddingTests: XCTestCase {
     // MARK: The Swift test client
 
     func testSwiftTestClient() async throws {
-        let client = try MicrodotTestClient(app: app())
+        let client = try await MicrodotTestClient(app: app())
         let found = try await client.get("/users/1")
         XCTAssertEqual(found.status, 200)
         XCTAssertEqual(found.header("content-type"), "application/json; charset=UTF-8")
@@ -206,7 +206,7 @@ final class EmbeddingTests: XCTestCase {
                 end)
                 return app
                 """, root: TestPaths.fixture(""))
-        let client = try MicrodotTestClient(app: app)
+        let client = try await MicrodotTestClient(app: app)
         let posted = try await client.post("/json", json: #"{"a":[1,2]}"#)
         XCTAssertEqual(posted.status, 200)
         XCTAssertTrue(posted.text.contains(#""a":[1,2]"#), posted.text)

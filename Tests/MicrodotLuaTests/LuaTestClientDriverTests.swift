@@ -26,7 +26,7 @@ final class LuaTestClientDriverTests: XCTestCase {
                 end)
                 return app
                 """)
-        let client = try MicrodotTestClient(app: app)
+        let client = try await MicrodotTestClient(app: app)
         let start = Date()
         let response = try await client.get("/")
         XCTAssertEqual(response.text, "200 true ab")

@@ -60,13 +60,41 @@ final class StartupTests: XCTestCase {
 
     // MARK: The binary
 
-    func testDefaultWorkersFollowTheCPUAffinity() throws {
+    func testOneWorkerByDefaultAndTheLineSaysHowToGetMore() throws {
+        let result = try Binary.run([TestPaths.example("hello/app.lua"), "--port", "0"], until: "Serving on")
+        result.process.terminate()
+        result.process.waitUntilExit()
+        XCTAssertTrue(
+            result.output.hasPrefix("1 worker (--workers N or --workers auto for more;"), result.output)
+    }
+
+    func testWorkersMustBeACountOrAuto() throws {
+        let result = try Binary.run([TestPaths.example("hello/app.lua"), "--port", "0", "--workers", "many"])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.output.contains("--workers"), result.output)
+    }
+
+    func testAPortInUseNamesTheAddressAndWhatToDo() throws {
+        let first = try Binary.run([TestPaths.example("hello/app.lua"), "--port", "0"], until: "Serving on")
+        defer {
+            first.process.terminate()
+            first.process.waitUntilExit()
+        }
+        let port = first.output.split(separator: ":").last!.trimmingCharacters(in: .whitespacesAndNewlines)
+        let second = try Binary.run([TestPaths.example("hello/app.lua"), "--port", port])
+        XCTAssertEqual(second.status, 1)
+        XCTAssertTrue(
+            second.output.contains("cannot listen on 127.0.0.1:\(port): the port is in use"), second.output)
+        XCTAssertTrue(second.output.contains("--port"), second.output)
+    }
+
+    func testWorkersAutoFollowsTheCPUAffinity() throws {
         guard FileManager.default.fileExists(atPath: "/usr/bin/taskset") else { throw XCTSkip("no taskset") }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
         process.arguments = [
             "-c", "0", TestPaths.packageRoot + "/.build/debug/microdot-lua",
-            TestPaths.example("hello/app.lua"), "--port", "0",
+            TestPaths.example("hello/app.lua"), "--port", "0", "--workers", "auto",
         ]
         let pipe = Pipe()
         process.standardOutput = pipe
@@ -78,7 +106,7 @@ final class StartupTests: XCTestCase {
         }
         process.terminate()
         process.waitUntilExit()
-        XCTAssertTrue(output.hasPrefix("1 worker\n"), "pinned to one CPU: \(output)")
+        XCTAssertTrue(output.hasPrefix("1 worker (one per core)\n"), "pinned to one CPU: \(output)")
     }
 
     func testBinaryReportsABadScriptAndExitsNonZero() throws {

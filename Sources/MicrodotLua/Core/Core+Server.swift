@@ -1,5 +1,6 @@
 import CLua
 import CLuaRuntime
+import Logging
 
 /// What the framework asks of the server it runs in: `core.root` (the
 /// script's folder), `core.worker_id`, `core.http_date`, `core.log_error`
@@ -12,6 +13,7 @@ enum CoreServer: CoreArea {
         core.setTop(as: "worker_id")
         core.set("http_date", httpDate)
         core.set("log_error", logError)
+        core.set("log", log)
         core.set("shutdown", shutdown)
     }
 
@@ -23,10 +25,27 @@ enum CoreServer: CoreArea {
         return 1
     }
 
-    /// `core.log_error(message)`: to the server's logger.
+    /// `core.log_error(message)`: to the server's logger, as one record
+    /// (a traceback's lines indented under the message).
     private static let logError: mdl_SwiftFunction = { L in
         let L = L!
-        Worker.from(L).logger.error("\(LuaStack(L).string(at: 1) ?? "error")")
+        Worker.from(L).log(.error, Worker.oneRecord(LuaStack(L).string(at: 1) ?? "error"))
+        return 0
+    }
+
+    /// `core.log(level, message)`: `microdot.log`; level is one of "debug",
+    /// "info", "warning", "error".
+    private static let log: mdl_SwiftFunction = { L in
+        let L = L!
+        let level: Logger.Level
+        switch LuaStack(L).string(at: 1) {
+        case "debug": level = .debug
+        case "info": level = .info
+        case "warning": level = .warning
+        case "error": level = .error
+        default: return LuaStack(L).raise("core.log expects a level: debug, info, warning or error")
+        }
+        Worker.from(L).log(level, Worker.oneRecord(LuaStack(L).string(at: 2) ?? ""), source: LuaStack(L).string(at: 3))
         return 0
     }
 

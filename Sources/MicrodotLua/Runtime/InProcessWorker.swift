@@ -17,27 +17,66 @@ package final class InProcessWorker: @unchecked Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let loop: WorkerLoop
 
-    /// Loads `app`; `configuration` gives the handler timeout and memory
-    /// limit. Throws `LuaError` when the app cannot start.
-    package init(app: MicrodotApp, configuration: Configuration, logger: Logger) throws {
-        let luaLimits = configuration.luaLimits
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let shared = SharedStore()
+    private init(group: MultiThreadedEventLoopGroup, shared: SharedStore, loop: WorkerLoop) {
+        self.group = group
         self.shared = shared
-        let eventLoop = group.next()
+        self.loop = loop
+    }
+
+    /// Loads `app`; `configuration` gives the handler timeout, memory limit
+    /// and shared store size. Throws `LuaError` when the app cannot start.
+    /// Suspends rather than blocks, so a script whose top level awaits an
+    /// async Swift function can use the thread this was called from.
+    package static func load(
+        app: MicrodotApp, configuration: Configuration, logger: Logger
+    ) async throws -> InProcessWorker {
+        let (group, shared, eventLoop) = start(configuration)
         do {
-            let worker = try eventLoop.submit {
-                try Worker(app: app, logger: logger, shared: shared, luaLimits: luaLimits)
-            }.wait()
-            loop = WorkerLoop(eventLoop: eventLoop, worker: worker)
+            let worker = try await eventLoop.submit {
+                try Worker(app: app, logger: logger, shared: shared, luaLimits: configuration.luaLimits)
+            }.get()
+            return InProcessWorker(group: group, shared: shared, loop: WorkerLoop(eventLoop: eventLoop, worker: worker))
         } catch {
-            try? group.syncShutdownGracefully()
+            group.shutdownGracefully { _ in }
             throw error
         }
     }
 
+    /// The same for synchronous code: blocks the calling thread until the
+    /// app is loaded. Inside a Swift task it throws instead, since blocking
+    /// a thread of the concurrency pool can deadlock a script whose top
+    /// level awaits an async Swift function.
+    package static func loadBlocking(
+        app: MicrodotApp, configuration: Configuration, logger: Logger, asyncAlternative: String
+    ) throws -> InProcessWorker {
+        if withUnsafeCurrentTask(body: { $0 != nil }) {
+            throw LuaError(
+                message: "this would block a thread of Swift concurrency; in async code write \(asyncAlternative)")
+        }
+        let (group, shared, eventLoop) = start(configuration)
+        do {
+            let worker = try eventLoop.submit {
+                try Worker(app: app, logger: logger, shared: shared, luaLimits: configuration.luaLimits)
+            }.wait()
+            return InProcessWorker(group: group, shared: shared, loop: WorkerLoop(eventLoop: eventLoop, worker: worker))
+        } catch {
+            group.shutdownGracefully { _ in }
+            throw error
+        }
+    }
+
+    private static func start(
+        _ configuration: Configuration
+    ) -> (MultiThreadedEventLoopGroup, SharedStore, any EventLoop) {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let shared = SharedStore(capacity: configuration.sharedSize ?? SharedStore.defaultCapacity)
+        return (group, shared, group.next())
+    }
+
     deinit {
-        try? group.syncShutdownGracefully()
+        // Not syncShutdownGracefully: the last reference may go on a thread
+        // of Swift concurrency, which must not block.
+        group.shutdownGracefully { _ in }
     }
 
     /// Runs one request as a client would send it over HTTP/1.1: a `Host`

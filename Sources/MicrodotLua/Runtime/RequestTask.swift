@@ -72,6 +72,8 @@ final class RequestTask {
     /// after the other leave in one write, flushed before the request waits
     /// for anything (a sleep, an async call, the client) or past 64 KiB.
     private var unflushedBytes = 0
+    /// This request's number in its worker (the `request` log metadata).
+    private let id: Int
 
     /// `app` is a registry reference to the app; by default the worker's.
     init(worker: Worker, sink: ResponseSink, request: ReceivedRequest, app: Int32? = nil) {
@@ -85,6 +87,8 @@ final class RequestTask {
             isHTTP10: head.version.major == 1 && head.version.minor == 0,
             keepAlive: head.isKeepAlive && !request.closesConnection)
         (thread, threadReference) = worker.acquireThread()
+        worker.requestCount &+= 1
+        id = worker.requestCount
     }
 
     func start() {
@@ -142,6 +146,8 @@ final class RequestTask {
         while true {
             state = .running
             let resumeArguments = arguments
+            worker.currentRequest = id
+            defer { worker.currentRequest = 0 }
             let (status, results) = worker.lua.runProtected(on: co) { () -> (Int32, Int32) in
                 var results: Int32 = 0
                 let status = lua_resume(co, L, resumeArguments, &results)
@@ -323,7 +329,8 @@ final class RequestTask {
             encoded = try ResponseEncoder.encode(
                 thread, at: index, request: framing, date: worker.dateHeader.current(), into: &buffer)
         } catch {
-            worker.logger.error("invalid response to \(request.head.method) \(request.head.uri): \(error)")
+            worker.currentRequest = id
+            worker.log(.error, "invalid response to \(request.head.method) \(request.head.uri): \(error)")
             writeInternalError()
             return false
         }
@@ -456,7 +463,9 @@ final class RequestTask {
     /// response that cannot be written): 500 if nothing was sent, else the
     /// connection closes so the client sees a truncated body.
     private func fail(_ message: String) {
-        worker.logger.error("error while handling \(request.head.method) \(request.head.uri): \(message)")
+        worker.currentRequest = id
+        worker.log(
+            .error, Worker.oneRecord("error while handling \(request.head.method) \(request.head.uri): \(message)"))
         if !headSent && !cancelled {
             writeInternalError()
         } else {

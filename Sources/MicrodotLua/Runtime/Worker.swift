@@ -3,6 +3,10 @@ import CLuaRuntime
 import Logging
 import NIOCore
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// One event loop's Lua state with the app loaded in it. Only that loop's
 /// thread touches it, so Lua needs no lock.
 ///
@@ -20,6 +24,33 @@ final class Worker: @unchecked Sendable {
     var eventLoop: EventLoop!
     var debug = false
     var onShutdown: (() -> Void)?
+    /// Requests this worker has started; the last one's number is its id.
+    var requestCount = 0
+    /// The id of the request whose Lua is running (0: none, the script's
+    /// top level): the `request` metadata of what Lua logs.
+    var currentRequest = 0
+
+    /// Logs `message` with the worker's id and, while a request's Lua runs,
+    /// the request's (`worker` and `request` metadata); `source` names
+    /// where it came from ("print" for a captured `print`).
+    func log(_ level: Logger.Level, _ message: String, source: String? = nil) {
+        guard logger.logLevel <= level else { return }
+        var metadata: Logger.Metadata = ["worker": "\(index)"]
+        if currentRequest != 0 { metadata["request"] = "\(index)-\(currentRequest)" }
+        if let source { metadata["lua"] = "\(source)" }
+        logger.log(level: level, "\(message)", metadata: metadata)
+    }
+
+    /// A multi-line message (an error and its traceback) as one record:
+    /// the lines after the first indented, so a log reader keeps them
+    /// together.
+    static func oneRecord(_ message: String) -> String {
+        guard message.contains("\n") else { return message }
+        return message.split(separator: "\n", omittingEmptySubsequences: false)
+            .enumerated()
+            .map { $0.offset == 0 ? String($0.element) : "    " + $0.element.trimmingPrefix("\t") }
+            .joined(separator: "\n")
+    }
 
     /// The Swift functions of the app's modules, by the number Lua holds.
     var hostFunctions: [LuaModule.Body] = []
@@ -134,6 +165,7 @@ final class Worker: @unchecked Sendable {
         ("microdot.datastructures", "datastructures", PackageResources.datastructures_lua),
         ("microdot.dispatch", "dispatch", PackageResources.dispatch_lua),
         ("microdot.errors", "errors", PackageResources.errors_lua),
+        ("microdot.log", "log", PackageResources.log_lua),
         ("microdot.multipart", "multipart", PackageResources.multipart_lua),
         ("microdot.request", "request", PackageResources.request_lua),
         ("microdot.response", "response", PackageResources.response_lua),
@@ -170,17 +202,50 @@ final class Worker: @unchecked Sendable {
             LuaStack(L).setField(module.name, at: -2)
         }
         mdl_pop(L, 1)
-        // The script's folder comes first on package.path.
+        // The script's folder comes first on package.path, then the Lua 5.4
+        // LuaRocks trees (the user's, then the system's), then Lua's own.
         lua_getfield(L, package, "path")
         let path = LuaStack(L).string(at: -1) ?? ""
         mdl_pop(L, 1)
-        LuaStack(L).push("\(app.root)/?.lua;\(app.root)/?/init.lua;" + path)
+        LuaStack(L).push(Self.searchPath(first: ["\(app.root)/?.lua", "\(app.root)/?/init.lua"], then: path, cpath: false))
         LuaStack(L).setField("path", at: package)
+        lua_getfield(L, package, "cpath")
+        let cpath = LuaStack(L).string(at: -1) ?? ""
+        mdl_pop(L, 1)
+        LuaStack(L).push(Self.searchPath(first: [], then: cpath, cpath: true))
+        LuaStack(L).setField("cpath", at: package)
         mdl_pop(L, 1)
         try lua.run(
             source: Array(#"require("microdot"); return require("microdot.server").serve"#.utf8),
             chunkName: "=microdot", results: 1)
         serveFunction = lua.reference()
+    }
+
+    /// Where `luarocks --lua-version 5.4 install` puts modules: with
+    /// `--local` under ~/.luarocks, else under /usr/local.
+    static func luaRocksTrees(home: String?) -> [String] {
+        var trees: [String] = []
+        if let home, !home.isEmpty { trees.append("\(home)/.luarocks") }
+        trees.append("/usr/local")
+        return trees
+    }
+
+    /// `first`, then the LuaRocks trees' templates that `existing` lacks,
+    /// then `existing`: a `package.path` (or, with `cpath`, `package.cpath`).
+    static func searchPath(
+        first: [String], then existing: String, cpath: Bool,
+        home: String? = getenv("HOME").map { String(cString: $0) }
+    ) -> String {
+        let present = Set(existing.split(separator: ";").map(String.init))
+        var templates = first
+        for tree in luaRocksTrees(home: home) {
+            let candidates =
+                cpath
+                ? ["\(tree)/lib/lua/5.4/?.so"]
+                : ["\(tree)/share/lua/5.4/?.lua", "\(tree)/share/lua/5.4/?/init.lua"]
+            templates += candidates.filter { !present.contains($0) }
+        }
+        return (templates + [existing]).filter { !$0.isEmpty }.joined(separator: ";")
     }
 
     private func loadScript() throws {
@@ -256,7 +321,11 @@ final class Worker: @unchecked Sendable {
         guard lua_type(L, index) == LUA_TTABLE else { return options }
         if lua_getfield(L, index, "host") == LUA_TSTRING { options.host = LuaStack(L).string(at: -1) }
         if lua_getfield(L, index, "port") == LUA_TNUMBER { options.port = Int(mdl_tointegerx(L, -1, nil)) }
-        if lua_getfield(L, index, "workers") == LUA_TNUMBER { options.workers = Int(mdl_tointegerx(L, -1, nil)) }
+        switch lua_getfield(L, index, "workers") {
+        case LUA_TNUMBER: options.workers = Int(mdl_tointegerx(L, -1, nil))
+        case LUA_TSTRING where LuaStack(L).string(at: -1) == "auto": options.workers = Configuration.autoWorkers
+        default: break
+        }
         if lua_getfield(L, index, "debug") == LUA_TBOOLEAN { options.debug = lua_toboolean(L, -1) != 0 }
         mdl_pop(L, 4)
         return options

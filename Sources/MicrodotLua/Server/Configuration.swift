@@ -9,7 +9,10 @@ public struct Configuration: Sendable {
     /// The TCP port (default `defaultPort`; 0 picks a free one, read it back
     /// from `MicrodotServer.port`).
     public var port: Int?
-    /// Event loops, each with its own Lua state (default: one per core).
+    /// Event loops, each with its own Lua state (default 1, as Microdot;
+    /// 0 for one per core the process may use: `--workers auto`). Each
+    /// worker has its own module-level Lua variables: state that every
+    /// request must see goes into `microdot.shared`.
     public var workers: Int?
     /// Log `METHOD PATH STATUS` for each request, as Microdot's `debug=True`
     /// does (default false). Errors are logged either way.
@@ -24,6 +27,9 @@ public struct Configuration: Sendable {
     public var handlerTimeout: Double?
     /// Bytes each worker's Lua state may allocate (default 512 MiB; 0: no limit).
     public var memoryLimit: Int?
+    /// Bytes `microdot.shared` may hold before `set` evicts the least
+    /// recently used keys (default 64 MiB). Not read from the script.
+    public var sharedSize: Int?
     /// How long a connection may take to send a request, and stay idle.
     public var timeouts: Timeouts
 
@@ -33,7 +39,7 @@ public struct Configuration: Sendable {
     public init(
         host: String? = nil, port: Int? = nil, workers: Int? = nil, debug: Bool? = nil,
         shutdownTimeout: Double? = nil, reload: Bool? = nil, handlerTimeout: Double? = nil,
-        memoryLimit: Int? = nil, timeouts: Timeouts = Timeouts()
+        memoryLimit: Int? = nil, sharedSize: Int? = nil, timeouts: Timeouts = Timeouts()
     ) {
         self.host = host
         self.port = port
@@ -43,12 +49,20 @@ public struct Configuration: Sendable {
         self.reload = reload
         self.handlerTimeout = handlerTimeout
         self.memoryLimit = memoryLimit
+        self.sharedSize = sharedSize
         self.timeouts = timeouts
     }
 
-    /// One worker per core the process may use: the cgroup limit NIO sees,
-    /// and the CPU affinity (`taskset`) it does not.
-    public static var defaultWorkers: Int {
+    /// One worker, as Microdot, Flask's development server and nginx start
+    /// with: module-level Lua state then behaves as in Python Microdot.
+    public static let defaultWorkers = 1
+
+    /// `workers` for "one per core" (`--workers auto`).
+    public static let autoWorkers = 0
+
+    /// The cores the process may use: the cgroup limit NIO sees, and the
+    /// CPU affinity (`taskset`) it does not. What `--workers auto` starts.
+    public static var coreWorkers: Int {
         max(1, min(CPUAffinity.allowedCPUCount ?? System.coreCount, System.coreCount))
     }
 
@@ -72,7 +86,14 @@ public struct Configuration: Sendable {
             reload: reload ?? other.reload,
             handlerTimeout: handlerTimeout ?? other.handlerTimeout,
             memoryLimit: memoryLimit ?? other.memoryLimit,
+            sharedSize: sharedSize ?? other.sharedSize,
             timeouts: timeouts)
+    }
+
+    /// The number of workers this configuration starts.
+    public var workerCount: Int {
+        let workers = workers ?? Self.defaultWorkers
+        return workers == Self.autoWorkers ? Self.coreWorkers : max(1, workers)
     }
 
     var luaLimits: Worker.LuaLimits {

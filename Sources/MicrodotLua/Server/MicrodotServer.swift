@@ -4,6 +4,42 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The server could not listen on `host:port`: its description says why
+/// and what to do (the port is in use, the address is not this machine's...).
+public struct ListenError: Error, CustomStringConvertible {
+    /// The address asked for.
+    public let host: String
+    /// The port asked for.
+    public let port: Int
+    /// NIO's error.
+    public let underlying: any Error
+
+    /// One line naming the address, the reason and a way out.
+    public var description: String {
+        let address = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        if let error = underlying as? IOError {
+            switch error.errnoCode {
+            case EADDRINUSE:
+                return "cannot listen on \(address): the port is in use (is another server running?); "
+                    + "stop it, or choose another port with --port (0 picks a free one)"
+            case EACCES:
+                return "cannot listen on \(address): permission denied (ports below 1024 need root); "
+                    + "choose a port above 1023 with --port"
+            case EADDRNOTAVAIL:
+                return "cannot listen on \(address): the address is not one of this machine's; "
+                    + "use --host 127.0.0.1, or 0.0.0.0 for every interface"
+            default:
+                break
+            }
+        }
+        return "cannot listen on \(address): \(underlying); check --host and --port"
+    }
+}
+
 /// Serves a Lua app: one event loop per worker, each with its own Lua state
 /// that has run the script. The `microdot-lua` binary is a thin shell over it.
 public final class MicrodotServer: @unchecked Sendable {
@@ -42,18 +78,18 @@ public final class MicrodotServer: @unchecked Sendable {
 
     /// Loads the app in every worker and starts listening. Throws `LuaError`
     /// when the app cannot start (a script error names file and line), or
-    /// NIO's `IOError` when the address cannot be bound.
+    /// `ListenError` when the address cannot be bound.
     public static func start(
         app: MicrodotApp, configuration: Configuration = Configuration(),
         logger: Logger = Logger(label: "microdot-lua")
     ) throws -> MicrodotServer {
-        let shared = SharedStore()
+        let shared = SharedStore(capacity: configuration.sharedSize ?? SharedStore.defaultCapacity)
         // The first state is loaded here, before the loops exist, because the
         // script's app:run{} may choose how many there are.
         let luaLimits = configuration.luaLimits
         let first = try Worker(app: app, logger: logger, shared: shared, index: 1, luaLimits: luaLimits)
         let settings = configuration.filling(from: first.runOptions)
-        let workerCount = max(1, settings.workers ?? Configuration.defaultWorkers)
+        let workerCount = settings.workerCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: workerCount)
         do {
             var loops: [WorkerLoop] = []
@@ -91,10 +127,14 @@ public final class MicrodotServer: @unchecked Sendable {
                         try channel.pipeline.syncOperations.addHandler(HTTPConnectionHandler(loop: loop))
                     }
                 }
-            let channel = try bootstrap.bind(
-                host: settings.host ?? Configuration.defaultHost,
-                port: settings.port ?? Configuration.defaultPort
-            ).wait()
+            let host = settings.host ?? Configuration.defaultHost
+            let port = settings.port ?? Configuration.defaultPort
+            let channel: Channel
+            do {
+                channel = try bootstrap.bind(host: host, port: port).wait()
+            } catch {
+                throw ListenError(host: host, port: port, underlying: error)
+            }
             let server = MicrodotServer(
                 app: app, configuration: settings, group: group, channel: channel,
                 loops: loops, shared: shared, logger: logger)

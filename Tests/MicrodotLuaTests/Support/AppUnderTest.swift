@@ -23,11 +23,11 @@ final class AppClient {
         case live(TestServer)
     }
 
-    init(app: MicrodotApp, mode: AppMode, debug: Bool = false) throws {
+    init(app: MicrodotApp, mode: AppMode, debug: Bool = false) async throws {
         switch mode {
         case .inProcess:
             transport = .inProcess(
-                try MicrodotTestClient(
+                try await MicrodotTestClient(
                     app: app, configuration: Configuration(debug: debug ? true : nil), logger: log.logger))
         case .live:
             transport = .live(try TestServer(app: app, debug: debug, log: log))
@@ -80,7 +80,7 @@ class AppTestCase: XCTestCase {
             defer { currentMode = nil }
             let app = MicrodotApp(source: lua, name: "app.lua", root: TestPaths.fixture(""))
             do {
-                try await body(AppClient(app: app, mode: mode, debug: debug))
+                try await body(try await AppClient(app: app, mode: mode, debug: debug))
             } catch {
                 throw ModeError(mode: mode, error: error)
             }

@@ -39,7 +39,11 @@ final class LogCapture: @unchecked Sendable {
             set { metadata[key] = newValue }
         }
         func log(event: LogEvent) {
-            capture.append("\(event.level): \(event.message)")
+            let fields = metadata.merging(event.metadata ?? [:]) { _, new in new }
+            let shown =
+                fields.isEmpty
+                ? "" : " [" + fields.sorted { $0.key < $1.key }.map { "\($0)=\($1)" }.joined(separator: " ") + "]"
+            capture.append("\(event.level): \(event.message)\(shown)")
         }
     }
 

@@ -52,6 +52,35 @@ local function check_callable(f, what)
   error(what .. " must be a function, got " .. t, 3)
 end
 
+-- Where the script called the framework from: the first frame outside it.
+local function script_location()
+  for level = 3, 12 do
+    local info = debug.getinfo(level, "Sl")
+    if info == nil then return nil end
+    if info.currentline > 0 and not info.short_src:find("^microdot/") then
+      return info.short_src .. ":" .. info.currentline
+    end
+  end
+end
+
+-- A route with the same pattern and a method already routed is never
+-- reached (the first match answers): a warning at start-up.
+local function warn_if_duplicate(app, route)
+  for _, other in ipairs(app.url_map) do
+    if other.pattern.url_pattern == route.pattern.url_pattern and other.url_prefix == "" then
+      for _, m in ipairs(route.methods) do
+        if other.method_set[m] then
+          core.log("warning", "the route " .. m .. " " .. route.pattern.url_pattern
+            .. " is registered twice; the first one (handler "
+            .. (errors.defined_at(other.handler) or "?") .. ") answers and this one never will",
+            script_location())
+          return
+        end
+      end
+    end
+  end
+end
+
 local function add_route(app, url_pattern, methods, handler)
   check_callable(handler, "a route handler")
   local list, set = {}, {}
@@ -71,8 +100,18 @@ local function add_route(app, url_pattern, methods, handler)
     handler = handler,
     url_prefix = "",
   }
+  warn_if_duplicate(app, route)
   app.url_map[#app.url_map + 1] = route
   return handler
+end
+
+-- `app.get(...)` instead of `app:get(...)`: the app is missing, the
+-- pattern comes as `self`.
+local function check_self(self, name)
+  if getmetatable(self) == Microdot then return end
+  if type(self) == "table" and self.url_map ~= nil then return end
+  error("app." .. name .. "(...) was called with a dot: did you mean app:" .. name
+    .. "(...)? (methods of the app take a colon)", 3)
 end
 
 --- Adds a route. `app:route(pattern, handler)` serves GET; `methods` is a
@@ -82,6 +121,7 @@ end
 ---@param handler? function called with the request and the URL arguments
 ---@return function handler
 function Microdot:route(url_pattern, methods, handler)
+  check_self(self, "route")
   if handler == nil then methods, handler = { "GET" }, methods end
   if type(methods) == "string" then methods = { methods } end
   return add_route(self, url_pattern, methods, handler)
@@ -90,6 +130,7 @@ end
 for _, method in ipairs({ "get", "post", "put", "patch", "delete" }) do
   local upper = { method:upper() }
   Microdot[method] = function(self, url_pattern, handler)
+    check_self(self, method)
     return add_route(self, url_pattern, upper, handler)
   end
 end
@@ -99,6 +140,7 @@ end
 ---@param f fun(req: microdot.Request): any
 ---@return function f
 function Microdot:before_request(f)
+  check_self(self, "before_request")
   check_callable(f, "a before_request handler")
   self.before_request_handlers[#self.before_request_handlers + 1] = f
   return f
@@ -109,6 +151,7 @@ end
 ---@param f fun(req: microdot.Request, res: microdot.Response): any
 ---@return function f
 function Microdot:after_request(f)
+  check_self(self, "after_request")
   check_callable(f, "an after_request handler")
   self.after_request_handlers[#self.after_request_handlers + 1] = f
   return f
@@ -119,6 +162,7 @@ end
 ---@param f fun(req: microdot.Request, res: microdot.Response): any
 ---@return function f
 function Microdot:after_error_request(f)
+  check_self(self, "after_error_request")
   check_callable(f, "an after_error_request handler")
   self.after_error_request_handlers[#self.after_error_request_handlers + 1] = f
   return f
@@ -130,6 +174,7 @@ end
 ---@param f fun(req: microdot.Request, err?: any): any
 ---@return function f
 function Microdot:errorhandler(status_or_class, f)
+  check_self(self, "errorhandler")
   check_callable(f, "an error handler")
   local kind = type(status_or_class)
   if kind == "number" then
@@ -148,6 +193,13 @@ end
 ---@param url_prefix? string
 ---@param options? { local_hooks?: boolean, ["local"]?: boolean }
 function Microdot:mount(subapp, url_prefix, options)
+  check_self(self, "mount")
+  if type(subapp) ~= "table" or type(subapp.url_map) ~= "table" then
+    error("mount expects a Microdot app, got " .. type(subapp), 2)
+  end
+  if url_prefix ~= nil and type(url_prefix) ~= "string" then
+    error("mount expects a URL prefix string, got " .. type(url_prefix), 2)
+  end
   url_prefix = url_prefix or ""
   local is_local = type(options) == "table" and (options.local_hooks or options["local"])
   for _, route in ipairs(subapp.url_map) do
@@ -184,6 +236,7 @@ end
 --- script has run (the command line's options win).
 ---@param options? microdot.RunOptions
 function Microdot:run(options)
+  check_self(self, "run")
   options = options or {}
   if type(options) ~= "table" then error("app:run expects a table of options", 2) end
   -- Loaded by then: the script required it to get here.

@@ -114,7 +114,7 @@ local function handle_error(app, req, err)
     res = protected(function() return make_response(handler(req, err.value)) end)
   end
   if res == nil then
-    log_error(err)
+    log_error(err, req)
     res = protected(error_response, app, req, 500, "Internal server error")
   end
   return res

@@ -3,8 +3,8 @@
 -- the dispatcher catches and logs what a handler raises.
 local core = require("microdot.core")
 
-local type, tostring, error, xpcall, rawget, setmetatable, getmetatable =
-  type, tostring, error, xpcall, rawget, setmetatable, getmetatable
+local type, tostring, error, xpcall, rawget, setmetatable, getmetatable, ipairs =
+  type, tostring, error, xpcall, rawget, setmetatable, getmetatable, ipairs
 local math_tointeger = math.tointeger
 
 local M = {}
@@ -81,15 +81,72 @@ function M.catch(err)
 end
 local catch = M.catch
 
---- Logs a caught error. Memory errors skip the message handler: they arrive
---- as the bare message.
----@param caught any
-function M.log_error(caught)
-  if getmetatable(caught) == CaughtError then
-    core.log_error(caught.traceback)
-  else
-    core.log_error(tostring(caught))
+--- Where a function was defined, as "file:line" (nil for a C function).
+---@param f any
+---@return string?
+local function defined_at(f)
+  if type(f) ~= "function" then return nil end
+  local info = debug.getinfo(f, "S")
+  if info.what == "C" then return nil end
+  return info.short_src .. ":" .. info.linedefined
+end
+M.defined_at = defined_at
+
+--- The route serving `req`, for error messages: "GET /path (route
+--- /pattern, handler app.lua:12)". Only called when something failed.
+---@param req microdot.Request
+---@return string
+function M.describe_request(req)
+  local text = tostring(req.method) .. " " .. tostring(req.path)
+  local handler = rawget(req, "route")
+  if handler == nil then return text end
+  local pattern
+  local app = rawget(req, "app")
+  if type(app) == "table" and type(app.url_map) == "table" then
+    for _, route in ipairs(app.url_map) do
+      if route.handler == handler then
+        pattern = route.pattern.url_pattern
+        break
+      end
+    end
   end
+  local where = defined_at(handler)
+  return text .. " (route " .. (pattern or "?") .. (where and (", handler " .. where) or "") .. ")"
+end
+
+-- A message raised by the framework about what a handler returned names
+-- the framework's file (or nothing): name the handler's instead.
+local function user_message(message, req)
+  if type(message) ~= "string" then return message end
+  local handler = req and rawget(req, "route")
+  local where = defined_at(handler)
+  if where == nil then return message end
+  local rest = message:match("^microdot/[%w_]+%.lua:%d+: (.*)$")
+  if rest ~= nil then return where .. ": " .. rest end
+  if not message:find("^[^\n]-:%d+: ") then return where .. ": " .. message end
+  return message
+end
+
+--- Logs a caught error as one record: the message (with the route when
+--- `req` is given), then the traceback. Memory errors skip the message
+--- handler: they arrive as the bare message.
+---@param caught any
+---@param req? microdot.Request
+function M.log_error(caught, req)
+  local text
+  if getmetatable(caught) == CaughtError then
+    text = caught.traceback
+    if req ~= nil and type(caught.value) == "string" then
+      local fixed = user_message(caught.value, req)
+      if fixed ~= caught.value then
+        text = fixed .. text:sub(#caught.value + 1)
+      end
+    end
+  else
+    text = tostring(caught)
+  end
+  if req ~= nil then text = M.describe_request(req) .. ": " .. text end
+  core.log_error(text)
 end
 local log_error = M.log_error
 
@@ -101,6 +158,17 @@ function M.protected(f, ...)
   local ok, res = xpcall(f, catch, ...)
   if ok then return res end
   if getmetatable(res) ~= HTTPException then log_error(res) end
+  return nil
+end
+
+--- `protected` for a call about request `req`: a logged error names its route.
+---@param req microdot.Request
+---@param f function
+---@return any
+function M.protected_for(req, f, ...)
+  local ok, res = xpcall(f, catch, ...)
+  if ok then return res end
+  if getmetatable(res) ~= HTTPException then log_error(res, req) end
   return nil
 end
 

@@ -6,6 +6,7 @@ local application = require("microdot.application")
 local coroutines = require("microdot.coroutine")
 local datastructures = require("microdot.datastructures")
 local errors = require("microdot.errors")
+local log = require("microdot.log")
 local multipart = require("microdot.multipart")
 local request = require("microdot.request")
 local response = require("microdot.response")
@@ -13,6 +14,7 @@ local router = require("microdot.router")
 local test_client = require("microdot.test_client")
 require("microdot.static")
 
+local select = select
 local setmetatable = setmetatable
 
 ---@class microdot
@@ -33,7 +35,11 @@ function M.json.array(t)
   return setmetatable(t or {}, json_array_mt)
 end
 
---- One store for every worker of the server, kept by the host.
+--- One store for every worker of the server, kept by the host (OpenResty's
+--- lua_shared_dict): keys are byte strings; values are strings, numbers,
+--- booleans and tables of those (stored as a copy, as JSON keeps them); the
+--- store holds at most --shared-size bytes and `set` evicts the least
+--- recently used keys to make room.
 ---@class microdot.Shared
 local Shared = {}
 Shared.__index = Shared
@@ -43,21 +49,54 @@ Shared.__name = "microdot.shared"
 ---@param key string
 ---@return any
 function Shared:get(key) return core.shared_get(key) end
---- Stores a string, number, boolean or nil under `key`, for `ttl` seconds if given.
+--- Stores `value` under `key` (nil deletes it), for `ttl` seconds if given.
+--- Returns true, nil, forcible (forcible: keys were evicted to make room),
+--- or false, "no memory" for a value bigger than the whole store.
 ---@param key string
 ---@param value any
 ---@param ttl? number
+---@return boolean ok
+---@return string|nil err
+---@return boolean forcible
 function Shared:set(key, value, ttl) return core.shared_set(key, value, ttl) end
+--- `set` only when `key` has no value: else false, "exists".
+---@param key string
+---@param value any
+---@param ttl? number
+---@return boolean ok
+---@return string|nil err
+---@return boolean forcible
+function Shared:add(key, value, ttl) return core.shared_add(key, value, ttl) end
+--- `set` only when `key` has a value: else false, "not found".
+---@param key string
+---@param value any
+---@param ttl? number
+---@return boolean ok
+---@return string|nil err
+---@return boolean forcible
+function Shared:replace(key, value, ttl) return core.shared_replace(key, value, ttl) end
 --- Adds `n` (default 1) to the number under `key`, starting from `init`
 --- (default 0) when there is none; returns the new value.
 ---@param key string
 ---@param n? number
 ---@param init? number
----@return number
+---@return number|nil value
+---@return string|nil err
 function Shared:incr(key, n, init) return core.shared_incr(key, n, init) end
 --- Removes `key`.
 ---@param key string
 function Shared:delete(key) return core.shared_delete(key) end
+--- The keys that have not expired, most recently used first: at most
+--- `max_count` (default 1024, as OpenResty; 0 for all).
+---@param max_count? integer
+---@return string[]
+function Shared:keys(max_count) return core.shared_keys(max_count) end
+--- The store's size in bytes (--shared-size).
+---@return integer
+function Shared:capacity() return (core.shared_space()) end
+--- Bytes not yet taken by entries.
+---@return integer
+function Shared:free_space() return select(2, core.shared_space()) end
 
 ---@type microdot.Shared
 M.shared = setmetatable({}, Shared)
@@ -79,6 +118,9 @@ M.make_response = response.make_response
 M.resolve_path = response.resolve_path
 
 M.URLPattern = router.URLPattern
+
+--- The server's log: microdot.log.info("...") and debug/warn/error.
+M.log = log
 
 M.HTTPException = errors.HTTPException
 M.abort = errors.abort

@@ -90,7 +90,8 @@ local function new_response(class, nargs, body, status_code, headers, reason)
   elseif kind == "number" then
     body = tostring(body)
   elseif kind ~= "string" and kind ~= "function" and kind ~= "thread" and kind ~= "table" then
-    error("a response body cannot be a " .. kind, 3)
+    error("a response body cannot be a " .. kind
+      .. " (return a string, a table to send as JSON, a number, a Response or a generator)", 3)
   end
   if reason ~= nil and type(reason) ~= "string" then
     error("reason must be a string", 3)
@@ -142,7 +143,9 @@ setmetatable(Response, {
   __call = function(class, ...)
     local nargs = select("#", ...)
     if nargs > 2 then check_wire(select(3, ...), select(4, ...), 2) end
-    return new_response(class, nargs, ...)
+    -- Not a tail call: new_response's errors name the caller's line.
+    local res = new_response(class, nargs, ...)
+    return res
   end,
 })
 
@@ -157,7 +160,8 @@ M.new_response = new_response
 function Response.new(...)
   local nargs = select("#", ...)
   if nargs > 2 then check_wire(select(3, ...), select(4, ...), 2) end
-  return new_response(Response, nargs, ...)
+  local res = new_response(Response, nargs, ...)
+  return res
 end
 
 local function cookie_number(v)
@@ -396,6 +400,12 @@ function M.make_response(body, status_or_headers, headers)
   end
   if type(status_or_headers) == "table" then
     return new_response(Response, 3, body, 200, status_or_headers)
+  end
+  if status_or_headers ~= nil then
+    local shown = type(status_or_headers) == "string" and ("the string \"" .. status_or_headers .. "\"")
+      or ("a " .. type(status_or_headers))
+    error("a status code must be an integer, got " .. shown
+      .. " (return body, 201 rather than body, \"201\"; headers go in a table)", 2)
   end
   return new_response(Response, 1, body)
 end

@@ -74,11 +74,17 @@ function URLPattern.new(url_pattern)
       local type_name, name = inner:match("^(.*):([^:]*)$")
       if type_name == nil then type_name, name = "string", inner end
       if name == "" then error("invalid URL pattern: " .. url_pattern, 3) end
+      for _, earlier in ipairs(segments) do
+        if earlier.name == name then
+          error("invalid URL pattern " .. url_pattern .. ": the argument name \"" .. name
+            .. "\" is used twice (give each <...> its own name)", 3)
+        end
+      end
       local spec
       if type_name:sub(1, 3) == "re:" then
         spec = { regex = "(" .. type_name:sub(4) .. ")" }
         local ok, number_or_error, groups = pcall(core.regex_compile, spec.regex)
-        if not ok then error(number_or_error, 3) end
+        if not ok then error("invalid URL pattern " .. url_pattern .. ": " .. tostring(number_or_error), 3) end
         spec.groups = groups
       else
         spec = custom_segments[type_name] or builtin_segments[type_name]

@@ -47,7 +47,7 @@ local co_yield, co_status, co_close = coroutine.yield, coroutine.status, corouti
 local resume, wrapped_threads = coroutines.resume, coroutines.wrapped_threads
 local new_request, dispatch_request = request.new_request, dispatch.dispatch
 local complete, internal_error = response.complete, response.internal_error
-local catch, CaughtError = errors.catch, errors.CaughtError
+local catch, CaughtError, log_error = errors.catch, errors.CaughtError, errors.log_error
 local BODY_TOO_LARGE = core.BODY_TOO_LARGE
 
 -- Most of what a request allocates dies with it: the generational
@@ -91,8 +91,39 @@ local function pump(body)
   end
 end
 
-local function stream(body)
-  local ok, err = xpcall(pump, catch, body)
+-- The stream's first chunk (nil when it gives none), taken before the head
+-- is sent so that a generator failing at once is a clean 500.
+local function first_chunk(body)
+  local chunk
+  if type(body) == "thread" then
+    repeat
+      local ok, value = resume(body)
+      if not ok then error(value, 0) end
+      if co_status(body) == "dead" then return nil end
+      chunk = value
+    until chunk ~= nil
+  else
+    chunk = body()
+    if chunk == nil then return nil end
+  end
+  local kind = type(chunk)
+  if kind == "number" then return tostring(chunk) end
+  if kind ~= "string" then error("a stream gave a " .. kind .. " value; chunks must be strings", 0) end
+  return chunk
+end
+
+local function pump_after(body, first)
+  if first == nil then
+    if type(body) == "thread" and co_status(body) == "dead" then return end
+    if type(body) == "function" then return end
+  elseif not send_chunk(body, first) then
+    return
+  end
+  return pump(body)
+end
+
+local function stream(body, first)
+  local ok, err = xpcall(pump_after, catch, body, first)
   if not ok then
     close_stream(body)
     error(getmetatable(err) == CaughtError and err.traceback or err, 0)
@@ -112,14 +143,26 @@ function M.serve(app, method, url, http_version, headers, body, host, port)
   if content_type ~= nil then return res, content_type, status end
   local ok, err = pcall(complete, res)
   if not ok then
-    core.log_error(tostring(err))
+    log_error(err, req)
     res = internal_error()
     complete(res)
   end
   local kind = type(res.body)
   if kind == "function" or kind == "thread" then
+    local first
+    if method ~= "HEAD" then
+      local started, chunk = xpcall(first_chunk, catch, res.body)
+      if not started then
+        close_stream(res.body)
+        log_error(chunk, req)
+        res = internal_error()
+        complete(res)
+        return res
+      end
+      first = chunk
+    end
     if co_yield(res) then
-      stream(res.body)
+      stream(res.body, first)
     else
       close_stream(res.body)
     end
