@@ -12,7 +12,9 @@ local json = microdot.json
 
 local SECRET = "top-secret"
 -- jwt.encode({'a':1,'s':'é','f':1.5,'b':True,'n':None,'t':{'x':[1,2]}}, 'top-secret')
-local PY_TOKEN = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJhIjoxLCJzIjoiXHUwMGU5IiwiZiI6MS41LCJiIjp0cnVlLCJuIjpudWxsLCJ0Ijp7IngiOlsxLDJdfX0.JHtOfR6vmLEqeNcCdCTXvL9f459RBVDfgtlqfjDbBO0"
+local PY_TOKEN = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+  .. "eyJhIjoxLCJzIjoiXHUwMGU5IiwiZiI6MS41LCJiIjp0cnVlLCJuIjpudWxsLCJ0Ijp7IngiOlsxLDJdfX0."
+  .. "JHtOfR6vmLEqeNcCdCTXvL9f459RBVDfgtlqfjDbBO0"
 -- jwt.encode({'a': 1}, 'other')
 local OTHER_SECRET_TOKEN = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJhIjoxfQ.8_ZxJetEvyqa84nfzUq9_15JrL_NATeCTcjiNkJSk_o"
 -- jwt.encode({'a': 1, 'exp': <past>}, 'top-secret')
@@ -208,10 +210,13 @@ describe("Session", function()
     eq(ok, false)
     eq(err:find("session_spec.lua:%d+: Session: unknown option 'secret'") ~= nil, true, err)
     ok, err = pcall(session.Session, app, { secret_key = 1 })
+    eq(ok, false)
     eq(err:find("option 'secret_key' must be string") ~= nil, true, err)
     ok, err = pcall(session.Session, app, { cookie_options = { http_only = "yes" } })
+    eq(ok, false)
     eq(err:find("option 'http_only' must be boolean") ~= nil, true, err)
     ok, err = pcall(session.with_session, 42)
+    eq(ok, false)
     eq(err:find("with_session expects a function") ~= nil, true, err)
   end)
   it("Session():initialize(app, {...}) and Session.new", function()
@@ -242,6 +247,65 @@ describe("BasicAuth", function()
     eq(creds("Basic w6k6w6k="), { "é", "é" })
     eq(creds("Basic dXNlcjpw\195\169"), {}) -- non-ASCII in the header
     eq(creds(nil), {})
+  end)
+end)
+
+describe("auth and login wrappers", function()
+  local app = microdot.Microdot()
+  session.Session(app, { secret_key = SECRET })
+  local token = auth.TokenAuth()
+  token:authenticate(function(req, value) return value == "t" and "tina" or nil end)
+  local login = login_module.Login()
+  login:user_loader(function(id) return { id = id, name = "u" .. id } end)
+  app:get("/t/<int:a>/<b>", token(function(req, a, b) return req.g.current_user .. " " .. a .. " " .. b end))
+  app:get("/o/<int:a>", token:optional(function(req, a) return tostring(req.g.current_user) .. " " .. a end))
+  app:get("/l/<int:a>", login(function(req, a) return req.g.current_user.name .. " " .. a end))
+  app:get("/f/<int:a>", login:fresh(function(req, a) return "fresh " .. a end))
+  app:post("/in", function(req) return login:login_user(req, { id = 7 }) end)
+  app:get("/who", function(req)
+    local first = login:get_current_user(req)
+    return tostring(first and first.name) .. " " .. tostring(login:get_current_user(req) == first)
+  end)
+  local client = microdot.test_client(app)
+
+  it("pass URL arguments on after their own", function()
+    eq(client:get("/t/1/x", { headers = { Authorization = "Bearer t" } }).text, "tina 1 x")
+    eq(client:get("/o/2").text, "nil 2")
+    client:post("/in")
+    eq(client:get("/l/3").text, "u7 3")
+    eq(client:get("/f/4").text, "fresh 4")
+    eq(client:get("/who").text, "u7 true")
+  end)
+  it("check their options and arguments at the call", function()
+    local cases = {
+      { function() auth.BasicAuth({ realm = 1 }) end, "BasicAuth: option 'realm' must be string" },
+      { function() auth.TokenAuth({ heder = "X" }) end, "TokenAuth: unknown option 'heder'" },
+      { function() auth.BasicAuth()(nil) end, "an auth wrapper expects a function" },
+      { function() auth.TokenAuth():authenticate("x") end, "authenticate expects a function" },
+      { function() login_module.Login({ login_url = true }) end, "Login: option 'login_url' must be string" },
+      { function() login_module.Login():user_loader(1) end, "user_loader expects a function" },
+      { function() login_module.Login()(1) end, "a login wrapper expects a function" },
+    }
+    for _, case in ipairs(cases) do
+      local ok, err = pcall(case[1])
+      eq(ok, false)
+      eq(err:find("^session_spec%.lua:%d+: ") ~= nil and err:find(case[2], 1, true) ~= nil, true, err)
+    end
+  end)
+  it("login_user needs a user with an id", function()
+    local other = microdot.Microdot()
+    session.Session(other, { secret_key = SECRET })
+    local login2 = login_module.Login()
+    other:post("/", function(req)
+      local ok, err = pcall(function() login2:login_user(req, { name = "x" }) end)
+      return tostring(ok) .. " " .. err
+    end)
+    local text = microdot.test_client(other):post("/").text
+    eq(text:find("^false session_spec%.lua:%d+: login_user: the user must be a table with an id") ~= nil, true, text)
+  end)
+  it("BasicAuth has no errorhandler, as Microdot; TokenAuth has", function()
+    eq(auth.BasicAuth().errorhandler, nil)
+    eq(type(auth.TokenAuth().errorhandler), "function")
   end)
 end)
 

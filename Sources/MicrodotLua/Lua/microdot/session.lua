@@ -99,13 +99,9 @@ local function python_truthy(v)
   return true
 end
 
---- The payload of a JWT as PyJWT 2.10's `jwt.decode(token, key,
---- algorithms=["HS256"])` accepts it, or nil when it raises.
----@param token string
----@param key string
----@return table? payload
-function M.jwt_decode(token, key)
-  if type(token) ~= "string" or type(key) ~= "string" then return nil end
+-- The header and payload bytes of a token whose structure, header and
+-- signature PyJWT's jws.decode_complete accepts, or nil.
+local function verified_payload(token, key)
   -- signing_input, crypto = rsplit(".", 1); header, payload = split(".", 1)
   local last = token:match("^.*()%.")
   if last == nil then return nil end
@@ -122,28 +118,44 @@ function M.jwt_decode(token, key)
   if payload_bytes == nil or signature == nil then return nil end
   local kid = header.kid
   if kid ~= nil and type(kid) ~= "string" then return nil end
-  if header.crit ~= nil then return nil end
-  if header.alg ~= "HS256" then return nil end
+  if header.crit ~= nil or header.alg ~= "HS256" then return nil end
   if not hmac_sha256_verify(key, signing_input, signature) then return nil end
-  local payload
-  ok, payload = pcall(json.decode, payload_bytes)
-  if not ok or not is_object(payload) then return nil end
+  return payload_bytes
+end
+
+-- Whether a payload's registered claims pass PyJWT's checks with no
+-- audience, issuer or leeway: exp > now >= nbf, iat.
+local function claims_valid(payload)
   local now = os_time()
   if payload.iat ~= nil then
     local iat = python_int(payload.iat)
-    if iat == nil or iat > now then return nil end
+    if iat == nil or iat > now then return false end
   end
   if payload.nbf ~= nil then
     local nbf = python_int(payload.nbf)
-    if nbf == nil or nbf > now then return nil end
+    if nbf == nil or nbf > now then return false end
   end
   if payload.exp ~= nil then
     local exp = python_int(payload.exp)
-    if exp == nil or exp <= now then return nil end
+    if exp == nil or exp <= now then return false end
   end
-  if python_truthy(payload.aud) then return nil end
-  if payload.sub ~= nil and type(payload.sub) ~= "string" then return nil end
-  if payload.jti ~= nil and type(payload.jti) ~= "string" then return nil end
+  if python_truthy(payload.aud) then return false end
+  if payload.sub ~= nil and type(payload.sub) ~= "string" then return false end
+  if payload.jti ~= nil and type(payload.jti) ~= "string" then return false end
+  return true
+end
+
+--- The payload of a JWT as PyJWT 2.10's `jwt.decode(token, key,
+--- algorithms=["HS256"])` accepts it, or nil when it raises.
+---@param token string
+---@param key string
+---@return table? payload
+function M.jwt_decode(token, key)
+  if type(token) ~= "string" or type(key) ~= "string" then return nil end
+  local payload_bytes = verified_payload(token, key)
+  if payload_bytes == nil then return nil end
+  local ok, payload = pcall(json.decode, payload_bytes)
+  if not ok or not is_object(payload) or not claims_valid(payload) then return nil end
   return payload
 end
 
