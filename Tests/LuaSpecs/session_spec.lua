@@ -289,7 +289,7 @@ describe("auth and login wrappers", function()
     for _, case in ipairs(cases) do
       local ok, err = pcall(case[1])
       eq(ok, false)
-      eq(err:find("^session_spec%.lua:%d+: ") ~= nil and err:find(case[2], 1, true) ~= nil, true, err)
+      eq(err:find("session_spec%.lua:%d+: ") ~= nil and err:find(case[2], 1, true) ~= nil, true, err)
     end
   end)
   it("login_user needs a user with an id", function()
@@ -301,7 +301,7 @@ describe("auth and login wrappers", function()
       return tostring(ok) .. " " .. err
     end)
     local text = microdot.test_client(other):post("/").text
-    eq(text:find("^false session_spec%.lua:%d+: login_user: the user must be a table with an id") ~= nil, true, text)
+    eq(text:find("^false .*session_spec%.lua:%d+: login_user: the user must be a table with an id") ~= nil, true, text)
   end)
   it("BasicAuth has no errorhandler, as Microdot; TokenAuth has", function()
     eq(auth.BasicAuth().errorhandler, nil)
