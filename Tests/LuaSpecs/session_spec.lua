@@ -170,6 +170,12 @@ describe("Session", function()
     local ok, err = pcall(function() s:save() end)
     return tostring(ok) .. " " .. tostring(err)
   end))
+  app:get("/unencodable", session.with_session(function(req, s)
+    s.f = print
+    local ok, err = pcall(function() s:save() end)
+    local ok2, err2 = pcall(function() app._session:encode({ [true] = 1 }) end)
+    return tostring(ok) .. " " .. err .. "|" .. tostring(ok2) .. " " .. err2
+  end))
   app:get("/save-then-fail", session.with_session(function(req, s)
     s.a = 1
     s:save()
@@ -199,6 +205,13 @@ describe("Session", function()
     local text = client:get("/huge").text
     eq(text:match("^false"), "false")
     eq(text:find("session_spec.lua:%d+: the session cookie would be %d+ bytes") ~= nil, true, text)
+  end)
+  it("names the script's line when a value cannot be encoded", function()
+    local text = client:get("/unencodable").text
+    eq(text:find("^false [^|]*session_spec%.lua:%d+: cannot encode a function value as JSON|") ~= nil, true, text)
+    eq(text:find("|false [^|]*session_spec%.lua:%d+: cannot encode a table with a boolean key as JSON$") ~= nil,
+      true, text)
+    eq(select(2, text:gsub("microdot/session%.lua", "")), 0, "no framework position in " .. text)
   end)
   it("writes no cookie on the error path", function()
     local res = microdot.test_client(app):get("/save-then-fail")

@@ -126,6 +126,10 @@ custom_token:errorhandler(function(req) return "no token", 401, { ["X-Reason"] =
 app:get("/token", token(function(req) return "token " .. req.g.current_user end))
 app:get("/token/header", header_token(function(req) return "header " .. req.g.current_user end))
 app:get("/token/custom", custom_token(function(req) return "custom " .. req.g.current_user end))
+local zero_token = auth.TokenAuth()
+zero_token:authenticate(function(req, value) return 0 end) -- falsy in Python, true in Lua
+app:get("/token/zero", zero_token(function(req) return "user " .. req.g.current_user end))
+
 app:get("/token/optional", token:optional(function(req)
   return "token " .. (req.g.current_user or "none")
 end))

@@ -193,6 +193,20 @@ async def token_custom(req):
     return 'custom ' + req.g.current_user
 
 
+zero_token = TokenAuth()
+
+
+@zero_token.authenticate
+async def zero_user(req, value):
+    return 0  # a user of 0: falsy in Python, true in Lua
+
+
+@app.get('/token/zero')
+@zero_token
+async def token_zero(req):
+    return 'user ' + str(req.g.current_user)
+
+
 @app.get('/token/optional')
 @token.optional
 async def token_optional(req):

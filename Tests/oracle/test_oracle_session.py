@@ -6,6 +6,7 @@ import base64
 import json
 import re
 import time
+import warnings
 from urllib.parse import quote
 
 import jwt
@@ -122,6 +123,12 @@ def test_session_keys_1_to_n_are_an_object(servers):
 
 
 def bad_tokens():
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', 'The HMAC key is')
+        return make_bad_tokens()
+
+
+def make_bad_tokens():
     good = jwt.encode({'a': 1}, SECRET, algorithm='HS256')
     head, payload, signature = good.split('.')
     return {
@@ -273,6 +280,12 @@ def test_basic_error_is_an_ordinary_answer(servers):
 def test_token_error_goes_through_the_401_handler(servers):
     lua, py = both(servers, 'GET', '/token')
     assert lua[0] == 401 and lua[2] == b'401 error'
+
+
+def test_truthiness_is_luas(servers):
+    lua, py = both(servers, 'GET', '/token/zero', {'Authorization': 'Bearer any'})
+    assert py[0] == 401 and py[2] == b'401 error'  # 0 is no user in Python
+    assert lua[0] == 200 and lua[2] == b'user 0'  # deliberate difference: 0 is a value in Lua
 
 
 # Login

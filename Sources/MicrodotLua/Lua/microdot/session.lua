@@ -52,17 +52,24 @@ local function encode_object(t)
   return "{" .. concat(parts, ",") .. "}"
 end
 
+-- The token of `payload` signed with `key`, or nil and why not.
+local function encode_token(payload, key)
+  if type(payload) ~= "table" then return nil, "a JWT payload must be a table" end
+  if type(key) ~= "string" then return nil, "a JWT key must be a string" end
+  local ok, text = pcall(encode_object, payload)
+  if not ok then return nil, text end
+  local signing_input = HEADER .. "." .. b64url_encode(text)
+  return signing_input .. "." .. b64url_encode(hmac_sha256(key, signing_input))
+end
+
 --- A JWT (HS256) whose payload is `payload` as a JSON object.
 ---@param payload table
 ---@param key string
 ---@return string
 function M.jwt_encode(payload, key)
-  if type(payload) ~= "table" then error("a JWT payload must be a table", 2) end
-  if type(key) ~= "string" then error("a JWT key must be a string", 2) end
-  local ok, text = pcall(encode_object, payload)
-  if not ok then error(text, 2) end
-  local signing_input = HEADER .. "." .. b64url_encode(text)
-  return signing_input .. "." .. b64url_encode(hmac_sha256(key, signing_input))
+  local token, message = encode_token(payload, key)
+  if token == nil then error(message, 2) end
+  return token
 end
 
 -- PyJWT's base64url_decode: pad to a multiple of 4, then
@@ -275,8 +282,8 @@ end
 function Session:update(req, session, level)
   level = level or 2
   check_secret(self, level)
-  local ok, encoded = pcall(self.encode, self, session)
-  if not ok then error(encoded, level) end
+  local encoded, message = encode_token(session, self.secret_key)
+  if encoded == nil then error(message, level) end
   local options = self.cookie_options
   local probe = response.Response.new()
   probe:set_cookie("session", encoded, options)
@@ -308,7 +315,9 @@ end
 ---@param secret_key? string
 ---@return string
 function Session:encode(payload, secret_key)
-  return M.jwt_encode(payload, secret_key or check_secret(self, 2))
+  local token, message = encode_token(payload, secret_key or check_secret(self, 2))
+  if token == nil then error(message, 2) end
+  return token
 end
 
 --- The payload of `session` (a JWT), or an empty table when it is not a
