@@ -143,6 +143,21 @@ describe("JWT", function()
     end
     eq(session.jwt_decode(forge(H, '{"exp":true}'), SECRET), nil, "exp true is int 1, long past")
   end)
+  it("reads segments as strict base64url, padding allowed", function()
+    local function signed(header_segment, payload_segment)
+      local input = header_segment .. "." .. payload_segment
+      return input .. "." .. b64(core.hmac_sha256(SECRET, input))
+    end
+    local header = b64('{"alg":"HS256"}')
+    local payload = b64('{"a":1}') -- "eyJhIjoxfQ", 10 characters
+    eq(session.jwt_decode(signed(header, payload), SECRET), { a = 1 })
+    eq(session.jwt_decode(signed(header, payload .. "=="), SECRET), { a = 1 }, "padded to 12")
+    eq(session.jwt_decode(signed(header, payload .. "="), SECRET), nil, "11 characters with padding")
+    eq(session.jwt_decode(signed(header, payload .. "==="), SECRET), nil, "three =")
+    eq(session.jwt_decode(signed(header, "*" .. payload), SECRET), nil, "outside the alphabet")
+    eq(session.jwt_decode(signed(header, payload:sub(1, -2) .. "R"), SECRET), nil, "not canonical")
+    eq(session.jwt_decode(signed(header, payload .. "A"), SECRET), nil, "a length of 4n+1")
+  end)
 end)
 
 describe("Session", function()

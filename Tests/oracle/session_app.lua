@@ -108,6 +108,10 @@ callback_basic.error_callback = function(req) return "refused", 418, { ["X-Refus
 app:get("/basic", basic(function(req) return "hi " .. req.g.current_user.name end))
 app:get("/basic/custom", custom_basic(function(req) return "custom " .. req.g.current_user.name end))
 app:get("/basic/callback", callback_basic(function(req) return "callback " .. req.g.current_user.name end))
+local echo_basic = auth.BasicAuth()
+echo_basic:authenticate(function(req, username, password) return { name = username .. "|" .. password } end)
+app:get("/basic/echo", echo_basic(function(req) return "hi " .. req.g.current_user.name end))
+
 app:get("/basic/optional", basic:optional(function(req)
   local user = req.g.current_user
   return user and "hi " .. user.name or "anonymous"

@@ -151,6 +151,20 @@ async def basic_callback(req):
     return 'callback ' + req.g.current_user['name']
 
 
+echo_basic = BasicAuth()
+
+
+@echo_basic.authenticate
+async def echo_credentials(req, username, password):
+    return {'name': username + '|' + password}
+
+
+@app.get('/basic/echo')
+@echo_basic
+async def basic_echo(req):
+    return 'hi ' + req.g.current_user['name']
+
+
 @app.get('/basic/optional')
 @basic.optional
 async def basic_optional(req):

@@ -3,7 +3,10 @@ Microdot 2.7 (session_app.lua / session_app.py): statuses, Set-Cookie,
 Location, WWW-Authenticate, Vary and bodies, session cookies crossing both
 ways, and the API contract's deliberate differences asserted as such."""
 import base64
+import hashlib
+import hmac
 import json
+import random
 import re
 import time
 import warnings
@@ -153,6 +156,33 @@ def test_bad_tokens_give_an_empty_session(servers, name):
     assert json.loads(lua[2]) == {}
 
 
+def sign(header_segment, payload_segment, key=SECRET):
+    signing_input = (header_segment + '.' + payload_segment).encode()
+    signature = hmac.new(key.encode(), signing_input, hashlib.sha256).digest()
+    return signing_input.decode() + '.' + base64.urlsafe_b64encode(signature).decode().rstrip('=')
+
+
+def test_tokens_in_unusual_base64_read_as_pyjwt_reads_them(servers):
+    """Signed tokens whose segments PyJWT's lenient base64 reading accepts or
+    refuses: padding, characters outside the alphabet, `+` and `/`."""
+    header = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').decode().rstrip('=')
+    payload = base64.urlsafe_b64encode(b'{"k":"~~~>>>???","n":[1,2,3]}').decode().rstrip('=')
+    rng = random.Random(13)
+    variants = {payload, payload + '=', payload + '==', payload + '===', payload[:-1],
+                payload.replace('-', '+').replace('_', '/'), '*' + payload, payload[:5] + '.' + payload[5:],
+                payload[:8] + '=' + payload[8:], header + '.' + payload}
+    for _ in range(40):
+        chars = list(payload)
+        for _ in range(rng.randint(1, 3)):
+            chars.insert(rng.randrange(len(chars) + 1), rng.choice('=*!+/-_~.A'))
+        variants.add(''.join(chars))
+    for variant in sorted(variants):
+        token = sign(header, variant)
+        lua, py = both(servers, 'GET', '/session', {'Cookie': 'session=' + token})
+        assert lua[0] == py[0] == 200, variant
+        assert json.loads(lua[2]) == json.loads(py[2]), variant
+
+
 def test_a_session_with_exp_expires_in_both(servers):
     token = jwt.encode({'a': 1, 'exp': int(time.time()) + 60}, SECRET, algorithm='HS256')
     lua, py = both(servers, 'GET', '/session', {'Cookie': 'session=' + token})
@@ -265,6 +295,27 @@ def test_auth_answers_as_microdot(servers, path, headers):
     lua, py = both(servers, 'GET', path, headers)
     assert_same(lua, py)
     assert lua[1].get('content-type') == py[1].get('content-type')
+
+
+def test_basic_credentials_decode_as_microdot(servers):
+    """Random, often malformed, Basic credentials: Microdot's decoding
+    (binascii.a2b_base64, UTF-8, the first colon) gives the same answer."""
+    rng = random.Random(7)
+    texts = ['user:pass', 'a:', ':b', 'é:ü:x', 'no colon', '']
+    for _ in range(150):
+        text = base64.b64encode(rng.choice(texts).encode()).decode()
+        if rng.random() < 0.3:
+            text = base64.b64encode(bytes(rng.randrange(256) for _ in range(rng.randint(0, 9)))).decode()
+        chars = list(text)
+        for _ in range(rng.randint(0, 3)):
+            op = rng.random()
+            if op < 0.5:
+                chars.insert(rng.randrange(len(chars) + 1), rng.choice('= !*-_.\t'))
+            elif chars:
+                del chars[rng.randrange(len(chars))]
+        value = 'Basic ' + ''.join(chars)
+        lua, py = both(servers, 'GET', '/basic/echo', {'Authorization': value})
+        assert (lua[0], lua[2]) == (py[0], py[2]), value
 
 
 def test_basic_error_is_an_ordinary_answer(servers):

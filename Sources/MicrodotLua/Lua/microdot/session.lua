@@ -72,12 +72,20 @@ function M.jwt_encode(payload, key)
   return token
 end
 
--- PyJWT's base64url_decode: pad to a multiple of 4, then
--- base64.urlsafe_b64decode (binascii.a2b_base64, not strict).
+-- The bytes of a token segment as PyJWT reads them: base64url, at most two
+-- `=` of padding (and then a length that is a multiple of 4), canonical
+-- (what encoding the bytes gives back); else nil. (PyJWT 2.10 read segments
+-- with Python's lenient base64; later versions, as here, refuse anything
+-- else, which only a token signed with the secret could carry.)
 local function segment_bytes(segment)
-  local rem = #segment % 4
-  if rem > 0 then segment = segment .. ("="):rep(4 - rem) end
-  return (a2b_base64((segment:gsub("[-_]", { ["-"] = "+", ["_"] = "/" }))))
+  local stripped = segment:match("^(.-)=?=?$")
+  if #stripped < #segment and #segment % 4 ~= 0 then return nil end
+  if #stripped % 4 == 1 or stripped:find("[^%w%-_]") then return nil end
+  local rem = #stripped % 4
+  local padded = rem > 0 and stripped .. ("="):rep(4 - rem) or stripped
+  local bytes = a2b_base64((padded:gsub("[-_]", { ["-"] = "+", ["_"] = "/" })))
+  if bytes == nil or b64url_encode(bytes) ~= stripped then return nil end
+  return bytes
 end
 
 -- Python's int(v) for a claim, or nil where it raises.
