@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // The system's Lua 5.4, with Lua's API macros as functions Swift can call.
@@ -38,6 +39,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             resources: [
                 .embedInCode("Lua/microdot/init.lua"),
@@ -54,6 +56,10 @@ let package = Package(
                 .embedInCode("Lua/microdot/server.lua"),
                 .embedInCode("Lua/microdot/static.lua"),
                 .embedInCode("Lua/microdot/test_client.lua"),
+                .embedInCode("Lua/microdot/helpers.lua"),
+                .embedInCode("Lua/microdot/session.lua"),
+                .embedInCode("Lua/microdot/auth.lua"),
+                .embedInCode("Lua/microdot/login.lua"),
             ]
         ),
         .target(

@@ -173,6 +173,10 @@ final class Worker: @unchecked Sendable {
         ("microdot.server", "server", PackageResources.server_lua),
         ("microdot.static", "static", PackageResources.static_lua),
         ("microdot.test_client", "test_client", PackageResources.test_client_lua),
+        ("microdot.helpers", "helpers", PackageResources.helpers_lua),
+        ("microdot.session", "session", PackageResources.session_lua),
+        ("microdot.auth", "auth", PackageResources.auth_lua),
+        ("microdot.login", "login", PackageResources.login_lua),
     ]
 
     /// Makes the framework's modules loadable with `require` (from
@@ -336,7 +340,7 @@ final class Worker: @unchecked Sendable {
     /// The areas of `core`, one file each under Core/.
     private static let coreAreas: [CoreArea.Type] = [
         CoreServer.self, CoreCoroutines.self, CoreJSON.self, CoreRegex.self, CoreFiles.self, CoreShared.self,
-        CoreModules.self, CoreTestRequest.self, CoreWire.self,
+        CoreModules.self, CoreTestRequest.self, CoreWire.self, CoreCrypto.self,
     ]
 
     /// Pushes the `core` table, the framework's only way into the host.
