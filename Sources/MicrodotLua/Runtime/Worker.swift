@@ -19,6 +19,8 @@ final class Worker: @unchecked Sendable {
     let index: Int
     var eventLoop: EventLoop!
     var debug = false
+    /// `--reload`: templates are compiled again when their file changes.
+    var reload = false
     var onShutdown: (() -> Void)?
 
     /// The Swift functions of the app's modules, by the number Lua holds.
@@ -131,15 +133,20 @@ final class Worker: @unchecked Sendable {
         ("microdot", "init", PackageResources.init_lua),
         ("microdot.application", "application", PackageResources.application_lua),
         ("microdot.coroutine", "coroutine", PackageResources.coroutine_lua),
+        ("microdot.cors", "cors", PackageResources.cors_lua),
+        ("microdot.csrf", "csrf", PackageResources.csrf_lua),
         ("microdot.datastructures", "datastructures", PackageResources.datastructures_lua),
         ("microdot.dispatch", "dispatch", PackageResources.dispatch_lua),
         ("microdot.errors", "errors", PackageResources.errors_lua),
+        ("microdot.helpers", "helpers", PackageResources.helpers_lua),
         ("microdot.multipart", "multipart", PackageResources.multipart_lua),
         ("microdot.request", "request", PackageResources.request_lua),
         ("microdot.response", "response", PackageResources.response_lua),
         ("microdot.router", "router", PackageResources.router_lua),
         ("microdot.server", "server", PackageResources.server_lua),
+        ("microdot.sse", "sse", PackageResources.sse_lua),
         ("microdot.static", "static", PackageResources.static_lua),
+        ("microdot.template", "template", PackageResources.template_lua),
         ("microdot.test_client", "test_client", PackageResources.test_client_lua),
     ]
 
@@ -267,7 +274,7 @@ final class Worker: @unchecked Sendable {
     /// The areas of `core`, one file each under Core/.
     private static let coreAreas: [CoreArea.Type] = [
         CoreServer.self, CoreCoroutines.self, CoreJSON.self, CoreRegex.self, CoreFiles.self, CoreShared.self,
-        CoreModules.self, CoreTestRequest.self,
+        CoreModules.self, CoreTestRequest.self, CoreTemplates.self,
     ]
 
     /// Pushes the `core` table, the framework's only way into the host.
