@@ -33,12 +33,12 @@ local function set(value)
   return value ~= nil and value ~= false and value ~= "" and value ~= 0
 end
 
-local function data_text(data)
+local function data_text(data, level)
   local kind = type(data)
   if kind == "string" then return data end
   if kind == "table" or kind == "number" then return core.json.encode(data) end
   if kind == "boolean" then return tostring(data) end
-  error("sse:send: data must be a string, a table, a number or a boolean, got " .. kind, 3)
+  error("sse:send: data must be a string, a table, a number or a boolean, got " .. kind, level + 1)
 end
 
 -- `prefix` before each line of `text` (a line break is \r\n, \r or \n).
@@ -55,11 +55,34 @@ local function lines(prefix, text, out)
   out[#out + 1] = prefix .. text:sub(start) .. "\n"
 end
 
-local function check_field(name, value)
+local function check_field(name, value, level)
   if type(value) == "number" then value = tostring(value) end
-  if type(value) ~= "string" then error("sse:send: " .. name .. " must be a string", 3) end
-  if value:find("[\r\n]") then error("sse:send: " .. name .. " cannot hold a line break", 3) end
+  if type(value) ~= "string" then error("sse:send: " .. name .. " must be a string", level + 1) end
+  if value:find("[\r\n]") then error("sse:send: " .. name .. " cannot hold a line break", level + 1) end
   return value
+end
+
+-- The bytes of one event; errors are raised at `level` (2: the caller).
+local function frame(data, options, level)
+  if data == nil then error("sse:send: data cannot be nil", level) end
+  options = helpers.check_options("sse:send", options,
+    { event = { "string", "boolean" }, event_id = { "string", "number", "boolean" },
+      retry = { "number", "boolean" }, comment = "boolean" }, level + 1)
+  local text = data_text(data, level)
+  local out = {}
+  if options.comment then
+    lines(": ", text, out)
+  else
+    if set(options.retry) then
+      if type(options.retry) ~= "number" then error("sse:send: retry must be a number of seconds", level) end
+      out[#out + 1] = "retry: " .. math_floor(options.retry * 1000) .. "\n"
+    end
+    if set(options.event) then out[#out + 1] = "event: " .. check_field("event", options.event, level) .. "\n" end
+    if set(options.event_id) then out[#out + 1] = "id: " .. check_field("event_id", options.event_id, level) .. "\n" end
+    lines("data: ", text, out)
+  end
+  out[#out + 1] = "\n"
+  return concat(out)
 end
 
 --- The bytes of one event (what `send` writes).
@@ -67,25 +90,7 @@ end
 ---@param options? { event?: string, event_id?: string, retry?: number, comment?: boolean }
 ---@return string
 function M.format_event(data, options)
-  if data == nil then error("sse:send: data cannot be nil", 2) end
-  options = helpers.check_options("sse:send", options,
-    { event = { "string", "boolean" }, event_id = { "string", "number", "boolean" },
-      retry = { "number", "boolean" }, comment = "boolean" })
-  local text = data_text(data)
-  local out = {}
-  if options.comment then
-    lines(": ", text, out)
-  else
-    if set(options.retry) then
-      if type(options.retry) ~= "number" then error("sse:send: retry must be a number of seconds", 2) end
-      out[#out + 1] = "retry: " .. math_floor(options.retry * 1000) .. "\n"
-    end
-    if set(options.event) then out[#out + 1] = "event: " .. check_field("event", options.event) .. "\n" end
-    if set(options.event_id) then out[#out + 1] = "id: " .. check_field("event_id", options.event_id) .. "\n" end
-    lines("data: ", text, out)
-  end
-  out[#out + 1] = "\n"
-  return concat(out)
+  return frame(data, options, 3)
 end
 
 --- Sends an event: `retry: <ms>`, `event:`, `id:` (each when set), then a
@@ -95,7 +100,7 @@ end
 ---@param data string|table|number|boolean
 ---@param options? { event?: string, event_id?: string, retry?: number, comment?: boolean }
 function SSE:send(data, options)
-  local event = M.format_event(data, options)
+  local event = frame(data, options, 3)
   if self.closed or not co_isyieldable() then
     error("sse:send: the event stream is closed, or this is not its request", 2)
   end
