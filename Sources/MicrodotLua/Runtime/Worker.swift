@@ -274,7 +274,7 @@ final class Worker: @unchecked Sendable {
     /// The areas of `core`, one file each under Core/.
     private static let coreAreas: [CoreArea.Type] = [
         CoreServer.self, CoreCoroutines.self, CoreJSON.self, CoreRegex.self, CoreFiles.self, CoreShared.self,
-        CoreModules.self, CoreTestRequest.self, CoreTemplates.self,
+        CoreModules.self, CoreTestRequest.self, CoreTemplates.self, CoreClock.self,
     ]
 
     /// Pushes the `core` table, the framework's only way into the host.

@@ -4,7 +4,6 @@
 -- client is behind, and a client that leaves closes the coroutine (its
 -- to-be-closed variables run), even while it sleeps.
 local core = require("microdot.core")
-local coroutines = require("microdot.coroutine")
 local helpers = require("microdot.helpers")
 local response = require("microdot.response")
 
@@ -111,60 +110,90 @@ function SSE:send(data, options)
   end
 end
 
+--- While a handler sleeps longer than this many seconds, an empty comment
+--- line (":\n", which EventSource ignores) is written between its events
+--- every this many seconds, so that a client that left is noticed (its
+--- socket refuses the write) and the handler closed within about twice
+--- this time. 0 turns it off.
+M.probe_interval = 0.3
+
+local PROBE = ":\n"
+
 -- A suspension answer that means the client went away.
 local function cancelled(answer)
   return answer[1] == false and answer[2] == "request cancelled"
 end
 
--- The stream body for `fn(req, sse, ...)`: a function the server calls for
--- each chunk. It resumes the handler's coroutine until it sends an event
--- (returned as the chunk), ends (nil) or fails (an error that cuts the
--- stream); other suspensions (sleeps, async calls) go up to the host.
+-- A sleep of the handler's, passed up to the host in slices with a probe
+-- written between them (see probe_interval). Returns the answer to give
+-- the handler, and whether the client went away.
+local function probed_sleep(seconds)
+  local interval = M.probe_interval
+  local remaining = seconds
+  while true do
+    local slice = remaining
+    if type(interval) == "number" and interval > 0 and remaining > interval then slice = interval end
+    local started = core.monotonic()
+    local answer = pack(co_yield(SUSPEND, SLEEP, slice))
+    if answer[1] == false then return answer, cancelled(answer) end
+    remaining = remaining - slice
+    if remaining <= 0 then return answer, false end
+    if core.monotonic() - started < slice / 2 then
+      -- Time does not pass here (a test script): no client to probe.
+      return pack(co_yield(SUSPEND, SLEEP, remaining)), false
+    end
+    co_yield(PROBE)
+  end
+end
+
+-- The stream body for `fn(req, sse, ...)`: a coroutine the server resumes
+-- for each chunk. It runs the handler in a coroutine of its own until it
+-- sends an event (given out as the chunk), ends or fails (an error that
+-- cuts the stream); the handler's other suspensions (sleeps, async calls)
+-- go up to the host. Closing the stream (the client left) closes the
+-- handler's coroutine too.
 local function event_stream(req, fn, sse, ...)
   local args = pack(...)
   local co = co_create(function() return fn(req, sse, unpack(args, 1, args.n)) end)
-  local started, gone = false, false
-  local function finish(results)
-    sse.closed = true
-    if results[1] then return nil end
-    local message = results[2]
-    if type(message) ~= "string" then message = tostring(message) end
-    local traceback = debug.traceback(co, message)
-    co_close(co)
-    if gone then return nil end
-    error(traceback, 0)
-  end
-  local function body()
-    if sse.closed then return nil end
-    local results
-    if not started then
-      started = true
-      -- The head goes out before the handler runs: a sleep flushes it.
-      local answer = pack(co_yield(SUSPEND, SLEEP, 0))
-      if answer[1] == false then
+  return co_create(function()
+    local _ <close> = setmetatable({}, { __close = function()
+      sse.closed = true
+      -- A coroutine that failed keeps its to-be-closed variables open
+      -- until it is closed too.
+      local status = co_status(co)
+      if status == "suspended" or status == "dead" then co_close(co) end
+    end })
+    -- The head goes out before the handler runs: a sleep flushes it.
+    local answer = pack(co_yield(SUSPEND, SLEEP, 0))
+    if answer[1] == false then return end
+    local gone = false
+    local results = pack(host_resume(co))
+    while true do
+      if not results[1] then
+        if gone then return end
+        local message = results[2]
+        if type(message) ~= "string" then message = tostring(message) end
+        message = debug.traceback(co, message)
         sse.closed = true
         co_close(co)
-        return nil
+        error(message, 0)
       end
-      results = pack(host_resume(co))
-    else
-      results = pack(host_resume(co, true))
-    end
-    while true do
-      if not results[1] or co_status(co) == "dead" then return finish(results) end
-      if results[2] == SUSPEND and results[3] == WRITE then return results[4] end
+      if co_status(co) == "dead" then return end
       if results[2] ~= SUSPEND then
-        results = { false, "a with_sse handler yielded a value; send events with sse:send" }
-        return finish(results)
+        error("a with_sse handler yielded a value; send events with sse:send", 0)
       end
-      local answer = pack(co_yield(SUSPEND, select(3, unpack(results, 1, results.n))))
-      if cancelled(answer) then gone = true end
+      if results[3] == WRITE then
+        co_yield(results[4])
+        answer = { true, n = 1 }
+      elseif results[3] == SLEEP and type(results[4]) == "number" then
+        answer, gone = probed_sleep(results[4])
+      else
+        answer = pack(co_yield(SUSPEND, select(3, unpack(results, 1, results.n))))
+        gone = cancelled(answer)
+      end
       results = pack(host_resume(co, unpack(answer, 1, answer.n)))
     end
-  end
-  -- So that the server closes the handler's coroutine when the client goes.
-  coroutines.wrapped_threads[body] = co
-  return body
+  end)
 end
 
 --- A response that runs `fn(req, sse, ...)` as an event stream: 200,
