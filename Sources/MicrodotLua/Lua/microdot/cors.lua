@@ -113,6 +113,32 @@ local function contains(list, value)
   return false
 end
 
+-- What a preflight (an OPTIONS request) also gets.
+local function preflight_headers(self, req, headers)
+  if self.max_age and self.max_age ~= 0 then
+    headers["Access-Control-Max-Age"] = tostring(self.max_age)
+  end
+  local method = req.headers["Access-Control-Request-Method"]
+  if method ~= nil and method ~= "" then
+    method = method:upper()
+    if self.allowed_methods == nil or contains(self.allowed_methods, method) then
+      headers["Access-Control-Allow-Methods"] = method
+    end
+  end
+  local requested = req.headers["Access-Control-Request-Headers"]
+  if requested == nil or requested == "" then return end
+  if self.allowed_headers == nil then
+    headers["Access-Control-Allow-Headers"] = requested
+    return
+  end
+  local allowed = {}
+  for name in (requested .. ","):gmatch("([^,]*),") do
+    name = name:match("^%s*(.-)%s*$")
+    if contains(self.allowed_headers, name:lower()) then allowed[#allowed + 1] = name end
+  end
+  headers["Access-Control-Allow-Headers"] = concat(allowed, ", ")
+end
+
 --- The CORS headers for `req` (a name -> value table); marks `Origin` for
 --- Vary when the answer depends on it.
 ---@param req microdot.Request
@@ -135,31 +161,7 @@ function CORS:get_cors_headers(req)
   if self.expose_headers ~= nil and #self.expose_headers > 0 then
     headers["Access-Control-Expose-Headers"] = concat(self.expose_headers, ", ")
   end
-  if req.method == "OPTIONS" then
-    if self.max_age and self.max_age ~= 0 then
-      headers["Access-Control-Max-Age"] = tostring(self.max_age)
-    end
-    local method = req.headers["Access-Control-Request-Method"]
-    if method ~= nil and method ~= "" then
-      method = method:upper()
-      if self.allowed_methods == nil or contains(self.allowed_methods, method) then
-        headers["Access-Control-Allow-Methods"] = method
-      end
-    end
-    local requested = req.headers["Access-Control-Request-Headers"]
-    if requested ~= nil and requested ~= "" then
-      if self.allowed_headers == nil then
-        headers["Access-Control-Allow-Headers"] = requested
-      else
-        local allowed = {}
-        for name in (requested .. ","):gmatch("([^,]*),") do
-          name = name:match("^%s*(.-)%s*$")
-          if contains(self.allowed_headers, name:lower()) then allowed[#allowed + 1] = name end
-        end
-        headers["Access-Control-Allow-Headers"] = concat(allowed, ", ")
-      end
-    end
-  end
+  if req.method == "OPTIONS" then preflight_headers(self, req, headers) end
   return headers
 end
 

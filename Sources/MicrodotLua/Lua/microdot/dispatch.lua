@@ -121,6 +121,16 @@ local function handle_error(app, req, err)
   return res
 end
 
+-- The 405 (with Allow) or 404 for a request no route takes.
+local function no_route(app, req, args)
+  if args ~= 405 then return protected(error_response, app, req, 404, "Not found") end
+  local res = protected(error_response, app, req, 405, "Method not allowed")
+  if res ~= nil and res.status_code == 405 and res.headers["Allow"] == nil then
+    res.headers["Allow"] = allow_header(app, req.path)
+  end
+  return res
+end
+
 -- The answer to an OPTIONS request: 200, empty, the handler's headers.
 local function options_response(app, req)
   return new_response(Response, 3, "", 200, app.options_handler(req))
@@ -209,13 +219,8 @@ function M.dispatch(app, req, body_too_large)
       else
         res = handle_error(app, req, result)
       end
-    elseif args == 405 then
-      res = protected(error_response, app, req, 405, "Method not allowed")
-      if res ~= nil and res.status_code == 405 and res.headers["Allow"] == nil then
-        res.headers["Allow"] = allow_header(app, req.path)
-      end
     else
-      res = protected(error_response, app, req, 404, "Not found")
+      res = no_route(app, req, args)
     end
   end
   if res == nil then res = internal_error() end

@@ -7,8 +7,8 @@ local core = require("microdot.core")
 local helpers = require("microdot.helpers")
 local response = require("microdot.response")
 
-local type, tostring, error, select, setmetatable, math_floor, math_type =
-  type, tostring, error, select, setmetatable, math.floor, math.type
+local type, tostring, error, select, setmetatable, math_floor =
+  type, tostring, error, select, setmetatable, math.floor
 local co_create, co_yield, co_status, co_close, co_isyieldable =
   coroutine.create, coroutine.yield, coroutine.status, coroutine.close, coroutine.isyieldable
 local host_resume, pack, unpack, concat = core.resume, table.pack, table.unpack, table.concat

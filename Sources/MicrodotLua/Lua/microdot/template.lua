@@ -13,8 +13,7 @@ local response = require("microdot.response")
 local type, tostring, error, pcall, load, setmetatable =
   type, tostring, error, pcall, load, setmetatable
 local resolve_path = response.resolve_path
-local concat, format, sub, find, byte, gsub = table.concat, string.format, string.sub, string.find,
-  string.byte, string.gsub
+local concat, format, sub, find, gsub = table.concat, string.format, string.sub, string.find, string.gsub
 
 local M = {}
 
@@ -51,49 +50,56 @@ local function escape(value)
 end
 M.escape = escape
 
+-- The end of a long bracket ([[...]], [==[...]==]) opening at `i`, or nil.
+local function long_bracket_end(text, i)
+  local equals = text:match("^%[(=*)%[", i)
+  if equals == nil then return nil end
+  local _, close = find(text, "]" .. equals .. "]", i, true)
+  return close
+end
+
+-- Where scanning goes on after the quoted string opening at `i`.
+local function skip_string(text, i)
+  local quote, j, n = sub(text, i, i), i + 1, #text
+  while j <= n do
+    local d = sub(text, j, j)
+    if d == quote or d == "\n" then break end
+    j = j + (d == "\\" and 2 or 1)
+  end
+  return j + 1
+end
+
+-- A comment ("--") at `i`: where scanning goes on; or nil and the tag's
+-- "%>" when that ends a short comment; nil when a long one never ends.
+local function skip_comment(text, i)
+  if find(text, "^%[=*%[", i + 2) then
+    local close = long_bracket_end(text, i + 2)
+    return close and close + 1
+  end
+  local newline = find(text, "\n", i, true)
+  local closing = find(text, "%>", i, true)
+  if closing ~= nil and (newline == nil or closing < newline) then return nil, closing end
+  return newline and newline + 1
+end
+
 -- The end of the Lua code of a tag that starts at `i`: the position of
 -- its "%>", skipping strings and long comments; nil when it never closes.
 -- Also where a final short comment starts (dropped: it would swallow what
 -- the compiler puts after the code).
 local function scan_code(text, i)
   local n = #text
-  local comment_start
-  while i <= n do
+  while i and i <= n do
     local c = sub(text, i, i)
-    if c == "%" and sub(text, i + 1, i + 1) == ">" then return i, comment_start end
+    if c == "%" and sub(text, i + 1, i + 1) == ">" then return i end
     if c == "\"" or c == "'" then
-      local j = i + 1
-      while j <= n do
-        local d = sub(text, j, j)
-        if d == "\\" then
-          j = j + 2
-        elseif d == c or d == "\n" then
-          break
-        else
-          j = j + 1
-        end
-      end
-      i = j + 1
+      i = skip_string(text, i)
     elseif c == "[" and find(text, "^%[=*%[", i) then
-      local equals = #text:match("^%[(=*)%[", i)
-      local _, close = find(text, "]" .. string.rep("=", equals) .. "]", i, true)
-      if close == nil then return nil end
-      i = close + 1
+      local close = long_bracket_end(text, i)
+      i = close and close + 1
     elseif c == "-" and sub(text, i + 1, i + 1) == "-" then
-      if find(text, "^%[=*%[", i + 2) then
-        local equals = #text:match("^%[(=*)%[", i + 2)
-        local _, close = find(text, "]" .. string.rep("=", equals) .. "]", i + 2, true)
-        if close == nil then return nil end
-        i = close + 1
-      else
-        local newline = find(text, "\n", i, true)
-        local closing = find(text, "%>", i, true)
-        if closing ~= nil and (newline == nil or closing < newline) then
-          return closing, i
-        end
-        if newline == nil then return nil end
-        i = newline + 1
-      end
+      local after, closing = skip_comment(text, i)
+      if closing then return closing, i end
+      i = after
     else
       i = i + 1
     end
