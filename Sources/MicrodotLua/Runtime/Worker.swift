@@ -23,6 +23,8 @@ final class Worker: @unchecked Sendable {
     let index: Int
     var eventLoop: EventLoop!
     var debug = false
+    /// `--reload`: templates are compiled again when their file changes.
+    var reload = false
     var onShutdown: (() -> Void)?
     /// Requests this worker has started; the last one's number is its id.
     var requestCount = 0
@@ -162,18 +164,22 @@ final class Worker: @unchecked Sendable {
         ("microdot", "init", PackageResources.init_lua),
         ("microdot.application", "application", PackageResources.application_lua),
         ("microdot.coroutine", "coroutine", PackageResources.coroutine_lua),
+        ("microdot.cors", "cors", PackageResources.cors_lua),
+        ("microdot.csrf", "csrf", PackageResources.csrf_lua),
         ("microdot.datastructures", "datastructures", PackageResources.datastructures_lua),
         ("microdot.dispatch", "dispatch", PackageResources.dispatch_lua),
         ("microdot.errors", "errors", PackageResources.errors_lua),
         ("microdot.log", "log", PackageResources.log_lua),
+        ("microdot.helpers", "helpers", PackageResources.helpers_lua),
         ("microdot.multipart", "multipart", PackageResources.multipart_lua),
         ("microdot.request", "request", PackageResources.request_lua),
         ("microdot.response", "response", PackageResources.response_lua),
         ("microdot.router", "router", PackageResources.router_lua),
         ("microdot.server", "server", PackageResources.server_lua),
+        ("microdot.sse", "sse", PackageResources.sse_lua),
         ("microdot.static", "static", PackageResources.static_lua),
+        ("microdot.template", "template", PackageResources.template_lua),
         ("microdot.test_client", "test_client", PackageResources.test_client_lua),
-        ("microdot.helpers", "helpers", PackageResources.helpers_lua),
         ("microdot.session", "session", PackageResources.session_lua),
         ("microdot.auth", "auth", PackageResources.auth_lua),
         ("microdot.login", "login", PackageResources.login_lua),
@@ -340,7 +346,7 @@ final class Worker: @unchecked Sendable {
     /// The areas of `core`, one file each under Core/.
     private static let coreAreas: [CoreArea.Type] = [
         CoreServer.self, CoreCoroutines.self, CoreJSON.self, CoreRegex.self, CoreFiles.self, CoreShared.self,
-        CoreModules.self, CoreTestRequest.self, CoreWire.self, CoreCrypto.self,
+        CoreModules.self, CoreTestRequest.self, CoreWire.self, CoreCrypto.self, CoreTemplates.self, CoreClock.self,
     ]
 
     /// Pushes the `core` table, the framework's only way into the host.

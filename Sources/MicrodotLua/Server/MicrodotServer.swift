@@ -152,6 +152,7 @@ public final class MicrodotServer: @unchecked Sendable {
 
     private func configure(_ worker: Worker) {
         worker.debug = configuration.debug ?? false
+        worker.reload = configuration.reload ?? false
         worker.onShutdown = { [weak self] in self?.shutdown() }
     }
 

@@ -21,6 +21,7 @@ local M = {}
 ---@field after_error_request_handlers function[]
 ---@field error_handlers table<integer|table, function>
 ---@field debug boolean
+---@field options_handler (fun(req: microdot.Request): table<string, string>)|false answers OPTIONS before routing
 ---@field get fun(self: microdot.Microdot, url_pattern: string, handler: function): function a GET route
 ---@field post fun(self: microdot.Microdot, url_pattern: string, handler: function): function a POST route
 ---@field put fun(self: microdot.Microdot, url_pattern: string, handler: function): function a PUT route
@@ -34,7 +35,7 @@ M.Microdot = Microdot
 --- A new, empty application.
 ---@return microdot.Microdot
 function M.new()
-  return setmetatable({
+  local app = setmetatable({
     url_map = {},
     before_request_handlers = {},
     after_request_handlers = {},
@@ -42,6 +43,17 @@ function M.new()
     error_handlers = {},
     debug = false,
   }, Microdot)
+  app.options_handler = function(req) return dispatch.default_options_handler(app, req) end
+  return app
+end
+
+--- Microdot's default answer to OPTIONS: an `Allow` header listing the
+--- methods of the routes that match the path (HEAD with GET, and OPTIONS).
+--- `app.options_handler` starts as this; `false` routes OPTIONS requests.
+---@param req microdot.Request
+---@return table<string, string> headers
+function Microdot:default_options_handler(req)
+  return dispatch.default_options_handler(self, req)
 end
 
 local function check_callable(f, what)

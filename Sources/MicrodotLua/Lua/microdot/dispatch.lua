@@ -6,8 +6,9 @@ local errors = require("microdot.errors")
 local response = require("microdot.response")
 local router = require("microdot.router")
 
-local type, ipairs, xpcall, rawget, getmetatable = type, ipairs, xpcall, rawget, getmetatable
-local unpack = table.unpack
+local type, pairs, ipairs, tostring, xpcall, rawget, getmetatable =
+  type, pairs, ipairs, tostring, xpcall, rawget, getmetatable
+local unpack, concat = table.unpack, table.concat
 local HTTPException, CaughtError = errors.HTTPException, errors.CaughtError
 local catch, log_error, protected, search_classes =
   errors.catch, errors.log_error, errors.protected, errors.search_classes
@@ -120,6 +121,59 @@ local function handle_error(app, req, err)
   return res
 end
 
+-- The 405 (with Allow) or 404 for a request no route takes.
+local function no_route(app, req, args)
+  if args ~= 405 then return protected(error_response, app, req, 404, "Not found") end
+  local res = protected(error_response, app, req, 405, "Method not allowed")
+  if res ~= nil and res.status_code == 405 and res.headers["Allow"] == nil then
+    res.headers["Allow"] = allow_header(app, req)
+  end
+  return res
+end
+
+-- The answer to an OPTIONS request: 200, empty, the handler's headers.
+local function options_response(app, req)
+  return new_response(Response, 3, "", 200, app.options_handler(req))
+end
+
+-- Whether an extension marked names for the Vary header in `req.g._vary`.
+-- `req.g` is made on first use, so a request that never touched it costs
+-- one rawget.
+local function has_vary(req)
+  local g = rawget(req, "g")
+  return g ~= nil and type(g) == "table" and type(rawget(g, "_vary")) == "table"
+end
+
+-- Merges the names marked in `marked` (a set) into `res`'s Vary header:
+-- the existing value (a string or an array of them) split on "," and
+-- trimmed, then the marked names it lacks, compared case-insensitively,
+-- appended in sorted order.
+local function merge_vary(res, marked)
+  local names, seen = {}, {}
+  local function add(name)
+    local lower = name:lower()
+    if name ~= "" and not seen[lower] then
+      seen[lower] = true
+      names[#names + 1] = name
+    end
+  end
+  local existing = res.headers["Vary"]
+  if type(existing) == "string" then existing = { existing } end
+  if type(existing) == "table" then
+    for _, value in ipairs(existing) do
+      for part in tostring(value):gmatch("[^,]+") do add(part:match("^%s*(.-)%s*$")) end
+    end
+  end
+  local extra = {}
+  for name, on in pairs(marked) do
+    if on and type(name) == "string" and not seen[name:lower()] then extra[#extra + 1] = name end
+  end
+  table.sort(extra)
+  for _, name in ipairs(extra) do add(name) end
+  if #names > 0 then res.headers["Vary"] = concat(names, ", ") end
+  return true
+end
+
 --- The response to `req`: a Response, or a body, its Content-Type and the
 --- status (see run_route).
 ---@param app microdot.Microdot
@@ -132,9 +186,15 @@ function M.dispatch(app, req, body_too_large)
   local res, completed
   if body_too_large then
     res = protected(error_response, app, req, 413, "Payload too large")
-  elseif req.method == "OPTIONS" then
-    res = new_response(Response, 3, "", 200, { Allow = allow_header(app, req) })
-    completed = true
+  elseif req.method == "OPTIONS" and app.options_handler then
+    -- Answered before routing, as Microdot's find_route: no before_request
+    -- hook runs, and (deliberately) no after_error_request hook either.
+    local ok, result = xpcall(options_response, catch, app, req)
+    if ok then
+      res, completed = result, true
+    else
+      res = handle_error(app, req, result)
+    end
   else
     local route, args, matched = find_route(app, req)
     if matched ~= nil then
@@ -151,18 +211,16 @@ function M.dispatch(app, req, body_too_large)
       end
       local ok, result, content_type, status = xpcall(run_route, catch, app, req, route, args)
       if ok then
-        if content_type ~= nil then return result, content_type, status end
+        if content_type ~= nil then
+          if not has_vary(req) then return result, content_type, status end
+          result = new_response(Response, 3, result, status, { ["Content-Type"] = content_type })
+        end
         res, completed = result, true
       else
         res = handle_error(app, req, result)
       end
-    elseif args == 405 then
-      res = protected(error_response, app, req, 405, "Method not allowed")
-      if res ~= nil and res.status_code == 405 and res.headers["Allow"] == nil then
-        res.headers["Allow"] = allow_header(app, req)
-      end
     else
-      res = protected(error_response, app, req, 404, "Not found")
+      res = no_route(app, req, args)
     end
   end
   if res == nil then res = internal_error() end
@@ -172,7 +230,18 @@ function M.dispatch(app, req, body_too_large)
         or internal_error()
     end
   end
+  if has_vary(req) then
+    if not protected(merge_vary, res, rawget(req, "g")._vary) then res = internal_error() end
+  end
   return res
+end
+
+--- Microdot's default `options_handler`: the `Allow` header for the path.
+---@param app microdot.Microdot
+---@param req microdot.Request
+---@return table<string, string> headers
+function M.default_options_handler(app, req)
+  return { Allow = allow_header(app, req) }
 end
 
 return M

@@ -1,17 +1,18 @@
 -- What the extensions share: remembering what a wrapper wraps (Python's
 -- functools.wraps and __wrapped__, which Microdot's helpers.wraps copies),
--- checking an options table, and marking names for the Vary header.
+-- checking an options table against the names and types it may hold, and
+-- marking names for the Vary header.
 local type, pairs, tostring, error, getmetatable, setmetatable =
   type, pairs, tostring, error, getmetatable, setmetatable
-local concat = table.concat
 
 local M = {}
 
--- wrapper -> the function it wraps (weak keys: a route that goes away can be
--- collected).
+-- wrapper -> the function it wraps; weak keys, so routes that go away can
+-- be collected.
 local wrapped_by = setmetatable({}, { __mode = "k" })
 
---- Records that `wrapper` wraps `wrapped` and returns `wrapper`.
+--- Records that `wrapper` wraps `wrapped` (a decorator calls this on the
+--- handler it returns), so that `unwraps(wrapper, f)` can see through it.
 ---@generic F
 ---@param wrapper F
 ---@param wrapped function
@@ -28,6 +29,20 @@ function M.wrapped(wrapper)
   return wrapped_by[wrapper]
 end
 
+--- Whether `f`, or a function it wraps (at any depth), is a key of `set`.
+---@param f any
+---@param set table
+---@return boolean
+function M.in_chain(f, set)
+  local depth = 0
+  while f ~= nil and depth < 100 do
+    if set[f] then return true end
+    f = wrapped_by[f]
+    depth = depth + 1
+  end
+  return false
+end
+
 --- Whether `v` can be called.
 ---@param v any
 ---@return boolean
@@ -37,20 +52,28 @@ function M.callable(v)
   return type(mt) == "table" and mt.__call ~= nil
 end
 
-local function type_ok(kind, value)
-  if kind == "any" then return true end
-  if kind == "function" then return M.callable(value) end
-  return type(value) == kind
-end
+local checkers = {
+  boolean = function(v) return type(v) == "boolean" end,
+  number = function(v) return type(v) == "number" end,
+  string = function(v) return type(v) == "string" end,
+  ["function"] = M.callable,
+  ["string[]"] = function(v)
+    if type(v) ~= "table" then return false end
+    for k, item in pairs(v) do
+      if type(k) ~= "number" or type(item) ~= "string" then return false end
+    end
+    return true
+  end,
+}
 
---- Checks `options` (nil or a table) against `spec` (name -> a type name or
---- an array of them: "boolean", "number", "string", "function", "table",
---- "any"): an unknown name or a wrongly typed value is an error naming
---- `what`, raised at `level` (default 3: the caller of the caller).
----@param what string
+--- Checks `options` (nil or a table) against `spec` (name -> a type name,
+--- or an array of type names: "boolean", "number", "string", "function",
+--- "string[]", "table", "any"): an unknown name or a wrongly typed value is
+--- an error naming `what` at the caller's caller's line.
+---@param what string e.g. "CORS"
 ---@param options table?
 ---@param spec table<string, string|string[]>
----@param level? integer
+---@param level? integer error level, default 3
 ---@return table options never nil
 function M.check_options(what, options, spec, level)
   level = level or 3
@@ -60,25 +83,30 @@ function M.check_options(what, options, spec, level)
   end
   for name, value in pairs(options) do
     local wanted = spec[name]
-    if wanted == nil then error(what .. ": unknown option '" .. tostring(name) .. "'", level) end
+    if wanted == nil then
+      error(what .. ": unknown option '" .. tostring(name) .. "'", level)
+    end
     if type(wanted) == "string" then wanted = { wanted } end
     local ok = false
     for _, kind in pairs(wanted) do
-      if type_ok(kind, value) then
+      local check = checkers[kind]
+      if kind == "any" or (check and check(value)) or (not check and type(value) == kind) then
         ok = true
         break
       end
     end
     if not ok then
-      error(what .. ": option '" .. name .. "' must be " .. concat(wanted, " or ")
+      local names = {}
+      for i, kind in pairs(wanted) do names[i] = kind end
+      error(what .. ": option '" .. name .. "' must be " .. table.concat(names, " or ")
         .. ", got " .. type(value), level)
     end
   end
   return options
 end
 
---- Marks `name` for the response's Vary header (`req.g._vary`, a set merged
---- at the end of dispatch; see the common rules of the API contract).
+--- Marks `name` for the response's Vary header (merged at the end of
+--- dispatch; see the common rules of the API contract).
 ---@param req microdot.Request
 ---@param name string
 function M.vary(req, name)

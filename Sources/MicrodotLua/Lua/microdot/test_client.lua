@@ -9,8 +9,8 @@ local application = require("microdot.application")
 local coroutines = require("microdot.coroutine")
 local datastructures = require("microdot.datastructures")
 
-local type, pairs, ipairs, tostring, tonumber, error, rawget, rawset, setmetatable, getmetatable =
-  type, pairs, ipairs, tostring, tonumber, error, rawget, rawset, setmetatable, getmetatable
+local type, pairs, ipairs, tostring, tonumber, error, pcall, rawget, rawset, setmetatable, getmetatable =
+  type, pairs, ipairs, tostring, tonumber, error, pcall, rawget, rawset, setmetatable, getmetatable
 local concat = table.concat
 local math_tointeger = math.tointeger
 local new_headers = datastructures.new_headers
@@ -26,7 +26,50 @@ local M = {}
 ---@field text string the body
 ---@field json any the body decoded, when the Content-Type is JSON
 ---@field stream_error string? why a stream stopped after its head was sent
+---@field events microdot.TestEvent[]? the events of a text/event-stream body
 local TestResponse = {}
+
+--- One server-sent event, as Microdot's TestResponse.events has it.
+---@class microdot.TestEvent
+---@field data string the data lines, joined with "\n"
+---@field data_json any the data decoded as JSON, when it is JSON
+---@field event string?
+---@field event_id string?
+---@field retry number? seconds
+
+-- The events of an event-stream body: blocks separated by a blank line,
+-- fields as Microdot's test client reads them (values trimmed); a block
+-- without data is skipped.
+local function parse_events(body)
+  local events = {}
+  body = body:gsub("\r\n", "\n")
+  for block in (body .. "\n\n"):gmatch("(.-)\n\n") do
+    local data, event, event_id, retry = {}, nil, nil, nil
+    for line in (block .. "\n"):gmatch("(.-)\n") do
+      local field, value = line:match("^([%w]+):(.*)$")
+      if field ~= nil then
+        value = value:match("^%s*(.-)%s*$")
+        if field == "data" then
+          data[#data + 1] = value
+        elseif field == "event" then
+          event = value
+        elseif field == "id" then
+          event_id = value
+        elseif field == "retry" then
+          retry = (tonumber(value) or 0) / 1000
+        end
+      end
+    end
+    local text = concat(data, "\n")
+    if text ~= "" then
+      local ok, decoded = pcall(core.json.decode, text)
+      events[#events + 1] = {
+        data = text, data_json = ok and decoded or nil, event = event, event_id = event_id, retry = retry,
+      }
+    end
+  end
+  return events
+end
 TestResponse.__name = "microdot.TestResponse"
 TestResponse.__index = function(res, key)
   if key == "text" then return rawget(res, "body") end
@@ -38,6 +81,15 @@ TestResponse.__index = function(res, key)
     local value = core.json.decode(res.body)
     rawset(res, "json", value)
     return value
+  end
+  if key == "events" then
+    local content_type = res.headers["Content-Type"]
+    if type(content_type) ~= "string" or not content_type:lower():find("^%s*text/event%-stream") then
+      return nil
+    end
+    local events = parse_events(res.body)
+    rawset(res, "events", events)
+    return events
   end
 end
 M.TestResponse = TestResponse
