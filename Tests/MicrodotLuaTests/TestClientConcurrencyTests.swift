@@ -45,10 +45,11 @@ final class TestClientConcurrencyTests: XCTestCase {
         }
         watchdog.start()
         defer { finished.signal() }
+        let apps = (1...8).map { (index: $0, app: app($0, pool: pool)) }
         let texts = try await withThrowingTaskGroup(of: (Int, String).self) { group in
-            for index in 1...8 {
+            for (index, app) in apps {
                 group.addTask(executorPreference: pool) {
-                    let client = try await MicrodotTestClient(app: self.app(index, pool: pool))
+                    let client = try await MicrodotTestClient(app: app)
                     return (index, try await client.get("/").text)
                 }
             }
