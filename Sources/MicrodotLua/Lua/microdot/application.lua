@@ -147,15 +147,23 @@ for _, method in ipairs({ "get", "post", "put", "patch", "delete" }) do
   end
 end
 
+-- Appends `f` to the app's list of hooks `name` (e.g. "before_request"),
+-- after checking it can be called; `what` names it in that error. The
+-- public methods tail-call it, so its errors name the script's line.
+local function add_hook(self, name, what, f)
+  check_self(self, name)
+  check_callable(f, what)
+  local hooks = self[name .. "_handlers"]
+  hooks[#hooks + 1] = f
+  return f
+end
+
 --- Registers a hook that runs before each route; a truthy return value
 --- becomes the response and the route is skipped.
 ---@param f fun(req: microdot.Request): any
 ---@return function f
 function Microdot:before_request(f)
-  check_self(self, "before_request")
-  check_callable(f, "a before_request handler")
-  self.before_request_handlers[#self.before_request_handlers + 1] = f
-  return f
+  return add_hook(self, "before_request", "a before_request handler", f)
 end
 
 --- Registers a hook that runs after each route that answered; it may
@@ -163,10 +171,7 @@ end
 ---@param f fun(req: microdot.Request, res: microdot.Response): any
 ---@return function f
 function Microdot:after_request(f)
-  check_self(self, "after_request")
-  check_callable(f, "an after_request handler")
-  self.after_request_handlers[#self.after_request_handlers + 1] = f
-  return f
+  return add_hook(self, "after_request", "an after_request handler", f)
 end
 
 --- Registers a hook that runs after an error response (404, 405, 413, an
@@ -174,10 +179,7 @@ end
 ---@param f fun(req: microdot.Request, res: microdot.Response): any
 ---@return function f
 function Microdot:after_error_request(f)
-  check_self(self, "after_error_request")
-  check_callable(f, "an after_error_request handler")
-  self.after_error_request_handlers[#self.after_error_request_handlers + 1] = f
-  return f
+  return add_hook(self, "after_error_request", "an after_error_request handler", f)
 end
 
 --- Registers the handler of an HTTP error status, or of an error class (a
