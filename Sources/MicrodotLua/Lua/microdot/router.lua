@@ -56,6 +56,22 @@ local function routing_literal(s)
   return (s:gsub("%%", "%%25"))
 end
 
+-- The spec of a `<type:name>` segment: a `re:` expression compiled here,
+-- or a registered or built-in type. Errors name the caller of
+-- URLPattern.new's caller, as URLPattern.new's own do.
+local function segment_spec(url_pattern, type_name)
+  if type_name:sub(1, 3) == "re:" then
+    local spec = { regex = "(" .. type_name:sub(4) .. ")" }
+    local ok, number_or_error, groups = pcall(core.regex_compile, spec.regex)
+    if not ok then error("invalid URL pattern " .. url_pattern .. ": " .. tostring(number_or_error), 4) end
+    spec.groups = groups
+    return spec
+  end
+  local spec = custom_segments[type_name] or builtin_segments[type_name]
+  if spec == nil then error("invalid URL segment type: " .. type_name, 4) end
+  return spec
+end
+
 --- Compiles a URL pattern; raises on an invalid one. Patterns of `string`
 --- and `int` segments with at most one `path` segment become a Lua pattern
 --- (linear: each capture stops at a "/" or the end); others (`re:`,
@@ -80,16 +96,7 @@ function URLPattern.new(url_pattern)
             .. "\" is used twice (give each <...> its own name)", 3)
         end
       end
-      local spec
-      if type_name:sub(1, 3) == "re:" then
-        spec = { regex = "(" .. type_name:sub(4) .. ")" }
-        local ok, number_or_error, groups = pcall(core.regex_compile, spec.regex)
-        if not ok then error("invalid URL pattern " .. url_pattern .. ": " .. tostring(number_or_error), 3) end
-        spec.groups = groups
-      else
-        spec = custom_segments[type_name] or builtin_segments[type_name]
-        if spec == nil then error("invalid URL segment type: " .. type_name, 3) end
-      end
+      local spec = segment_spec(url_pattern, type_name)
       if spec.lua == nil then uses_regex = true end
       if type_name == "path" then paths = paths + 1 end
       segments[#segments + 1] = { name = name, parser = spec.parser, group = group }
