@@ -44,6 +44,7 @@ let package = Package(
             resources: [
                 .embedInCode("Lua/microdot/init.lua"),
                 .embedInCode("Lua/microdot/application.lua"),
+                .embedInCode("Lua/microdot/cookies.lua"),
                 .embedInCode("Lua/microdot/coroutine.lua"),
                 .embedInCode("Lua/microdot/cors.lua"),
                 .embedInCode("Lua/microdot/csrf.lua"),

@@ -8,39 +8,6 @@ import NIOHTTP1
     import Darwin
 #endif
 
-/// A request that has been read whole, waiting for its turn on the connection.
-struct ReceivedRequest {
-    var head: HTTPRequestHead
-    var body: ByteBuffer?
-    /// The body went over `max_content_length` and was not kept.
-    var bodyTooLarge = false
-    /// Served, then the connection closes (`RequestRules.Verdict`).
-    var closesConnection = false
-    /// Not served: answered with this error, then the connection closes.
-    var refusal: ServerErrorResponse?
-}
-
-/// Where a request task sends its response; the connection handler.
-protocol ResponseSink: AnyObject {
-    var isWritable: Bool { get }
-    var allocator: ByteBufferAllocator { get }
-    var clientAddress: (host: String, port: Int) { get }
-    /// The server is shutting down: the connection closes after this response.
-    var isDraining: Bool { get }
-    func write(_ data: IOData, flush: Bool, completion: ((Result<Void, Error>) -> Void)?)
-    /// Sends what was written without a flush.
-    func flush()
-    func requestFinished(keepAlive: Bool)
-    /// An error stopped the response after its head was sent (the error is
-    /// logged already; `requestFinished` follows).
-    func responseFailed(_ message: String)
-}
-
-extension ResponseSink {
-    /// A socket has nothing to add: its client sees the connection close.
-    func responseFailed(_ message: String) {}
-}
-
 /// One request running in its own Lua coroutine: started, resumed after a
 /// sleep or when the connection can take the next chunk, and finished.
 final class RequestTask {

@@ -163,6 +163,7 @@ final class Worker: @unchecked Sendable {
     private static let frameworkModules: [(name: String, file: String, source: [UInt8])] = [
         ("microdot", "init", PackageResources.init_lua),
         ("microdot.application", "application", PackageResources.application_lua),
+        ("microdot.cookies", "cookies", PackageResources.cookies_lua),
         ("microdot.coroutine", "coroutine", PackageResources.coroutine_lua),
         ("microdot.cors", "cors", PackageResources.cors_lua),
         ("microdot.csrf", "csrf", PackageResources.csrf_lua),

@@ -1,0 +1,22 @@
+import NIOCore
+
+/// Where a request task sends its response; the connection handler.
+protocol ResponseSink: AnyObject {
+    var isWritable: Bool { get }
+    var allocator: ByteBufferAllocator { get }
+    var clientAddress: (host: String, port: Int) { get }
+    /// The server is shutting down: the connection closes after this response.
+    var isDraining: Bool { get }
+    func write(_ data: IOData, flush: Bool, completion: ((Result<Void, Error>) -> Void)?)
+    /// Sends what was written without a flush.
+    func flush()
+    func requestFinished(keepAlive: Bool)
+    /// An error stopped the response after its head was sent (the error is
+    /// logged already; `requestFinished` follows).
+    func responseFailed(_ message: String)
+}
+
+extension ResponseSink {
+    /// A socket has nothing to add: its client sees the connection close.
+    func responseFailed(_ message: String) {}
+}
