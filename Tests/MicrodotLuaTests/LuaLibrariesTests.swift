@@ -1,7 +1,7 @@
+import MicrodotLuaTesting
 import XCTest
 
 @testable import MicrodotLua
-import MicrodotLuaTesting
 
 /// Issue 12: Debian's Lua 5.4 libraries and LuaRocks' trees are found by
 /// `require` without any set-up.

@@ -1,8 +1,8 @@
 import Dispatch
+import MicrodotLuaTesting
 import XCTest
 
 @testable import MicrodotLua
-import MicrodotLuaTesting
 
 /// Issue 12: `MicrodotTestClient` never blocks a thread of Swift
 /// concurrency, so clients whose scripts await an async Swift function at

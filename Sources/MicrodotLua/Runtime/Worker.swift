@@ -218,7 +218,8 @@ final class Worker: @unchecked Sendable {
         lua_getfield(L, package, "path")
         let path = LuaStack(L).string(at: -1) ?? ""
         mdl_pop(L, 1)
-        LuaStack(L).push(Self.searchPath(first: ["\(app.root)/?.lua", "\(app.root)/?/init.lua"], then: path, cpath: false))
+        LuaStack(L).push(
+            Self.searchPath(first: ["\(app.root)/?.lua", "\(app.root)/?/init.lua"], then: path, cpath: false))
         LuaStack(L).setField("path", at: package)
         lua_getfield(L, package, "cpath")
         let cpath = LuaStack(L).string(at: -1) ?? ""
