@@ -1,3 +1,4 @@
+import NIOHTTP1
 import XCTest
 
 @testable import MicrodotLua
@@ -136,6 +137,18 @@ final class RequestRulesTests: XCTestCase {
             rule: "RFC 9112 6.3 rule 7 a request with neither has no body",
             request: "POST /echo HTTP/1.1\r\nHost: h\r\n\r\n", status: 200, body: "POST /echo x=nil host=h body=",
             closes: false),
+        // Field values (RFC 9112 section 5.1).
+        Row(
+            rule: "RFC 9112 5.1 the whitespace around a field value is not part of it",
+            request: "GET /echo HTTP/1.1\r\nHost: \th \t\r\nX-A: a \r\n\r\n", status: 200,
+            body: "GET /echo x=nil host=h body=", closes: false),
+        // Methods (RFC 9110 section 9.1).
+        Row(
+            rule: "RFC 9110 9.1 a method the server does not recognize is 501",
+            request: "FOO /echo HTTP/1.1\r\nHost: h\r\n\r\n", status: 501, closes: true),
+        Row(
+            rule: "RFC 9110 9.1 methods are case-sensitive: get is not GET",
+            request: "get /echo HTTP/1.1\r\nHost: h\r\n\r\n", status: 501, closes: true),
         // Versions (RFC 9110 sections 2.5 and 15.6.6).
         Row(
             rule: "RFC 9110 15.6.6 a major version other than 1 is 505",
@@ -201,6 +214,18 @@ final class RequestRulesTests: XCTestCase {
     }
 
     // MARK: The rules alone
+
+    func testTrailingWhitespaceLeavesEveryFieldValue() {
+        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")
+        head.headers.add(contentsOf: [
+            ("Host", "h \t"), ("Origin", "https://a.example "), ("Sec-Fetch-Site", "same-origin\t"), ("X-Empty", " "),
+            ("X-Inner", "a  b"),
+        ])
+        XCTAssertEqual(RequestRules.check(&head).verdict, .serve)
+        XCTAssertEqual(
+            head.headers.map { "\($0.name)=\($0.value)|" }.joined(),
+            "Host=h|Origin=https://a.example|Sec-Fetch-Site=same-origin|X-Empty=|X-Inner=a  b|")
+    }
 
     func testHostValues() {
         for valid in ["", "h", "a.example", "a.example:80", "a:", "[::1]", "[::1]:8080", "%41b", "a-b_c~d!$&'()*+,;="] {

@@ -393,6 +393,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
             case .headerOverflow: response = .headerFieldsTooLarge
             // RFC 9110 section 15.6.6; llhttp takes only HTTP/1.0 and 1.1.
             case .invalidVersion: response = .httpVersionNotSupported
+            // RFC 9110 section 9.1: a method the server does not recognize.
+            case .invalidMethod: response = .notImplemented
             default: response = .badRequest
             }
             perform(lifecycle.requestUnreadable(response, isIdle: queue.isIdle))

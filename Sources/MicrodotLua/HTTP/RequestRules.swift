@@ -3,7 +3,8 @@ import NIOHTTP1
 /// The rules of RFC 9110 and RFC 9112 on a request head that NIO's parser
 /// leaves to the server: the request target's form, Host, the transfer
 /// codings and what HTTP/1.0 may use, expectations, and the requests this
-/// server does not support (CONNECT, Upgrade). One pass over the headers.
+/// server does not support (CONNECT, Upgrade), and the whitespace after a
+/// field value, which the parser keeps. One pass over the headers.
 ///
 /// The parser itself refuses what it cannot frame (a bad request line,
 /// Content-Length with Transfer-Encoding, a bad chunk, an HTTP version other
@@ -41,7 +42,15 @@ enum RequestRules {
         var hasTransferEncoding = false
         var codings = TransferCodings()
         var upgrade = false
-        for (name, value) in head.headers {
+        var hasTrailingWhitespace = false
+        for (name, received) in head.headers {
+            // RFC 9112 section 5.1: the whitespace around a field value is
+            // not part of it (the parser drops the leading only).
+            var value = received
+            if endsWithWhitespace(received) {
+                hasTrailingWhitespace = true
+                value = withoutTrailingWhitespace(received)
+            }
             switch name.utf8.count {
             case 4 where isNamed(name, "host"):
                 hostCount += 1
@@ -58,6 +67,9 @@ enum RequestRules {
             default:
                 break
             }
+        }
+        if hasTrailingWhitespace {
+            head.headers = HTTPHeaders(head.headers.map { ($0.name, withoutTrailingWhitespace($0.value)) })
         }
         // RFC 9112 section 3.2: one valid Host, required in HTTP/1.1.
         if hostCount > 1 || !hostIsValid || (hostCount == 0 && !isHTTP10) {
@@ -80,6 +92,23 @@ enum RequestRules {
         }
         if upgrade { outcome.verdict = .serveThenClose }
         return outcome
+    }
+
+    private static func endsWithWhitespace(_ value: String) -> Bool {
+        let last = value.utf8.last
+        return last == UInt8(ascii: " ") || last == UInt8(ascii: "\t")
+    }
+
+    private static func withoutTrailingWhitespace(_ value: String) -> String {
+        guard endsWithWhitespace(value) else { return value }
+        let bytes = value.utf8
+        var end = bytes.endIndex
+        while end > bytes.startIndex {
+            let before = bytes.index(before: end)
+            guard bytes[before] == UInt8(ascii: " ") || bytes[before] == UInt8(ascii: "\t") else { break }
+            end = before
+        }
+        return String(decoding: bytes[..<end], as: UTF8.self)
     }
 
     // MARK: The request target (RFC 9112 section 3.2)
