@@ -60,29 +60,76 @@ extension LuaJSON {
             withDecimalDigits(of: UInt64(value.magnitude)) { output.append(contentsOf: $0) }
         }
 
+        /// A JSON string of `bytes`: control characters, quotes and backslashes escaped;
+        /// a byte that is not part of valid UTF-8 becomes U+FFFD, since JSON
+        /// text is UTF-8 (RFC 8259 section 8.1) and Lua strings are bytes.
         mutating func string(_ bytes: UnsafeRawBufferPointer) {
             output.append(UInt8(ascii: "\""))
             var start = 0
-            for (offset, byte) in bytes.enumerated() where byte < 0x20 || byte == 0x22 || byte == 0x5C {
-                output.append(contentsOf: bytes[start..<offset])
-                switch byte {
-                case 0x22: output.append(contentsOf: "\\\"".utf8)
-                case 0x5C: output.append(contentsOf: "\\\\".utf8)
-                case 0x0A: output.append(contentsOf: "\\n".utf8)
-                case 0x0D: output.append(contentsOf: "\\r".utf8)
-                case 0x09: output.append(contentsOf: "\\t".utf8)
-                case 0x08: output.append(contentsOf: "\\b".utf8)
-                case 0x0C: output.append(contentsOf: "\\f".utf8)
-                default:
-                    let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                    output.append(contentsOf: "\\u00".utf8)
-                    output.append(hex[Int(byte >> 4)])
-                    output.append(hex[Int(byte & 0xF)])
+            var offset = 0
+            while offset < bytes.count {
+                let byte = bytes[offset]
+                if byte >= 0x80 {
+                    let length = Self.validSequenceLength(bytes, at: offset)
+                    if length > 0 {
+                        offset += length
+                    } else {
+                        output.append(contentsOf: bytes[start..<offset])
+                        output.append(contentsOf: [0xEF, 0xBF, 0xBD])
+                        offset += 1
+                        start = offset
+                    }
+                    continue
                 }
-                start = offset + 1
+                if byte < 0x20 || byte == 0x22 || byte == 0x5C {
+                    output.append(contentsOf: bytes[start..<offset])
+                    switch byte {
+                    case 0x22: output.append(contentsOf: "\\\"".utf8)
+                    case 0x5C: output.append(contentsOf: "\\\\".utf8)
+                    case 0x0A: output.append(contentsOf: "\\n".utf8)
+                    case 0x0D: output.append(contentsOf: "\\r".utf8)
+                    case 0x09: output.append(contentsOf: "\\t".utf8)
+                    case 0x08: output.append(contentsOf: "\\b".utf8)
+                    case 0x0C: output.append(contentsOf: "\\f".utf8)
+                    default:
+                        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                        output.append(contentsOf: "\\u00".utf8)
+                        output.append(hex[Int(byte >> 4)])
+                        output.append(hex[Int(byte & 0xF)])
+                    }
+                    start = offset + 1
+                }
+                offset += 1
             }
             output.append(contentsOf: bytes[start...])
             output.append(UInt8(ascii: "\""))
+        }
+
+        /// The length of the well-formed UTF-8 sequence starting at `offset`
+        /// (Unicode table 3-7: no overlong forms, surrogates or values past
+        /// U+10FFFF), or 0.
+        private static func validSequenceLength(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> Int {
+            let lead = bytes[offset]
+            let length: Int
+            var low: UInt8 = 0x80
+            var high: UInt8 = 0xBF
+            switch lead {
+            case 0xC2...0xDF: length = 2
+            case 0xE0: (length, low) = (3, 0xA0)
+            case 0xE1...0xEC, 0xEE...0xEF: length = 3
+            case 0xED: (length, high) = (3, 0x9F)
+            case 0xF0: (length, low) = (4, 0x90)
+            case 0xF1...0xF3: length = 4
+            case 0xF4: (length, high) = (4, 0x8F)
+            default: return 0
+            }
+            guard offset + length <= bytes.count else { return 0 }
+            let second = bytes[offset + 1]
+            guard second >= low, second <= high else { return 0 }
+            for index in (offset + 2)..<(offset + length) where bytes[index] & 0xC0 != 0x80 {
+                return 0
+            }
+            return length
         }
 
         func isForcedArray(at index: Int32) -> Bool {

@@ -1,0 +1,47 @@
+-- JSON bodies are UTF-8 text (RFC 8259 section 8.1) though Lua strings are
+-- bytes: what is not UTF-8 becomes U+FFFD, what is stays as it is.
+local microdot = require("microdot")
+local runner = require("runner")
+local describe, it, eq = runner.describe, runner.it, runner.eq
+
+local function encoded(value)
+  local app = microdot.Microdot()
+  app:get("/", function(req) return { v = value } end)
+  return microdot.test_client(app):get("/").text
+end
+
+describe("JSON strings", function()
+  it("keeps valid UTF-8 of every length", function()
+    eq(encoded("a\u{e9}\u{20ac}\u{1f600}\u{10ffff}"), '{"v":"a\u{e9}\u{20ac}\u{1f600}\u{10ffff}"}', "1 to 4 bytes")
+  end)
+
+  it("replaces each byte that is not UTF-8 with U+FFFD", function()
+    local cases = {
+      { "\xff", "\u{fffd}" },                  -- never a UTF-8 byte
+      { "a\x80b", "a\u{fffd}b" },              -- a lone continuation byte
+      { "\xc3", "\u{fffd}" },                  -- cut at the end
+      { "\xc3(", "\u{fffd}(" },                -- a lead byte without its continuation
+      { "\xc0\xaf", "\u{fffd}\u{fffd}" },      -- an overlong form of /
+      { "\xed\xa0\x80", "\u{fffd}\u{fffd}\u{fffd}" }, -- a surrogate
+      { "\xf4\x90\x80\x80", "\u{fffd}\u{fffd}\u{fffd}\u{fffd}" }, -- past U+10FFFF
+      { "\xe2\x82", "\u{fffd}\u{fffd}" },      -- a 3-byte sequence cut short
+    }
+    for _, case in ipairs(cases) do
+      eq(encoded(case[1]), '{"v":"' .. case[2] .. '"}', ("%q"):format(case[1]))
+    end
+  end)
+
+  it("a query value that is not UTF-8 goes out as valid JSON", function()
+    local app = microdot.Microdot()
+    app:get("/", function(req) return req.args:getlist("a") end)
+    local res = microdot.test_client(app):get("/?a=%ff&a=ok")
+    eq(res.text, '["\u{fffd}","ok"]', "body")
+    eq(res.json, { "\u{fffd}", "ok" }, "decodes")
+  end)
+
+  it("escapes quotes, backslashes and control characters next to UTF-8", function()
+    eq(encoded('\u{e9}"\\\n\1'), '{"v":"\u{e9}\\"\\\\\\n\\u0001"}', "escapes")
+  end)
+end)
+
+runner.run()
