@@ -3,6 +3,7 @@
 local type, next, pairs, ipairs, tonumber, rawget, rawset, setmetatable =
   type, next, pairs, ipairs, tonumber, rawget, rawset, setmetatable
 local find, sub, byte = string.find, string.sub, string.byte
+local json_array_mt = require("microdot.core").json_array_mt
 
 local M = {}
 
@@ -238,7 +239,8 @@ end
 ---@return any[]
 function MultiDict:getlist(key, convert)
   local list = multidict_lists[self][key]
-  local out = {}
+  -- A list, as in Microdot: JSON `[]` even when empty.
+  local out = setmetatable({}, json_array_mt)
   if list == nil then return out end
   for _, value in ipairs(list) do
     if convert ~= nil then
