@@ -19,6 +19,9 @@ Session(app, { secret_key = os.getenv("SECRET_KEY") or "change-me: a demo key on
 -- Every POST (the login and logout forms) must come from this site: a
 -- browser says where a form was sent from (Sec-Fetch-Site, Origin), and a
 -- form another site posts here answers 403 before any handler runs.
+-- Browsers send Sec-Fetch-Site only to HTTPS sites and localhost: served
+-- over plain HTTP under another name, pass CSRF a CORS object listing the
+-- site's own origin (README, CSRF protection).
 CSRF(app)
 
 -- A real app keeps password hashes in a database; this demo keeps users here.
