@@ -3,8 +3,9 @@ import XCTest
 @testable import MicrodotLua
 
 /// examples/login: its test_app.lua (the in-process test client), and the
-/// browser's flow over a real socket: form, login, session kept across
-/// pages, remember-me, logout.
+/// browser's flow over a real socket: templated form, login, session kept
+/// across pages, remember-me, logout, and CSRF refusing forms posted from
+/// another site (Tests/oracle/test_login_browser.py drives a real browser).
 final class LoginExampleTests: XCTestCase {
     func testTheLoginExampleSpec() throws {
         let log = LogCapture()
@@ -39,7 +40,13 @@ final class LoginExampleTests: XCTestCase {
         let server = try TestServer(script: TestPaths.example("login/app.lua"))
         let client = try server.client()
         var jar = Jar()
-        let form = ["Content-Type": "application/x-www-form-urlencoded"]
+        // What a browser sends with the app's own forms, and with a form
+        // another site's page posts here (microdot.csrf reads both headers).
+        let form = [
+            "Content-Type": "application/x-www-form-urlencoded", "Sec-Fetch-Site": "same-origin",
+            "Origin": "http://127.0.0.1:\(server.port)",
+        ]
+        let forged = form.merging(["Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"]) { $1 }
 
         let first = try client.request("/")
         XCTAssertEqual(first.status, 302)
@@ -47,7 +54,14 @@ final class LoginExampleTests: XCTestCase {
         let page = try client.request("/login?next=/")
         XCTAssertEqual(page.status, 200)
         XCTAssertEqual(page.header("Content-Type"), "text/html; charset=UTF-8")
-        XCTAssertTrue(page.text.contains("<form method=\"post\""), page.text)
+        XCTAssertTrue(page.text.contains("<form method=\"post\" action=\"/login?next=%2F\">"), page.text)
+
+        let forgedLogin = try client.request(
+            "/login?next=/", method: "POST", headers: forged, body: Array("username=ada&password=lovelace".utf8))
+        XCTAssertEqual(forgedLogin.status, 403)
+        XCTAssertEqual(forgedLogin.header("Content-Type"), "text/html; charset=UTF-8")
+        XCTAssertTrue(forgedLogin.text.contains("<h1>Forbidden</h1>"), forgedLogin.text)
+        XCTAssertTrue(forgedLogin.headers("Set-Cookie").isEmpty)
 
         let refused = try client.request(
             "/login?next=/", method: "POST", headers: form, body: Array("username=ada&password=x".utf8))
@@ -75,6 +89,15 @@ final class LoginExampleTests: XCTestCase {
         }
         XCTAssertEqual(try client.request("/account", headers: jar.header).status, 200)
 
+        // A logout form another site posts with the user's cookies: refused,
+        // the session untouched.
+        let forgedLogout = try client.request("/logout", method: "POST", headers: forged.merging(jar.header) { $1 })
+        XCTAssertEqual(forgedLogout.status, 403)
+        XCTAssertTrue(forgedLogout.headers("Set-Cookie").isEmpty)
+        let stillIn = try client.request("/", headers: jar.header)
+        XCTAssertTrue(stillIn.text.contains("Visits in this session: 3"), stillIn.text)
+        jar.update(from: stillIn)
+
         // The browser is closed: the session cookie goes, the remember cookie stays.
         jar.cookies["session"] = nil
         let restored = try client.request("/", headers: jar.header)
@@ -85,14 +108,15 @@ final class LoginExampleTests: XCTestCase {
         XCTAssertEqual(notFresh.status, 302)
         XCTAssertEqual(notFresh.header("Location"), "/login?next=/account")
 
-        let out = try client.request("/logout", method: "POST", headers: jar.header)
+        let out = try client.request("/logout", method: "POST", headers: form.merging(jar.header) { $1 })
         XCTAssertEqual(out.status, 302)
         jar.update(from: out)
         XCTAssertNil(jar.cookies["_remember"])
         XCTAssertEqual(try client.request("/", headers: jar.header).status, 302)
 
         // A forged session cookie is an empty session, not an error.
-        let forged = try client.request("/", headers: ["Cookie": "session=eyJhbGciOiJub25lIn0.eyJfdXNlcl9pZCI6MX0."])
-        XCTAssertEqual(forged.status, 302)
+        let forgedCookie = try client.request(
+            "/", headers: ["Cookie": "session=eyJhbGciOiJub25lIn0.eyJfdXNlcl9pZCI6MX0."])
+        XCTAssertEqual(forgedCookie.status, 302)
     }
 }

@@ -134,6 +134,10 @@ local zero_token = auth.TokenAuth()
 zero_token:authenticate(function(req, value) return 0 end) -- falsy in Python, true in Lua
 app:get("/token/zero", zero_token(function(req) return "user " .. req.g.current_user end))
 
+local empty_basic = auth.BasicAuth()
+empty_basic:authenticate(function(req, username, password) return "" end) -- falsy in Python, true in Lua
+app:get("/basic/empty", empty_basic(function(req) return "user [" .. req.g.current_user .. "]" end))
+
 app:get("/token/optional", token:optional(function(req)
   return "token " .. (req.g.current_user or "none")
 end))
@@ -151,6 +155,10 @@ end)
 app:get("/", login(function(req) return req.g.current_user.name end))
 
 app:get("/fresh", login:fresh(function(req) return "fresh " .. req.g.current_user.name end))
+
+local zero_login = Login()
+zero_login:user_loader(function(user_id) return 0 end) -- falsy in Python, true in Lua
+app:get("/zero", zero_login(function(req) return "user " .. tostring(req.g.current_user) end))
 
 app:post("/login", function(req)
   local remember = req.args.remember

@@ -221,6 +221,20 @@ async def token_zero(req):
     return 'user ' + str(req.g.current_user)
 
 
+empty_basic = BasicAuth()
+
+
+@empty_basic.authenticate
+async def empty_user(req, username, password):
+    return ''  # a user of '': falsy in Python, true in Lua
+
+
+@app.get('/basic/empty')
+@empty_basic
+async def basic_empty(req):
+    return 'user [' + req.g.current_user + ']'
+
+
 @app.get('/token/optional')
 @token.optional
 async def token_optional(req):
@@ -255,6 +269,20 @@ async def index(req):
 @login.fresh
 async def fresh(req):
     return 'fresh ' + req.g.current_user.name
+
+
+zero_login = Login()
+
+
+@zero_login.user_loader
+async def load_zero(user_id):
+    return 0  # a user of 0: falsy in Python, true in Lua
+
+
+@app.get('/zero')
+@zero_login
+async def zero(req):
+    return 'user ' + str(req.g.current_user)
 
 
 @app.post('/login')

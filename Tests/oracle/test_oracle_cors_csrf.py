@@ -37,6 +37,7 @@ REQUESTS = [
                             'Access-Control-Request-Headers': 'X-Nothing'}),
     ('OPTIONS', '/submit', {'Origin': 'https://evil.com', 'Access-Control-Request-Method': 'POST'}),
     ('OPTIONS', '/submit', {}),
+    ('OPTIONS', '/submit', {'Origin': A}),  # test_cors_preflight: an Origin, nothing requested
     ('OPTIONS', '/nowhere', PREFLIGHT),
     ('POST', '/submit', {}),
     ('POST', '/submit', {'Sec-Fetch-Site': 'same-origin'}),

@@ -337,6 +337,22 @@ def test_truthiness_is_luas(servers):
     lua, py = both(servers, 'GET', '/token/zero', {'Authorization': 'Bearer any'})
     assert py[0] == 401 and py[2] == b'401 error'  # 0 is no user in Python
     assert lua[0] == 200 and lua[2] == b'user 0'  # deliberate difference: 0 is a value in Lua
+    lua, py = both(servers, 'GET', '/basic/empty', basic('susan:hello'))
+    assert py[0] == 401 and py[1]['www-authenticate'] == ['Basic realm="Please login", charset="UTF-8"']
+    assert lua[0] == 200 and lua[2] == b'user []'  # "" is a value in Lua
+
+
+def test_login_truthiness_is_luas(servers):
+    """A user loader returning 0: no user for Microdot (a redirect to the
+    login page), a user here."""
+    lua_port, py_port = servers
+    for port in (lua_port, py_port):
+        jar = login_flow_cookies(fetch(port, 'POST', '/login?user=1'), {})
+        answer = fetch(port, 'GET', '/zero', cookie_header(jar))
+        if port == py_port:
+            assert answer[0] == 302 and answer[1]['location'] == ['/login?next=/zero']
+        else:
+            assert answer[0] == 200 and answer[2] == b'user 0'
 
 
 # Login

@@ -1,7 +1,8 @@
 -- A login with a form, a session cookie and "remember me" (microdot.session
--- and microdot.login), and an admin page behind HTTP Basic auth
--- (microdot.auth).
---   microdot-lua examples/login/app.lua     then open http://localhost:5000/
+-- and microdot.login), pages from templates (microdot.template, escaped by
+-- default), forms protected from cross-site posts (microdot.csrf), and an
+-- admin API behind HTTP Basic auth (microdot.auth).
+--   microdot-lua examples/login/app.lua     then open http://127.0.0.1:5000/
 --   (users: ada / lovelace, alan / turing; admin: admin / secret)
 -- Set SECRET_KEY in the environment for anything but a demo: the session
 -- cookie is signed with it.
@@ -10,9 +11,18 @@ local Session = require("microdot.session").Session
 local with_session = require("microdot.session").with_session
 local Login = require("microdot.login").Login
 local BasicAuth = require("microdot.auth").BasicAuth
+local CSRF = require("microdot.csrf").CSRF
+local Template = require("microdot.template").Template
 
 local app = microdot.Microdot()
 Session(app, { secret_key = os.getenv("SECRET_KEY") or "change-me: a demo key only" })
+-- Every POST (the login and logout forms) must come from this site: a
+-- browser says where a form was sent from (Sec-Fetch-Site, Origin), and a
+-- form another site posts here answers 403 before any handler runs.
+-- Browsers send Sec-Fetch-Site only to HTTPS sites and localhost: served
+-- over plain HTTP under another name, pass CSRF a CORS object listing the
+-- site's own origin (README, CSRF protection).
+CSRF(app)
 
 -- A real app keeps password hashes in a database; this demo keeps users here.
 local users = {
@@ -28,41 +38,31 @@ end
 local login = Login() -- unauthenticated visitors go to /login?next=<url>
 login:user_loader(function(user_id) return users[user_id] end)
 
-local function escape(s)
-  return (tostring(s):gsub("[&<>\"']", {
-    ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&#39;",
-  }))
-end
-
 local HTML = { ["Content-Type"] = "text/html; charset=UTF-8" }
 
-local function page(title, body)
-  return ("<!doctype html><html><head><meta charset=\"utf-8\"><title>%s</title></head>"
-    .. "<body><h1>%s</h1>%s</body></html>"):format(escape(title), escape(title), body)
+-- A page from templates/<name>; <%= %> in them escapes what it writes.
+local function page(name, vars, status)
+  return Template(name):render(vars), status or 200, HTML
 end
 
-local function login_form(req, message)
-  local action = "/login"
-  if req.args.next then action = action .. "?next=" .. microdot.urlencode(req.args.next) end
-  return page("Log in", (message and ("<p class=\"error\">" .. escape(message) .. "</p>") or "")
-    .. "<form method=\"post\" action=\"" .. escape(action) .. "\">"
-    .. "<label>User <input name=\"username\" autocomplete=\"username\"></label> "
-    .. "<label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\"></label> "
-    .. "<label><input name=\"remember\" type=\"checkbox\"> Remember me</label> "
-    .. "<button>Log in</button></form>")
+local function login_page(req, vars, status)
+  vars.action = "/login"
+  if req.args.next then vars.action = vars.action .. "?next=" .. microdot.urlencode(req.args.next) end
+  return page("login.html", vars, status)
 end
 
 app:get("/login", function(req)
-  return login_form(req), HTML
+  return login_page(req, {})
 end)
 
 app:post("/login", function(req)
-  local user = find_user(req.form.username)
-  if user == nil or user.password ~= req.form.password then
-    return login_form(req, "Wrong user name or password."), 401, HTML
+  local form = req.form or {} -- nil when the body is not a form
+  local user = find_user(form.username)
+  if user == nil or user.password ~= form.password then
+    return login_page(req, { message = "Wrong user name or password.", username = form.username }, 401)
   end
   -- Back to the page that asked for the login (`next`), or "/".
-  return login:login_user(req, user, { remember = req.form.remember == "on" })
+  return login:login_user(req, user, { remember = form.remember == "on" })
 end)
 
 app:post("/logout", function(req)
@@ -74,16 +74,19 @@ end)
 app:get("/", login(with_session(function(req, session)
   session.visits = (session.visits or 0) + 1
   session:save()
-  return page("Hello, " .. req.g.current_user.name,
-    "<p>Visits in this session: " .. session.visits .. "</p>"
-    .. "<p><a href=\"/account\">Account</a></p>"
-    .. "<form method=\"post\" action=\"/logout\"><button>Log out</button></form>"), HTML
+  return page("home.html", { user = req.g.current_user, visits = session.visits })
 end)))
 
 -- Changing the account needs a fresh login, not one restored by "remember me".
 app:get("/account", login:fresh(function(req)
-  return page("Account of " .. req.g.current_user.username, "<p><a href=\"/\">Home</a></p>"), HTML
+  return page("account.html", { user = req.g.current_user })
 end))
+
+-- What CSRF's abort(403) shows a person whose browser posted a form from
+-- another site.
+app:errorhandler(403, function(req)
+  return page("forbidden.html", {}, 403)
+end)
 
 -- HTTP Basic auth, for tools rather than people.
 local admin = BasicAuth({ realm = "Admin" })
