@@ -111,6 +111,27 @@ final class ConnectionRobustnessTests: XCTestCase {
         XCTAssertTrue(try client.isClosed(), "nothing answered after the close")
     }
 
+    /// Bytes the parser refuses behind a response that closes: an HTTP/1.0
+    /// request (nothing may follow it), or a `Connection: close` response
+    /// followed by what is not a request. The parser's error comes when the
+    /// lingering read starts; the connection must linger all the same.
+    func testAClosingResponseSurvivesUnparsableBytesBehindIt() throws {
+        let server = try server()
+        let more = [UInt8](repeating: 70, count: 4_000_000)
+        let heads = [
+            "GET /ok HTTP/1.0\r\n\r\n",
+            "GET /ok HTTP/1.0\r\n\r\nPOST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: \(more.count)\r\n\r\n",
+            "GET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        ]
+        for head in heads {
+            let client = try server.client()
+            try client.send(Array(head.utf8) + more)
+            let response = try client.readResponse()
+            XCTAssertEqual(response.text, "ok", head)
+            XCTAssertTrue(try client.isClosed(), head)
+        }
+    }
+
     /// Lingering ends when the client pauses for `lingeringTimeout`, and
     /// after `lingeringTime` however steadily it sends.
     func testLingeringIsBoundedInTime() throws {

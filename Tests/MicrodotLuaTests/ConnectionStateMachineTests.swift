@@ -313,6 +313,14 @@ final class ConnectionStateMachineTests: XCTestCase {
         XCTAssertEqual(lifecycle.requestFinished(keepAlive: true, isDraining: false, hasMore: false), .close)
     }
 
+    func testAParserErrorWhileLingeringChangesNothing() {
+        var lifecycle = ConnectionLifecycle()
+        XCTAssertEqual(lifecycle.requestFinished(keepAlive: false, isDraining: false, hasMore: false), .close)
+        XCTAssertTrue(lifecycle.outputFlushed(isDraining: false, lingers: true))
+        XCTAssertEqual(lifecycle.requestUnreadable(.badRequest, isIdle: true), .none)
+        XCTAssertTrue(lifecycle.isLingering, "still reading and dropping")
+    }
+
     func testAStalledRequestIsATimeoutAndAnUnusedConnectionClosesQuietly() {
         var stalled = ConnectionLifecycle()
         XCTAssertEqual(stalled.readTimedOut(.body, isIdle: true), .rejectAndClose(.requestTimeout))

@@ -73,7 +73,11 @@ struct ConnectionLifecycle {
     /// The request being received cannot be read whole (malformed, too long,
     /// too slow): answered at once when nothing is in flight, and the
     /// connection ends either way.
+    /// While lingering, what the client sends is dropped unparsed: a parser
+    /// error about bytes it had taken before (the parser reads its buffer
+    /// when the lingering read is asked for) changes nothing.
     mutating func requestUnreadable(_ error: ServerErrorResponse, isIdle: Bool) -> Action {
+        guard state != .lingering else { return .none }
         let answerNow = state == .open && isIdle
         state = .closing
         return answerNow ? .rejectAndClose(error) : .closeAfterRunning
