@@ -149,6 +149,8 @@ final class ConcurrencyTests: XCTestCase {
         let took = Date().timeIntervalSince(start)
         XCTAssertGreaterThanOrEqual(took, 0.4, "the stream had its grace period")
         XCTAssertLessThan(took, 5, "and no more")
+        XCTAssertTrue(server.log.text.contains("shutting down: requests in progress have 0.5 s"), server.log.text)
+        XCTAssertTrue(server.log.text.contains("shutdown: 0.5 s passed; closing the connections"), server.log.text)
     }
 
     func testAppShutdownFromLua() throws {

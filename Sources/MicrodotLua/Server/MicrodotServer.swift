@@ -187,7 +187,11 @@ public final class MicrodotServer: @unchecked Sendable {
             let drained = loops.map { loop in loop.eventLoop.flatSubmit { loop.drain() } }
             let all = EventLoopFuture.andAllComplete(drained, on: group.next())
             let grace = configuration.shutdownTimeout ?? Configuration.defaultShutdownTimeout
+            logger.info("shutting down: requests in progress have \(grace) s to finish (--shutdown-timeout)")
+            let logger = self.logger
             let deadline = group.next().scheduleTask(in: .nanoseconds(Int64(max(0, grace) * 1e9))) {
+                logger.warning(
+                    "shutdown: \(grace) s passed; closing the connections still busy (long streams such as SSE)")
                 for loop in loops { loop.eventLoop.execute { loop.closeAll() } }
             }
             all.whenComplete { _ in deadline.cancel() }
