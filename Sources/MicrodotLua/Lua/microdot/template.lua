@@ -180,7 +180,9 @@ local function locate(name)
   local folder = core.realpath(resolve_path(template_dir))
   local file, kind = core.realpath(resolve_path(shown))
   if folder == nil or file == nil or kind ~= "file" then return nil, missing end
-  if folder ~= "/" and sub(file, 1, #folder + 1) ~= folder .. "/" then return nil, missing end
+  if folder ~= "/" and sub(file, 1, #folder + 1) ~= folder .. "/" then
+    return nil, "template outside the template folder " .. template_dir .. ": " .. name
+  end
   return file, shown
 end
 
