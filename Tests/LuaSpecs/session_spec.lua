@@ -260,6 +260,71 @@ describe("Session", function()
   end)
 end)
 
+describe("Session data never shadows a method", function()
+  -- What Python Microdot sharing the secret may write: dict keys named like
+  -- the session's methods, and like Lua's metamethods.
+  local NAMES = { "save", "delete", "get", "__index", "__newindex", "__pairs", "__metatable", "__call" }
+  local app = microdot.Microdot()
+  session.Session(app, { secret_key = SECRET })
+  app:get("/resave", session.with_session(function(req, s)
+    local methods = type(s.save) .. type(s.delete) .. type(s.get)
+    s.touched = true
+    s:save()
+    local keys = {}
+    for k in pairs(s) do keys[#keys + 1] = k end
+    table.sort(keys)
+    return { methods = methods, keys = keys, save = s:get("save"), get = s:get("get"),
+      index = s:get("__index"), visits = s:get("visits"), missing = s:get("missing", "default") }
+  end))
+  app:get("/assign", session.with_session(function(req, s)
+    s.save = "stored"            -- data under "save": the method stays
+    s.get = { nested = true }
+    s.delete = nil               -- no data under "delete": nothing happens
+    s.plain = 1
+    s:save()
+    local before = s:get("save")
+    s.save = nil                 -- removes the data, not the method
+    s:save()
+    return { before = before, after = s:get("save", "gone"), method = type(s.save) }
+  end))
+  local client = microdot.test_client(app)
+
+  local function payload_with_names()
+    local parts = {}
+    for i, name in ipairs(NAMES) do parts[i] = json.encode(name) .. ":" .. json.encode(name .. "-value") end
+    return "{" .. table.concat(parts, ",") .. ',"visits":3}'
+  end
+
+  it("reads, iterates and re-encodes a cookie with keys named like methods", function()
+    local token = forge('{"alg":"HS256","typ":"JWT"}', payload_with_names())
+    local res = client:get("/resave", { headers = { Cookie = "session=" .. token } })
+    eq(res.status_code, 200, res.text)
+    local body = res.json
+    eq(body.methods, "functionfunctionfunction")
+    eq(body.save, "save-value")
+    eq(body.get, "get-value")
+    eq(body.index, "__index-value")
+    eq(body.visits, 3)
+    eq(body.missing, "default")
+    local expected_keys = { "touched", "visits" }
+    for _, name in ipairs(NAMES) do expected_keys[#expected_keys + 1] = name end
+    table.sort(expected_keys)
+    eq(body.keys, expected_keys, "pairs gives every key")
+    local saved = session.jwt_decode(res.headers["Set-Cookie"]:match("^session=([^;]+)"), SECRET)
+    local expected = json.decode(payload_with_names())
+    expected.touched = true
+    eq(saved, expected, "the cookie holds every key, exactly")
+  end)
+  it("stores assignments to a method's name as data", function()
+    local res = microdot.test_client(app):get("/assign")
+    eq(res.json, { before = "stored", after = "gone", method = "function" })
+    local cookies = res.headers["Set-Cookie"]
+    eq(session.jwt_decode(cookies[1]:match("^session=([^;]+)"), SECRET),
+      { save = "stored", get = { nested = true }, plain = 1 })
+    eq(session.jwt_decode(cookies[2]:match("^session=([^;]+)"), SECRET), { get = { nested = true }, plain = 1 })
+  end)
+end)
+
 describe("BasicAuth", function()
   local basic = auth.BasicAuth()
   local function creds(header)

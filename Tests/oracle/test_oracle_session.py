@@ -125,6 +125,35 @@ def test_session_keys_1_to_n_are_an_object(servers):
     assert decode(cookie_value(saved, 'session')) == {'1': 'a', '2': 'b'}
 
 
+# Keys a Python dict holds like any other, named like the Lua session's
+# methods and like Lua metamethods.
+METHOD_NAMES = {'save': 'a', 'delete': 'b', 'get': 'c', '__index': 'd', '__newindex': 'e',
+                '__pairs': 'f', '__metatable': 'g', 'visits': 3}
+
+
+def test_session_keys_named_like_methods_cross_both_ways(servers):
+    lua_port, py_port = servers
+    for maker in (py_port, lua_port):
+        saved = fetch(maker, 'POST', '/session', {'Content-Type': 'application/json'},
+                      json.dumps(METHOD_NAMES).encode())
+        assert saved[0] == 200 and saved[2] == b'saved', maker
+        token = cookie_value(saved, 'session')
+        assert decode(token) == METHOD_NAMES
+        lua, py = both(servers, 'GET', '/session', {'Cookie': 'session=' + token})
+        assert_same(lua, py, json_body=True)
+        assert json.loads(lua[2]) == METHOD_NAMES
+        # Saving a session read from such a cookie works, and keeps every key.
+        lua, py = both(servers, 'GET', '/session/resave', {'Cookie': 'session=' + token})
+        assert_same(lua, py)
+        assert lua[2] == b'resaved function function function'
+        assert decode(cookie_value(lua, 'session')) == decode(cookie_value(py, 'session')) == \
+            dict(METHOD_NAMES, touched=True)
+        for key in list(METHOD_NAMES) + ['missing']:
+            lua, py = both(servers, 'GET', '/session/get?key=' + key, {'Cookie': 'session=' + token})
+            assert lua[0] == py[0] == 200
+            assert json.loads(lua[2]) == json.loads(py[2]) == {'value': METHOD_NAMES.get(key)}, key
+
+
 def bad_tokens():
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', 'The HMAC key is')
