@@ -29,6 +29,37 @@ function M.wrapped(wrapper)
   return wrapped_by[wrapper]
 end
 
+--- The app's own function behind a route handler: through the wrappers
+--- that recorded what they wrap (any depth, up to 100) and a callable
+--- table's `__call`. For error messages naming the handler's file:line.
+---@param f any
+---@return any
+function M.innermost(f)
+  for _ = 1, 100 do
+    local inner = wrapped_by[f]
+    if inner == nil and type(f) == "table" then
+      local mt = getmetatable(f)
+      if type(mt) == "table" and mt.__call ~= nil and mt.__call ~= f then inner = mt.__call end
+    end
+    if inner == nil then return f end
+    f = inner
+  end
+  return f
+end
+
+--- Where the script called the framework from: "file:line" of the first
+--- frame outside the framework's modules (`microdot/...`), or nil.
+---@return string?
+function M.script_location()
+  for level = 2, 24 do
+    local info = debug.getinfo(level, "Sl")
+    if info == nil then return nil end
+    if info.currentline > 0 and not info.short_src:find("^microdot/") then
+      return info.short_src .. ":" .. info.currentline
+    end
+  end
+end
+
 --- Whether `f`, or a function it wraps (at any depth), is a key of `set`.
 ---@param f any
 ---@param set table
