@@ -300,6 +300,33 @@ final class ErrorMessagesTests: AppTestCase {
         }
     }
 
+    func testCORSWithAnyOriginAndCredentialsWarnsAtStartup() async throws {
+        let lua = """
+            local microdot = require("microdot")
+            local CORS = require("microdot.cors").CORS
+            local app = microdot.Microdot()
+            CORS(app, {allowed_origins = "*", allow_credentials = true})
+            CORS(nil, {allowed_origins = "*"})
+            CORS(nil, {allowed_origins = {"https://a.com"}, allow_credentials = true})
+            app:get("/", function(req) return "ok" end)
+            return app
+            """
+        try await withApp(lua) { client in
+            let response = try await client.get("/", headers: ["Origin": "null"])
+            XCTAssertEqual(response.header("Access-Control-Allow-Origin"), "null", "Microdot's behaviour is kept")
+            XCTAssertEqual(response.header("Access-Control-Allow-Credentials"), "true")
+            let log = client.log.text
+            let warnings = log.components(separatedBy: "\n").filter { $0.contains("warning: CORS:") }
+            XCTAssertEqual(warnings.count, 1, log)
+            XCTAssertTrue(
+                warnings.first?.contains(
+                    #"warning: CORS: allowed_origins = "*" with allow_credentials = true echoes every Origin"#)
+                    ?? false,
+                log)
+            XCTAssertTrue(warnings.first?.contains("lua=app.lua:4") ?? false, log)
+        }
+    }
+
     // MARK: microdot.log
 
     func testMicrodotLogGoesToTheLoggerWithWorkerRequestAndLine() async throws {
