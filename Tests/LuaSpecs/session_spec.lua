@@ -343,6 +343,24 @@ describe("BasicAuth", function()
   end)
 end)
 
+describe("BasicAuth's challenge", function()
+  it("writes realm and charset as quoted-strings (RFC 9110 section 5.6.4)", function()
+    local _, status, headers = auth.BasicAuth({ realm = 'say "hi" \\o/' }):authentication_error({})
+    eq(status, 401)
+    eq(headers["WWW-Authenticate"], 'Basic realm="say \\"hi\\" \\\\o/", charset="UTF-8"')
+    eq(select(3, auth.BasicAuth():authentication_error({}))["WWW-Authenticate"],
+      'Basic realm="Please login", charset="UTF-8"')
+  end)
+  it("wants a scheme that is a token, at the call", function()
+    for _, scheme in ipairs({ "Two words", "", "a,b", 'q"' }) do
+      local ok, err = pcall(function() auth.BasicAuth({ scheme = scheme }) end)
+      eq(ok, false, scheme)
+      eq(err:find("session_spec%.lua:%d+: BasicAuth: scheme must be a token") ~= nil, true, err)
+    end
+    eq(auth.BasicAuth({ scheme = "X-Custom.1" }).scheme, "X-Custom.1")
+  end)
+end)
+
 describe("auth and login wrappers", function()
   local app = microdot.Microdot()
   session.Session(app, { secret_key = SECRET })
@@ -405,6 +423,40 @@ end)
 describe("login urlencode", function()
   it("encodes in the spec's order", function()
     eq(login_module.urlencode("/a b?c=d&e#f+g%h"), "/a+b%3Fc%3Dd%26e%23f%2Bg%25h")
+  end)
+  it("writes Locations that are URI-references (RFC 9110 section 10.2.2)", function()
+    local app = microdot.Microdot()
+    session.Session(app, { secret_key = SECRET })
+    local login = login_module.Login()
+    login:user_loader(function(id) return { id = id } end)
+    app:post("/in", function(req) return login:login_user(req, { id = 1 }) end)
+    app:get("/p", login(function() return "x" end))
+    local cases = {
+      { "/ok%20path", "/ok%20path" },           -- next arrives decoded: "/ok path"
+      { "/a%2520b", "/a%20b" },                  -- "/a%20b": an escape kept as it is
+      { "/caf%C3%A9", "/caf%C3%A9" },
+      { "/q%3Fx%3D%22%3C%3E%7B%7D", "/q?x=%22%3C%3E%7B%7D" },
+      { "/100%25", "/100%25" },                  -- "/100%": a bare % encoded
+      { "/f%23a%23b", "/f#a%23b" },              -- one fragment
+      { "/s%5Bx%5D", "/s%5Bx%5D" },              -- brackets outside an authority
+      { "/plus+sign", "/plus%20sign" },         -- a query's + is a space
+    }
+    for _, case in ipairs(cases) do
+      local res = microdot.test_client(app):post("/in?next=" .. case[1])
+      eq(res.headers["Location"], case[2], case[1])
+    end
+    local res = microdot.test_client(app):get('/p?q=<x>"')
+    eq(res.status_code, 302)
+    eq(res.headers["Location"], "/login?next=/p%3Fq%3D%3Cx%3E%22")
+  end)
+  it("helpers.uri_reference keeps [ ] in an authority only", function()
+    local uri_reference = require("microdot.helpers").uri_reference
+    eq(uri_reference("http://[::1]:8080/a[b]?c d#e#f"), "http://[::1]:8080/a%5Bb%5D?c%20d#e%23f")
+    eq(uri_reference("//[::1]/x"), "//[::1]/x")
+    eq(uri_reference("/é\t\0"), "/%C3%A9%09%00")
+    eq(uri_reference("/a-z_A.Z~0:9@!$&'()*+,;=/?"), "/a-z_A.Z~0:9@!$&'()*+,;=/?")
+    eq(uri_reference("%"), "%25")
+    eq(uri_reference("%4"), "%254")
   end)
   it("needs a Session", function()
     local app = microdot.Microdot()

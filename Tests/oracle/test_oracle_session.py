@@ -416,9 +416,9 @@ def test_login_flow(servers):
 
 
 def test_login_redirects(servers):
-    for query, location in [('', '/'), ('?next=http://example.com', '/'), ('?next=/a%20b', '/a b'),
+    for query, location in [('', '/'), ('?next=http://example.com', '/'), ('?next=/a%2520b', '/a%20b'),
                             ('?to=/welcome', '/welcome'), ('?to=/welcome&next=/x', '/x'),
-                            ('?next=relative', '/')]:
+                            ('?next=relative', '/'), ('?next=/caf%25C3%25A9', '/caf%C3%A9')]:
         lua, py = both(servers, 'POST', '/login' + query)
         assert_same(lua, py)
         assert lua[1]['location'] == [location]
@@ -429,6 +429,22 @@ def test_login_open_redirect_fix_differs(servers):
         lua, py = both(servers, 'POST', '/login?next=' + quote(next_url, safe=''))
         assert py[1]['location'] == [next_url]  # Microdot sends the browser off-site
         assert lua[1]['location'] == ['/']  # deliberate difference
+
+
+def test_login_location_is_a_uri_reference_differs(servers):
+    """`next` arrives decoded; Microdot writes it back raw (a space, a quote,
+    UTF-8 bytes in Location), microdot-lua percent-encodes what a
+    URI-reference cannot hold (RFC 9110 section 10.2.2), keeping escapes."""
+    for query, raw, encoded in [
+        ('?next=/ok%20path', '/ok path', '/ok%20path'),
+        ('?next=/q%22%3C%3E%7B%7D%5E%60', '/q"<>{}^`', '/q%22%3C%3E%7B%7D%5E%60'),
+        ('?next=/t%09ab', None, '/'),  # a control character: refused in both (Microdot: off to /)
+    ]:
+        lua, py = both(servers, 'POST', '/login' + query)
+        assert lua[0] == 302, query
+        assert lua[1]['location'] == [encoded], query
+        if raw is not None:
+            assert py[1]['location'] == [raw], query  # deliberate difference
 
 
 def test_login_plus_in_the_url_differs(servers):

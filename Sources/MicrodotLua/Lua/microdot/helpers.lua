@@ -1,9 +1,10 @@
 -- What the extensions share: remembering what a wrapper wraps (Python's
 -- functools.wraps and __wrapped__, which Microdot's helpers.wraps copies),
--- checking an options table against the names and types it may hold, and
--- marking names for the Vary header.
+-- checking an options table against the names and types it may hold,
+-- marking names for the Vary header, and making URI references header-safe.
 local type, pairs, tostring, error, getmetatable, setmetatable =
   type, pairs, tostring, error, getmetatable, setmetatable
+local byte, sub, find, format, concat = string.byte, string.sub, string.find, string.format, table.concat
 
 local M = {}
 
@@ -148,6 +149,52 @@ function M.vary(req, name)
     g._vary = marked
   end
   marked[name] = true
+end
+
+-- Bytes a URI-reference holds as they are (RFC 3986 sections 2.2, 2.3):
+-- unreserved, gen-delims but "#", "[" and "]" (handled apart), sub-delims.
+local URI_BYTES = {}
+for c in ("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?@!$&'()*+,;="):gmatch(".") do
+  URI_BYTES[byte(c)] = true
+end
+
+local function escape_byte(b)
+  return format("%%%02X", b)
+end
+
+--- `s` as a valid URI-reference (RFC 3986 section 4.1), for a `Location`
+--- header (RFC 9110 section 10.2.2): bytes a URI cannot hold (space,
+--- controls, `"<>\^`{|}`, non-ASCII) are percent-encoded as UTF-8 bytes,
+--- `%XX` sequences are kept, a `%` starting none becomes `%25`, a `#` after
+--- the first becomes `%23`, and `[` `]` are kept only in an authority
+--- (`//host`, where an IPv6 literal needs them).
+---@param s string
+---@return string
+function M.uri_reference(s)
+  if not find(s, "[^%w%-%._~:/%?@!%$&'%(%)%*%+,;=]") then return s end
+  local _, authority = find(s, "^%a[%w+.-]*://")
+  if authority == nil and sub(s, 1, 2) == "//" then authority = 2 end
+  local authority_end = 0
+  if authority ~= nil then authority_end = (find(s, "[/%?#]", authority + 1) or #s + 1) - 1 end
+  local out, hash_seen = {}, false
+  for i = 1, #s do
+    local b = byte(s, i)
+    local piece
+    if URI_BYTES[b] then
+      piece = sub(s, i, i)
+    elseif b == 37 then -- %
+      piece = find(s, "^%%%x%x", i) and "%" or "%25"
+    elseif b == 35 then -- #
+      piece = hash_seen and "%23" or "#"
+      hash_seen = true
+    elseif (b == 91 or b == 93) and i <= authority_end then -- [ ]
+      piece = sub(s, i, i)
+    else
+      piece = escape_byte(b)
+    end
+    out[i] = piece
+  end
+  return concat(out)
 end
 
 return M
