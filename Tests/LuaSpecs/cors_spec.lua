@@ -81,7 +81,7 @@ describe("CORS", function()
     eq(res.headers["Vary"], "Origin")
     res = client:get("/")
     eq(res.headers["Access-Control-Allow-Origin"], "*")
-    eq(res.headers["Vary"], nil)
+    eq(res.headers["Vary"], "Origin", "the answer depends on Origin even without one (Microdot: no Vary)")
   end)
   it("allows listed origins only", function()
     local app = app_with({allowed_origins = {"https://a.com"}, allow_credentials = true})
@@ -90,7 +90,31 @@ describe("CORS", function()
     local res = client:get("/", {headers = {Origin = "https://b.com"}})
     eq(res.headers["Access-Control-Allow-Origin"], nil)
     eq(res.headers["Access-Control-Allow-Credentials"], nil)
-    eq(res.headers["Vary"], nil)
+    eq(res.headers["Vary"], "Origin", "a cache must not give this answer to https://a.com (Microdot: no Vary)")
+    eq(client:get("/").headers["Vary"], "Origin", "nor the answer without an Origin")
+  end)
+  it("gives other origins every header but Allow-Origin and Allow-Credentials, as Microdot", function()
+    local app = app_with({allowed_origins = {"https://a.com"}, allow_credentials = true,
+      expose_headers = {"X-Total"}, max_age = 600, allowed_methods = {"POST"}, allowed_headers = {"X-Token"}})
+    local client = microdot.test_client(app)
+    local function cors_headers(res)
+      local found = {}
+      for name, value in pairs(res.headers) do
+        if name:lower():find("^access%-control%-") then found[name] = value end
+      end
+      return found
+    end
+    local res = client:get("/", {headers = {Origin = "https://evil.com"}})
+    eq(cors_headers(res), {["Access-Control-Expose-Headers"] = "X-Total"})
+    res = client:options("/", {headers = {Origin = "https://evil.com", ["Access-Control-Request-Method"] = "post",
+      ["Access-Control-Request-Headers"] = "x-token, x-other"}})
+    eq(cors_headers(res), {["Access-Control-Expose-Headers"] = "X-Total", ["Access-Control-Max-Age"] = "600",
+      ["Access-Control-Allow-Methods"] = "POST", ["Access-Control-Allow-Headers"] = "x-token"})
+    eq(cors_headers(client:get("/")), {["Access-Control-Expose-Headers"] = "X-Total"}, "no Origin at all")
+  end)
+  it("sends no Vary without allowed_origins (nothing depends on Origin)", function()
+    local app = app_with({expose_headers = {"X-Total"}})
+    eq(microdot.test_client(app):get("/", {headers = {Origin = "https://a.com"}}).headers["Vary"], nil)
   end)
   it("reads its fields at each request, as Microdot's test_origin changes allow_credentials", function()
     local app, cors = app_with({allowed_origins = {"https://a.com"}, allow_credentials = true})

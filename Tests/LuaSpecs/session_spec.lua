@@ -260,6 +260,71 @@ describe("Session", function()
   end)
 end)
 
+describe("Session data never shadows a method", function()
+  -- What Python Microdot sharing the secret may write: dict keys named like
+  -- the session's methods, and like Lua's metamethods.
+  local NAMES = { "save", "delete", "get", "__index", "__newindex", "__pairs", "__metatable", "__call" }
+  local app = microdot.Microdot()
+  session.Session(app, { secret_key = SECRET })
+  app:get("/resave", session.with_session(function(req, s)
+    local methods = type(s.save) .. type(s.delete) .. type(s.get)
+    s.touched = true
+    s:save()
+    local keys = {}
+    for k in pairs(s) do keys[#keys + 1] = k end
+    table.sort(keys)
+    return { methods = methods, keys = keys, save = s:get("save"), get = s:get("get"),
+      index = s:get("__index"), visits = s:get("visits"), missing = s:get("missing", "default") }
+  end))
+  app:get("/assign", session.with_session(function(req, s)
+    s.save = "stored"            -- data under "save": the method stays
+    s.get = { nested = true }
+    s.delete = nil               -- no data under "delete": nothing happens
+    s.plain = 1
+    s:save()
+    local before = s:get("save")
+    s.save = nil                 -- removes the data, not the method
+    s:save()
+    return { before = before, after = s:get("save", "gone"), method = type(s.save) }
+  end))
+  local client = microdot.test_client(app)
+
+  local function payload_with_names()
+    local parts = {}
+    for i, name in ipairs(NAMES) do parts[i] = json.encode(name) .. ":" .. json.encode(name .. "-value") end
+    return "{" .. table.concat(parts, ",") .. ',"visits":3}'
+  end
+
+  it("reads, iterates and re-encodes a cookie with keys named like methods", function()
+    local token = forge('{"alg":"HS256","typ":"JWT"}', payload_with_names())
+    local res = client:get("/resave", { headers = { Cookie = "session=" .. token } })
+    eq(res.status_code, 200, res.text)
+    local body = res.json
+    eq(body.methods, "functionfunctionfunction")
+    eq(body.save, "save-value")
+    eq(body.get, "get-value")
+    eq(body.index, "__index-value")
+    eq(body.visits, 3)
+    eq(body.missing, "default")
+    local expected_keys = { "touched", "visits" }
+    for _, name in ipairs(NAMES) do expected_keys[#expected_keys + 1] = name end
+    table.sort(expected_keys)
+    eq(body.keys, expected_keys, "pairs gives every key")
+    local saved = session.jwt_decode(res.headers["Set-Cookie"]:match("^session=([^;]+)"), SECRET)
+    local expected = json.decode(payload_with_names())
+    expected.touched = true
+    eq(saved, expected, "the cookie holds every key, exactly")
+  end)
+  it("stores assignments to a method's name as data", function()
+    local res = microdot.test_client(app):get("/assign")
+    eq(res.json, { before = "stored", after = "gone", method = "function" })
+    local cookies = res.headers["Set-Cookie"]
+    eq(session.jwt_decode(cookies[1]:match("^session=([^;]+)"), SECRET),
+      { save = "stored", get = { nested = true }, plain = 1 })
+    eq(session.jwt_decode(cookies[2]:match("^session=([^;]+)"), SECRET), { get = { nested = true }, plain = 1 })
+  end)
+end)
+
 describe("BasicAuth", function()
   local basic = auth.BasicAuth()
   local function creds(header)
@@ -275,6 +340,24 @@ describe("BasicAuth", function()
     eq(creds("Basic w6k6w6k="), { "é", "é" })
     eq(creds("Basic dXNlcjpw\195\169"), {}) -- non-ASCII in the header
     eq(creds(nil), {})
+  end)
+end)
+
+describe("BasicAuth's challenge", function()
+  it("writes realm and charset as quoted-strings (RFC 9110 section 5.6.4)", function()
+    local _, status, headers = auth.BasicAuth({ realm = 'say "hi" \\o/' }):authentication_error({})
+    eq(status, 401)
+    eq(headers["WWW-Authenticate"], 'Basic realm="say \\"hi\\" \\\\o/", charset="UTF-8"')
+    eq(select(3, auth.BasicAuth():authentication_error({}))["WWW-Authenticate"],
+      'Basic realm="Please login", charset="UTF-8"')
+  end)
+  it("wants a scheme that is a token, at the call", function()
+    for _, scheme in ipairs({ "Two words", "", "a,b", 'q"' }) do
+      local ok, err = pcall(function() auth.BasicAuth({ scheme = scheme }) end)
+      eq(ok, false, scheme)
+      eq(err:find("session_spec%.lua:%d+: BasicAuth: scheme must be a token") ~= nil, true, err)
+    end
+    eq(auth.BasicAuth({ scheme = "X-Custom.1" }).scheme, "X-Custom.1")
   end)
 end)
 
@@ -340,6 +423,40 @@ end)
 describe("login urlencode", function()
   it("encodes in the spec's order", function()
     eq(login_module.urlencode("/a b?c=d&e#f+g%h"), "/a+b%3Fc%3Dd%26e%23f%2Bg%25h")
+  end)
+  it("writes Locations that are URI-references (RFC 9110 section 10.2.2)", function()
+    local app = microdot.Microdot()
+    session.Session(app, { secret_key = SECRET })
+    local login = login_module.Login()
+    login:user_loader(function(id) return { id = id } end)
+    app:post("/in", function(req) return login:login_user(req, { id = 1 }) end)
+    app:get("/p", login(function() return "x" end))
+    local cases = {
+      { "/ok%20path", "/ok%20path" },           -- next arrives decoded: "/ok path"
+      { "/a%2520b", "/a%20b" },                  -- "/a%20b": an escape kept as it is
+      { "/caf%C3%A9", "/caf%C3%A9" },
+      { "/q%3Fx%3D%22%3C%3E%7B%7D", "/q?x=%22%3C%3E%7B%7D" },
+      { "/100%25", "/100%25" },                  -- "/100%": a bare % encoded
+      { "/f%23a%23b", "/f#a%23b" },              -- one fragment
+      { "/s%5Bx%5D", "/s%5Bx%5D" },              -- brackets outside an authority
+      { "/plus+sign", "/plus%20sign" },         -- a query's + is a space
+    }
+    for _, case in ipairs(cases) do
+      local res = microdot.test_client(app):post("/in?next=" .. case[1])
+      eq(res.headers["Location"], case[2], case[1])
+    end
+    local res = microdot.test_client(app):get('/p?q=<x>"')
+    eq(res.status_code, 302)
+    eq(res.headers["Location"], "/login?next=/p%3Fq%3D%3Cx%3E%22")
+  end)
+  it("helpers.uri_reference keeps [ ] in an authority only", function()
+    local uri_reference = require("microdot.helpers").uri_reference
+    eq(uri_reference("http://[::1]:8080/a[b]?c d#e#f"), "http://[::1]:8080/a%5Bb%5D?c%20d#e%23f")
+    eq(uri_reference("//[::1]/x"), "//[::1]/x")
+    eq(uri_reference("/é\t\0"), "/%C3%A9%09%00")
+    eq(uri_reference("/a-z_A.Z~0:9@!$&'()*+,;=/?"), "/a-z_A.Z~0:9@!$&'()*+,;=/?")
+    eq(uri_reference("%"), "%25")
+    eq(uri_reference("%4"), "%254")
   end)
   it("needs a Session", function()
     local app = microdot.Microdot()

@@ -32,10 +32,10 @@ final class ErrorMessagesTests: AppTestCase {
         """
 
     private func expect500(
-        _ client: AppClient, _ path: String, logs expected: [String], file: StaticString = #filePath,
-        line: UInt = #line
+        _ client: AppClient, _ path: String, headers: [String: String] = [:], logs expected: [String],
+        file: StaticString = #filePath, line: UInt = #line
     ) async throws {
-        let response = try await client.get(path)
+        let response = try await client.get(path, headers: headers)
         XCTAssertEqual(response.status, 500, path, file: file, line: line)
         XCTAssertEqual(response.text, "Internal server error", path, file: file, line: line)
         let log = client.log.text
@@ -103,6 +103,109 @@ final class ErrorMessagesTests: AppTestCase {
             XCTAssertTrue(record.contains("\n    stack traceback:"), record)
             XCTAssertTrue(record.contains("request=1-"), record)
             XCTAssertTrue(record.contains("worker=1"), record)
+        }
+    }
+
+    // MARK: Wrapped handlers
+
+    /// Each extension's wrapper (and a user's decorator recorded with
+    /// `helpers.wraps`, a callable table, wrappers nested) is seen through:
+    /// the log names the app's own function, not the wrapper's module.
+    private let wrappedApp = """
+        local microdot = require("microdot")
+        local session = require("microdot.session")
+        local auth = require("microdot.auth")
+        local Login = require("microdot.login").Login
+        local with_sse = require("microdot.sse").with_sse
+        local helpers = require("microdot.helpers")
+        local app = microdot.Microdot()
+        session.Session(app, {secret_key = "k"})
+        local login = Login()
+        login:user_loader(function(id) return {id = id} end)
+        app:before_request(function(req)
+          local s = app._session:get(req)
+          s._user_id, s._fresh = 1, true
+        end)
+        local basic = auth.BasicAuth()
+        basic:authenticate(function() return {name = "u"} end)
+        local token = auth.TokenAuth()
+        token:authenticate(function() return "t" end)
+        local function logged(f) return helpers.wraps(function(req, ...) return f(req, ...) end, f) end
+        local callable = setmetatable({}, {__call = function(_, req)
+          error("callable failed")
+        end})
+        app:get("/session", session.with_session(function(req, s)
+          error("session failed")
+        end))
+        app:get("/sse", with_sse(function(req, sse)
+          error("sse failed")
+        end))
+        app:get("/sse-late", with_sse(function(req, sse)
+          sse:send("one")
+          error("late failed")
+        end))
+        app:get("/login", login(function(req)
+          error("login failed")
+        end))
+        app:get("/fresh", login:fresh(function(req)
+          error("fresh failed")
+        end))
+        app:get("/basic", basic(function(req)
+          error("basic failed")
+        end))
+        app:get("/optional", basic:optional(function(req)
+          error("optional failed")
+        end))
+        app:get("/token", token(function(req)
+          error("token failed")
+        end))
+        app:get("/nested", login(session.with_session(logged(function(req, s)
+          error("nested failed")
+        end))))
+        app:get("/callable", callable)
+        app:get("/returns", session.with_session(function(req, s)
+          return true
+        end))
+        app:get("/text", function(req) return "text" end)
+        return app
+        """
+
+    func testErrorsInWrappedHandlersNameTheAppsFunction() async throws {
+        // (path, line of the handler, line of the error)
+        let cases: [(String, Int, Int)] = [
+            ("/session", 23, 24),
+            ("/login", 33, 34),
+            ("/fresh", 36, 37),
+            ("/basic", 39, 40),
+            ("/optional", 42, 43),
+            ("/token", 45, 46),
+            ("/nested", 48, 49),
+            ("/callable", 20, 21),
+        ]
+        let credentials = ["/basic": "Basic dTpw", "/optional": "Basic dTpw", "/token": "Bearer t"]
+        try await withApp(wrappedApp) { client in
+            for (path, handler, line) in cases {
+                let name = path.dropFirst()
+                try await expect500(
+                    client, path, headers: credentials[path].map { ["Authorization": $0] } ?? [:],
+                    logs: ["GET \(path) (route \(path), handler app.lua:\(handler)): app.lua:\(line): \(name) failed"])
+            }
+            try await expect500(
+                client, "/returns",
+                logs: [
+                    "GET /returns (route /returns, handler app.lua:52): app.lua:52: a response body cannot be a boolean"
+                ])
+            // An event stream failing before its first event is a 500; one
+            // failing later is cut. Both name the handler.
+            _ = try await client.get("/sse")
+            _ = try? await client.get("/sse-late")
+            let log = client.log.text
+            XCTAssertTrue(log.contains("GET /sse (route /sse, handler app.lua:26): app.lua:27: sse failed"), log)
+            XCTAssertTrue(
+                log.contains(
+                    "error while handling GET /sse-late (route /sse-late, handler app.lua:29): app.lua:31: late failed"),
+                log)
+            XCTAssertFalse(log.contains("handler microdot/"), log)
         }
     }
 
@@ -194,6 +297,33 @@ final class ErrorMessagesTests: AppTestCase {
             XCTAssertTrue(log.contains("lua=app.lua:4"), log)
             XCTAssertFalse(log.contains("POST /a"), log)
             XCTAssertFalse(log.contains("/b"), log)
+        }
+    }
+
+    func testCORSWithAnyOriginAndCredentialsWarnsAtStartup() async throws {
+        let lua = """
+            local microdot = require("microdot")
+            local CORS = require("microdot.cors").CORS
+            local app = microdot.Microdot()
+            CORS(app, {allowed_origins = "*", allow_credentials = true})
+            CORS(nil, {allowed_origins = "*"})
+            CORS(nil, {allowed_origins = {"https://a.com"}, allow_credentials = true})
+            app:get("/", function(req) return "ok" end)
+            return app
+            """
+        try await withApp(lua) { client in
+            let response = try await client.get("/", headers: ["Origin": "null"])
+            XCTAssertEqual(response.header("Access-Control-Allow-Origin"), "null", "Microdot's behaviour is kept")
+            XCTAssertEqual(response.header("Access-Control-Allow-Credentials"), "true")
+            let log = client.log.text
+            let warnings = log.components(separatedBy: "\n").filter { $0.contains("warning: CORS:") }
+            XCTAssertEqual(warnings.count, 1, log)
+            XCTAssertTrue(
+                warnings.first?.contains(
+                    #"warning: CORS: allowed_origins = "*" with allow_credentials = true echoes every Origin"#)
+                    ?? false,
+                log)
+            XCTAssertTrue(warnings.first?.contains("lua=app.lua:4") ?? false, log)
         }
     }
 

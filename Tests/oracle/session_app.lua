@@ -59,6 +59,16 @@ app:get("/session/fail", with_session(function(req, s)
   error("after save")
 end))
 
+app:get("/session/resave", with_session(function(req, s)
+  s.touched = true
+  s:save()
+  return "resaved " .. type(s.save) .. " " .. type(s.delete) .. " " .. type(s.get)
+end))
+
+app:get("/session/get", with_session(function(req, s)
+  return microdot.json.encode({ value = s:get(req.args.key, microdot.json.null) })
+end))
+
 app:get("/session/id/<int:id>", with_session(function(req, s, id)
   return "id " .. id
 end))

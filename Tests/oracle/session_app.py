@@ -1,6 +1,7 @@
 """The oracle for sessions, auth and login: the same routes as
 session_app.lua, served by Python Microdot 2.7 (microdot.session needs
 PyJWT)."""
+import json
 import sys
 
 from microdot import Microdot
@@ -68,6 +69,21 @@ async def session_fail(req, session):
     session['n'] = 1
     session.save()
     raise RuntimeError('after save')
+
+
+@app.get('/session/resave')
+@with_session
+async def session_resave(req, session):
+    session['touched'] = True
+    session.save()
+    # What the Lua twin says: its methods are still methods.
+    return 'resaved function function function'
+
+
+@app.get('/session/get')
+@with_session
+async def session_get_key(req, session):
+    return json.dumps({'value': session.get(req.args['key'])})
 
 
 @app.get('/session/id/<int:id>')

@@ -125,6 +125,35 @@ def test_session_keys_1_to_n_are_an_object(servers):
     assert decode(cookie_value(saved, 'session')) == {'1': 'a', '2': 'b'}
 
 
+# Keys a Python dict holds like any other, named like the Lua session's
+# methods and like Lua metamethods.
+METHOD_NAMES = {'save': 'a', 'delete': 'b', 'get': 'c', '__index': 'd', '__newindex': 'e',
+                '__pairs': 'f', '__metatable': 'g', 'visits': 3}
+
+
+def test_session_keys_named_like_methods_cross_both_ways(servers):
+    lua_port, py_port = servers
+    for maker in (py_port, lua_port):
+        saved = fetch(maker, 'POST', '/session', {'Content-Type': 'application/json'},
+                      json.dumps(METHOD_NAMES).encode())
+        assert saved[0] == 200 and saved[2] == b'saved', maker
+        token = cookie_value(saved, 'session')
+        assert decode(token) == METHOD_NAMES
+        lua, py = both(servers, 'GET', '/session', {'Cookie': 'session=' + token})
+        assert_same(lua, py, json_body=True)
+        assert json.loads(lua[2]) == METHOD_NAMES
+        # Saving a session read from such a cookie works, and keeps every key.
+        lua, py = both(servers, 'GET', '/session/resave', {'Cookie': 'session=' + token})
+        assert_same(lua, py)
+        assert lua[2] == b'resaved function function function'
+        assert decode(cookie_value(lua, 'session')) == decode(cookie_value(py, 'session')) == \
+            dict(METHOD_NAMES, touched=True)
+        for key in list(METHOD_NAMES) + ['missing']:
+            lua, py = both(servers, 'GET', '/session/get?key=' + key, {'Cookie': 'session=' + token})
+            assert lua[0] == py[0] == 200
+            assert json.loads(lua[2]) == json.loads(py[2]) == {'value': METHOD_NAMES.get(key)}, key
+
+
 def bad_tokens():
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', 'The HMAC key is')
@@ -403,9 +432,9 @@ def test_login_flow(servers):
 
 
 def test_login_redirects(servers):
-    for query, location in [('', '/'), ('?next=http://example.com', '/'), ('?next=/a%20b', '/a b'),
+    for query, location in [('', '/'), ('?next=http://example.com', '/'), ('?next=/a%2520b', '/a%20b'),
                             ('?to=/welcome', '/welcome'), ('?to=/welcome&next=/x', '/x'),
-                            ('?next=relative', '/')]:
+                            ('?next=relative', '/'), ('?next=/caf%25C3%25A9', '/caf%C3%A9')]:
         lua, py = both(servers, 'POST', '/login' + query)
         assert_same(lua, py)
         assert lua[1]['location'] == [location]
@@ -416,6 +445,22 @@ def test_login_open_redirect_fix_differs(servers):
         lua, py = both(servers, 'POST', '/login?next=' + quote(next_url, safe=''))
         assert py[1]['location'] == [next_url]  # Microdot sends the browser off-site
         assert lua[1]['location'] == ['/']  # deliberate difference
+
+
+def test_login_location_is_a_uri_reference_differs(servers):
+    """`next` arrives decoded; Microdot writes it back raw (a space, a quote,
+    UTF-8 bytes in Location), microdot-lua percent-encodes what a
+    URI-reference cannot hold (RFC 9110 section 10.2.2), keeping escapes."""
+    for query, raw, encoded in [
+        ('?next=/ok%20path', '/ok path', '/ok%20path'),
+        ('?next=/q%22%3C%3E%7B%7D%5E%60', '/q"<>{}^`', '/q%22%3C%3E%7B%7D%5E%60'),
+        ('?next=/t%09ab', None, '/'),  # a control character: refused in both (Microdot: off to /)
+    ]:
+        lua, py = both(servers, 'POST', '/login' + query)
+        assert lua[0] == 302, query
+        assert lua[1]['location'] == [encoded], query
+        if raw is not None:
+            assert py[1]['location'] == [raw], query  # deliberate difference
 
 
 def test_login_plus_in_the_url_differs(servers):

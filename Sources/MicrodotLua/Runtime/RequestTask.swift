@@ -431,8 +431,13 @@ final class RequestTask {
     /// connection closes so the client sees a truncated body.
     private func fail(_ message: String) {
         worker.currentRequest = id
+        // A stream's failure starts with "(route /p, handler app.lua:3)"
+        // (server.lua): it reads as dispatch's "GET /p (route ...): ...".
+        let separator = message.hasPrefix("(route ") ? " " : ": "
         worker.log(
-            .error, Worker.oneRecord("error while handling \(request.head.method) \(request.head.uri): \(message)"))
+            .error,
+            Worker.oneRecord(
+                "error while handling \(request.head.method) \(request.head.uri)\(separator)\(message)"))
         if !headSent && !cancelled {
             writeInternalError()
         } else {

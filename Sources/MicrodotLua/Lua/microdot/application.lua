@@ -3,6 +3,7 @@
 local core = require("microdot.core")
 local dispatch = require("microdot.dispatch")
 local errors = require("microdot.errors")
+local helpers = require("microdot.helpers")
 local response = require("microdot.response")
 local router = require("microdot.router")
 
@@ -64,17 +65,6 @@ local function check_callable(f, what)
   error(what .. " must be a function, got " .. t, 3)
 end
 
--- Where the script called the framework from: the first frame outside it.
-local function script_location()
-  for level = 3, 12 do
-    local info = debug.getinfo(level, "Sl")
-    if info == nil then return nil end
-    if info.currentline > 0 and not info.short_src:find("^microdot/") then
-      return info.short_src .. ":" .. info.currentline
-    end
-  end
-end
-
 -- A route with the same pattern and a method already routed is never
 -- reached (the first match answers): a warning at start-up.
 local function warn_if_duplicate(app, route)
@@ -84,8 +74,8 @@ local function warn_if_duplicate(app, route)
         if other.method_set[m] then
           core.log("warning", "the route " .. m .. " " .. route.pattern.url_pattern
             .. " is registered twice; the first one (handler "
-            .. (errors.defined_at(other.handler) or "?") .. ") answers and this one never will",
-            script_location())
+            .. (errors.handler_location(other.handler) or "?") .. ") answers and this one never will",
+            helpers.script_location())
           return
         end
       end

@@ -120,6 +120,9 @@ local basic_options = { realm = "string", charset = "string", scheme = "string",
 ---@return microdot.auth.BasicAuth
 function BasicAuth.new(options)
   options = helpers.check_options("BasicAuth", options, basic_options)
+  if options.scheme ~= nil and not options.scheme:find("^[%w!#%$%%&'%*%+%-%.%^_`|~]+$") then
+    error("BasicAuth: scheme must be a token (RFC 9110 section 5.6.2), got " .. string.format("%q", options.scheme), 2)
+  end
   local self = setmetatable({
     realm = options.realm or "Please login",
     charset = options.charset or "UTF-8",
@@ -148,13 +151,18 @@ function BasicAuth:_get_auth(req)
   return username, password
 end
 
+-- A quoted-string (RFC 9110 section 5.6.4): `"` and `\` escaped.
+local function quoted(s)
+  return '"' .. s:gsub('[\\"]', "\\%0") .. '"'
+end
+
 --- The default error answer: `error_status`, an empty body and a
---- `WWW-Authenticate` challenge.
+--- `WWW-Authenticate` challenge (realm and charset as quoted-strings).
 ---@param req microdot.Request
 ---@diagnostic disable-next-line: unused-local
 function BasicAuth:authentication_error(req)
   return "", self.error_status, {
-    ["WWW-Authenticate"] = self.scheme .. ' realm="' .. self.realm .. '", charset="' .. self.charset .. '"',
+    ["WWW-Authenticate"] = self.scheme .. " realm=" .. quoted(self.realm) .. ", charset=" .. quoted(self.charset),
   }
 end
 

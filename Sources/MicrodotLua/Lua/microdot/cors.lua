@@ -2,6 +2,7 @@
 -- Microdot 2.7's microdot.cors. A CORS object answers preflight requests
 -- (through the app's options_handler) and adds the Access-Control-*
 -- headers to every response, errors included.
+local core = require("microdot.core")
 local helpers = require("microdot.helpers")
 
 local type, pairs, ipairs, tostring, error, setmetatable =
@@ -57,6 +58,13 @@ function CORS.new(app, options)
   if options.allowed_headers ~= nil then
     allowed_headers = {}
     for i, name in ipairs(options.allowed_headers) do allowed_headers[i] = name:lower() end
+  end
+  if origins == "*" and options.allow_credentials then
+    -- Microdot's behaviour, kept: but it is rarely what an app means.
+    core.log("warning", 'CORS: allowed_origins = "*" with allow_credentials = true echoes every '
+      .. "Origin (even null) with Access-Control-Allow-Credentials: true, so any site can make "
+      .. "requests with the user's cookies and read the answers; list the origins instead",
+      helpers.script_location())
   end
   local self = setmetatable({
     allowed_origins = origins,
@@ -139,8 +147,10 @@ local function preflight_headers(self, req, headers)
   headers["Access-Control-Allow-Headers"] = concat(allowed, ", ")
 end
 
---- The CORS headers for `req` (a name -> value table); marks `Origin` for
---- Vary when the answer depends on it.
+--- The CORS headers for `req` (a name -> value table). Marks `Origin` for
+--- Vary whenever `allowed_origins` is set: the answer then depends on the
+--- request's Origin, present or not, and a cache must not give one
+--- origin's answer to another (Microdot marks it only when it echoes one).
 ---@param req microdot.Request
 ---@return table<string, string>
 function CORS:get_cors_headers(req)
@@ -148,12 +158,11 @@ function CORS:get_cors_headers(req)
   local origin = req.headers["Origin"]
   if origin == "" then origin = nil end
   local origins = self.allowed_origins
+  if origins ~= nil then helpers.vary(req, "Origin") end
   if origins == "*" then
     headers["Access-Control-Allow-Origin"] = origin or "*"
-    if origin ~= nil then helpers.vary(req, "Origin") end
   elseif origin ~= nil and type(origins) == "table" and contains(origins, origin) then
     headers["Access-Control-Allow-Origin"] = origin
-    helpers.vary(req, "Origin")
   end
   if self.allow_credentials and headers["Access-Control-Allow-Origin"] ~= nil then
     headers["Access-Control-Allow-Credentials"] = "true"

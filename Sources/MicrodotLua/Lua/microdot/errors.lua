@@ -2,6 +2,7 @@
 -- a class inherits from the table its metatable's __index names. Also how
 -- the dispatcher catches and logs what a handler raises.
 local core = require("microdot.core")
+local helpers = require("microdot.helpers")
 
 local type, tostring, error, xpcall, rawget, setmetatable, getmetatable, ipairs =
   type, tostring, error, xpcall, rawget, setmetatable, getmetatable, ipairs
@@ -92,14 +93,23 @@ local function defined_at(f)
 end
 M.defined_at = defined_at
 
---- The route serving `req`, for error messages: "GET /path (route
---- /pattern, handler app.lua:12)". Only called when something failed.
+--- Where the app's own function behind route handler `f` was defined,
+--- seen through wrappers (`with_session`, `with_sse`, `login(...)`, auth
+--- objects: whatever recorded itself with helpers.wraps) and `__call`.
+---@param f any
+---@return string?
+local function handler_location(f)
+  return defined_at(helpers.innermost(f))
+end
+M.handler_location = handler_location
+
+--- The route serving `req` and its handler, for error messages: "(route
+--- /pattern, handler app.lua:12)", or nil before routing.
 ---@param req microdot.Request
----@return string
-function M.describe_request(req)
-  local text = tostring(req.method) .. " " .. tostring(req.path)
+---@return string?
+function M.describe_route(req)
   local handler = rawget(req, "route")
-  if handler == nil then return text end
+  if handler == nil then return nil end
   local pattern
   local app = rawget(req, "app")
   if type(app) == "table" and type(app.url_map) == "table" then
@@ -110,8 +120,19 @@ function M.describe_request(req)
       end
     end
   end
-  local where = defined_at(handler)
-  return text .. " (route " .. (pattern or "?") .. (where and (", handler " .. where) or "") .. ")"
+  local where = handler_location(handler)
+  return "(route " .. (pattern or "?") .. (where and (", handler " .. where) or "") .. ")"
+end
+
+--- The request and the route serving it, for error messages: "GET /path
+--- (route /pattern, handler app.lua:12)". Only called when something failed.
+---@param req microdot.Request
+---@return string
+function M.describe_request(req)
+  local text = tostring(req.method) .. " " .. tostring(req.path)
+  local route = M.describe_route(req)
+  if route == nil then return text end
+  return text .. " " .. route
 end
 
 -- A message raised by the framework about what a handler returned names
@@ -119,7 +140,7 @@ end
 local function user_message(message, req)
   if type(message) ~= "string" then return message end
   local handler = req and rawget(req, "route")
-  local where = defined_at(handler)
+  local where = handler_location(handler)
   if where == nil then return message end
   local rest = message:match("^microdot/[%w_]+%.lua:%d+: (.*)$")
   if rest ~= nil then return where .. ": " .. rest end

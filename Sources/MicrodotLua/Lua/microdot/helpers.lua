@@ -1,9 +1,10 @@
 -- What the extensions share: remembering what a wrapper wraps (Python's
 -- functools.wraps and __wrapped__, which Microdot's helpers.wraps copies),
--- checking an options table against the names and types it may hold, and
--- marking names for the Vary header.
+-- checking an options table against the names and types it may hold,
+-- marking names for the Vary header, and making URI references header-safe.
 local type, pairs, tostring, error, getmetatable, setmetatable =
   type, pairs, tostring, error, getmetatable, setmetatable
+local byte, sub, find, format, concat = string.byte, string.sub, string.find, string.format, table.concat
 
 local M = {}
 
@@ -27,6 +28,37 @@ end
 ---@return function?
 function M.wrapped(wrapper)
   return wrapped_by[wrapper]
+end
+
+--- The app's own function behind a route handler: through the wrappers
+--- that recorded what they wrap (any depth, up to 100) and a callable
+--- table's `__call`. For error messages naming the handler's file:line.
+---@param f any
+---@return any
+function M.innermost(f)
+  for _ = 1, 100 do
+    local inner = wrapped_by[f]
+    if inner == nil and type(f) == "table" then
+      local mt = getmetatable(f)
+      if type(mt) == "table" and mt.__call ~= nil and mt.__call ~= f then inner = mt.__call end
+    end
+    if inner == nil then return f end
+    f = inner
+  end
+  return f
+end
+
+--- Where the script called the framework from: "file:line" of the first
+--- frame outside the framework's modules (`microdot/...`), or nil.
+---@return string?
+function M.script_location()
+  for level = 2, 24 do
+    local info = debug.getinfo(level, "Sl")
+    if info == nil then return nil end
+    if info.currentline > 0 and not info.short_src:find("^microdot/") then
+      return info.short_src .. ":" .. info.currentline
+    end
+  end
 end
 
 --- Whether `f`, or a function it wraps (at any depth), is a key of `set`.
@@ -117,6 +149,52 @@ function M.vary(req, name)
     g._vary = marked
   end
   marked[name] = true
+end
+
+-- Bytes a URI-reference holds as they are (RFC 3986 sections 2.2, 2.3):
+-- unreserved, gen-delims but "#", "[" and "]" (handled apart), sub-delims.
+local URI_BYTES = {}
+for c in ("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?@!$&'()*+,;="):gmatch(".") do
+  URI_BYTES[byte(c)] = true
+end
+
+local function escape_byte(b)
+  return format("%%%02X", b)
+end
+
+--- `s` as a valid URI-reference (RFC 3986 section 4.1), for a `Location`
+--- header (RFC 9110 section 10.2.2): bytes a URI cannot hold (space,
+--- controls, `"<>\^`{|}`, non-ASCII) are percent-encoded as UTF-8 bytes,
+--- `%XX` sequences are kept, a `%` starting none becomes `%25`, a `#` after
+--- the first becomes `%23`, and `[` `]` are kept only in an authority
+--- (`//host`, where an IPv6 literal needs them).
+---@param s string
+---@return string
+function M.uri_reference(s)
+  if not find(s, "[^%w%-%._~:/%?@!%$&'%(%)%*%+,;=]") then return s end
+  local _, authority = find(s, "^%a[%w+.-]*://")
+  if authority == nil and sub(s, 1, 2) == "//" then authority = 2 end
+  local authority_end = 0
+  if authority ~= nil then authority_end = (find(s, "[/%?#]", authority + 1) or #s + 1) - 1 end
+  local out, hash_seen = {}, false
+  for i = 1, #s do
+    local b = byte(s, i)
+    local piece
+    if URI_BYTES[b] then
+      piece = sub(s, i, i)
+    elseif b == 37 then -- %
+      piece = find(s, "^%%%x%x", i) and "%" or "%25"
+    elseif b == 35 then -- #
+      piece = hash_seen and "%23" or "#"
+      hash_seen = true
+    elseif (b == 91 or b == 93) and i <= authority_end then -- [ ]
+      piece = sub(s, i, i)
+    else
+      piece = escape_byte(b)
+    end
+    out[i] = piece
+  end
+  return concat(out)
 end
 
 return M

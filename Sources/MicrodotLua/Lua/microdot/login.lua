@@ -10,6 +10,7 @@ local math_type, floor, ceil = math.type, math.floor, math.ceil
 local os_time = os.time
 local json_null = core.json.null
 local redirect = response.redirect
+local uri_reference = helpers.uri_reference
 
 local M = {}
 
@@ -114,7 +115,7 @@ function Login:_get_user_id_from_session(req)
 end
 
 function Login:_redirect_to_login(req)
-  return "", 302, { Location = self.login_url .. "?next=" .. urlencode(req.url) }
+  return "", 302, { Location = uri_reference(self.login_url .. "?next=" .. urlencode(req.url)) }
 end
 
 -- Whether `url` is a path on this site: it starts with `/`, and not with
@@ -129,7 +130,8 @@ local login_user_options = { remember = { "boolean", "number" }, redirect_url = 
 
 --- Logs `user` in (its `id` goes into the session, which is saved) and
 --- returns a redirect to the `next` query argument when it is a local
---- path, else to `redirect_url` (default "/"). `remember` (true for 30 days,
+--- path, else to `redirect_url` (default "/"), percent-encoded as a
+--- URI-reference (RFC 9110 section 10.2.2; Microdot writes it raw). `remember` (true for 30 days,
 --- or a number of days) also sets a `_remember` cookie.
 ---@param req microdot.Request
 ---@param user {id: any}
@@ -154,7 +156,8 @@ function Login:login_user(req, user, options)
   local redirect_url = options.redirect_url or "/"
   local next_url = req.args:get("next", redirect_url)
   if not is_local(next_url) then next_url = redirect_url end
-  return redirect(next_url)
+  -- `next` arrives decoded (`/a b`); a Location must be a URI-reference.
+  return redirect(uri_reference(next_url))
 end
 
 --- Logs the user out: removes the login from the session (saved) and

@@ -47,7 +47,8 @@ local co_yield, co_status, co_close = coroutine.yield, coroutine.status, corouti
 local resume, wrapped_threads = coroutines.resume, coroutines.wrapped_threads
 local new_request, dispatch_request = request.new_request, dispatch.dispatch
 local complete, internal_error = response.complete, response.internal_error
-local catch, CaughtError, log_error = errors.catch, errors.CaughtError, errors.log_error
+local catch, CaughtError, log_error, describe_route =
+  errors.catch, errors.CaughtError, errors.log_error, errors.describe_route
 local BODY_TOO_LARGE = core.BODY_TOO_LARGE
 
 -- Most of what a request allocates dies with it: the generational
@@ -122,11 +123,16 @@ local function pump_after(body, first)
   return pump(body)
 end
 
-local function stream(body, first)
+-- Sends a stream's chunks. A failure goes up to the host, which logs it
+-- and cuts the body; the message starts with the route and its handler.
+local function stream(body, first, req)
   local ok, err = xpcall(pump_after, catch, body, first)
   if not ok then
     close_stream(body)
-    error(getmetatable(err) == CaughtError and err.traceback or err, 0)
+    local message = getmetatable(err) == CaughtError and err.traceback or err
+    local route = describe_route(req)
+    if route ~= nil and type(message) == "string" then message = route .. ": " .. message end
+    error(message, 0)
   end
 end
 
@@ -162,7 +168,7 @@ function M.serve(app, method, url, http_version, headers, body, host, port)
       first = chunk
     end
     if co_yield(res) then
-      stream(res.body, first)
+      stream(res.body, first, req)
     else
       close_stream(res.body)
     end

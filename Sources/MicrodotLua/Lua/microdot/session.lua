@@ -6,8 +6,8 @@ local core = require("microdot.core")
 local helpers = require("microdot.helpers")
 local response = require("microdot.response")
 
-local type, pairs, next, error, tonumber, setmetatable, getmetatable, rawget, pcall =
-  type, pairs, next, error, tonumber, setmetatable, getmetatable, rawget, pcall
+local type, pairs, next, error, tonumber, setmetatable, getmetatable, rawget, rawset, pcall =
+  type, pairs, next, error, tonumber, setmetatable, getmetatable, rawget, rawset, pcall
 local math_type, floor, ceil, huge = math.type, math.floor, math.ceil, math.huge
 local concat, sort = table.concat, table.sort
 local os_time = os.time
@@ -176,10 +176,20 @@ end
 
 -- Sessions --------------------------------------------------------------------
 
---- A session: a table of JSON-able values with `save` and `delete` from its
---- metatable.
+--- A session: a table of JSON-able values with `save`, `delete` and `get`
+--- from its metatable. Data never shadows a method (a Python dict's keys
+--- never collide with its methods): a value under a method's name (from a
+--- cookie Python Microdot wrote, or `s[key] = v` with a key the user chose)
+--- is kept beside the table, so `s.save` stays the method and the value is
+--- `s:get("save")`; `pairs` gives it, and the cookie holds it.
 ---@class microdot.SessionDict: table
 local SessionDict = {}
+
+-- What the metatable of a session holds: `request`, and `aside`, the values
+-- under method names.
+local function aside_of(self)
+  return getmetatable(self).aside
+end
 
 --- Writes the session cookie with the session's current contents (encoded
 --- now) when the response goes out.
@@ -194,8 +204,63 @@ function SessionDict:delete()
   req.app._session:delete(req)
 end
 
+--- The value under `key` (any key, a method's name too), or `default` when
+--- there is none: Python's `session.get(key, default)`.
+---@param key any
+---@param default? any
+---@return any
+function SessionDict:get(key, default)
+  local value
+  if SessionDict[key] ~= nil then
+    value = aside_of(self)[key]
+  else
+    value = rawget(self, key)
+  end
+  if value == nil then return default end
+  return value
+end
+
+-- Only reached for keys the table lacks: a method's name goes aside.
+local function session_newindex(self, key, value)
+  if SessionDict[key] ~= nil then
+    aside_of(self)[key] = value
+  else
+    rawset(self, key, value)
+  end
+end
+
+-- The table's own entries, then those kept aside.
+local function session_pairs(self)
+  local aside = aside_of(self)
+  local in_aside = false
+  return function(_, key)
+    if not in_aside then
+      local k, v = next(self, key)
+      if k ~= nil then return k, v end
+      in_aside = true
+      key = nil
+    end
+    return next(aside, key)
+  end, self, nil
+end
+
 local function new_session_dict(req, data)
-  return setmetatable(data, { __index = SessionDict, request = req, __name = "microdot.session" })
+  local aside = {}
+  for name in pairs(SessionDict) do
+    local value = rawget(data, name)
+    if value ~= nil then
+      aside[name] = value
+      data[name] = nil
+    end
+  end
+  return setmetatable(data, {
+    __index = SessionDict,
+    __newindex = session_newindex,
+    __pairs = session_pairs,
+    request = req,
+    aside = aside,
+    __name = "microdot.session",
+  })
 end
 
 ---@class microdot.session.Session
