@@ -391,7 +391,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
             let response: ServerErrorResponse
             switch error as? HTTPParserError {
             case .headerOverflow: response = .headerFieldsTooLarge
-            // RFC 9110 section 15.6.6; llhttp takes only HTTP/1.0 and 1.1.
+            // RFC 9110 section 15.6.6: llhttp takes only HTTP/1.0 and 1.1
+            // (MinorVersionHandler made 1.2 to 1.9 into 1.1 before it).
             case .invalidVersion: response = .httpVersionNotSupported
             default: response = .badRequest
             }

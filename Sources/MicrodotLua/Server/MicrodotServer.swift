@@ -119,6 +119,8 @@ public final class MicrodotServer: @unchecked Sendable {
                 .childChannelInitializer { channel in
                     let loop = byLoop[ObjectIdentifier(channel.eventLoop)]!
                     return channel.eventLoop.makeCompletedFuture {
+                        // HTTP/1.2 and the like are served as 1.1 (RFC 9110 2.5).
+                        try channel.pipeline.syncOperations.addHandler(MinorVersionHandler())
                         try channel.pipeline.syncOperations.addHandler(
                             ByteToMessageHandler(
                                 HTTPRequestDecoder(
