@@ -22,7 +22,10 @@ final class MinorVersionRewriterTests: XCTestCase {
                     "\r\nGET /c?v=HTTP/1.2 HTTP/1.9\r\nhost: h\r\nCookie: a=b\r\nUser-Agent: t\r\nTE: x\r\n\r\n",
                     "\r\nGET /c?v=HTTP/1.2 HTTP/1.1\r\nhost: h\r\nCookie: a=b\r\nUser-Agent: t\r\nTE: x\r\n\r\n"
                 ),
-                ("GET /d HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "GET /d HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"),
+                (
+                    "GET /d HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+                    "GET /d HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+                ),
             ]
         ),
         (
@@ -77,11 +80,17 @@ final class MinorVersionRewriterTests: XCTestCase {
         ("space before the colon", "POST / HTTP/1.1\r\nContent-Length : 2\r\n\r\nab"),
         ("both framings", "POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
         ("another coding", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"),
-        ("chunked twice", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+        (
+            "chunked twice",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        ),
         ("Upgrade", "GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"),
         ("CONNECT", "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n"),
         ("a chunk size that is not hex", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
-        ("a space after the chunk size", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n"),
+        (
+            "a space after the chunk size",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n"
+        ),
         ("chunk data too long", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n0\r\n\r\n"),
         ("obs-fold in the trailers", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: a\r\n b\r\n\r\n"),
     ]
@@ -106,7 +115,9 @@ final class MinorVersionRewriterTests: XCTestCase {
             let parsed = Array(requests.map(\.parsed).joined().utf8)
             forEveryCut(of: sent) { chunks, cut in
                 let (output, passing) = Self.rewrite(chunks)
-                XCTAssertEqual(String(decoding: output, as: UTF8.self), String(decoding: parsed, as: UTF8.self), "\(name), cut at \(cut)")
+                XCTAssertEqual(
+                    String(decoding: output, as: UTF8.self), String(decoding: parsed, as: UTF8.self),
+                    "\(name), cut at \(cut)")
                 XCTAssertFalse(passing, "\(name), cut at \(cut)")
             }
         }
@@ -134,29 +145,36 @@ final class MinorVersionRewriterTests: XCTestCase {
         }
     }
 
-    /// At most the digit and its CR wait for the next read; the end of
-    /// input gives them back as they were.
+    /// At most the digit and its CR wait for the next read; at the end of
+    /// input the parser gets them as they came.
     func testOnlyTheDigitAndItsCRAreHeldBack() {
         var rewriter = MinorVersionRewriter()
-        var first = ByteBuffer(string: "GET /a HTTP/1.2")
-        XCTAssertEqual(rewriter.process(&first).holdBack, 1)
-        var second = ByteBuffer(string: "\r")
-        XCTAssertEqual(rewriter.process(&second).holdBack, 1, "the CR joins the digit")
-        var third = ByteBuffer(string: "\nHost: h\r\n")
-        let (released, holdBack) = rewriter.process(&third)
-        XCTAssertEqual(released, .init(digit: UInt8(ascii: "1"), carriageReturn: true))
-        XCTAssertEqual(holdBack, 0)
-
-        var cut = MinorVersionRewriter()
-        var line = ByteBuffer(string: "GET /a HTTP/1.7\r")
-        XCTAssertEqual(cut.process(&line).holdBack, 2)
-        XCTAssertEqual(cut.flush(), .init(digit: UInt8(ascii: "7"), carriageReturn: true))
-        XCTAssertTrue(cut.isPassingThrough)
+        var buffer = ByteBuffer(string: "GET /a HTTP/1.2")
+        XCTAssertEqual(rewriter.process(&buffer, from: 0), 1)
+        buffer.moveReaderIndex(forwardBy: 10)  // what the parser took
+        buffer.writeString("\r")
+        XCTAssertEqual(rewriter.process(&buffer, from: 5), 2, "the CR joins the digit")
+        buffer.writeString("\nHost: h\r\n")
+        XCTAssertEqual(rewriter.process(&buffer, from: 6), 0)
+        XCTAssertEqual(String(buffer: buffer), "P/1.1\r\nHost: h\r\n", "the held digit is rewritten where it is")
 
         var body = MinorVersionRewriter()
         var head = ByteBuffer(string: "POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\nX HTTP/1.2")
-        XCTAssertEqual(body.process(&head).holdBack, 0, "a body is never held")
-        XCTAssertNil(body.flush())
+        XCTAssertEqual(body.process(&head, from: 0), 0, "a body is never held")
+
+        let (output, _) = Self.rewrite([Array("GET / HTTP/1.3".utf8)])
+        XCTAssertEqual(String(decoding: output, as: UTF8.self), "GET / HTTP/1.3")
+    }
+
+    func testAtTheEndOfInputTheParserGetsWhatWasHeldBack() throws {
+        for cutShort in ["GET /x HTTP/1.2", "GET /x HTTP/1.2\r"] {
+            let sent = Array(cutShort.utf8)
+            let expected = try Self.parse([sent], rewriting: false)
+            XCTAssertEqual(expected, ["error invalid HTTP version"])
+            try forEveryCut(of: sent, pairs: false) { chunks, cut in
+                XCTAssertEqual(try Self.parse(chunks, rewriting: true), expected, "\(cutShort), cut at \(cut)")
+            }
+        }
     }
 
     // MARK: With NIO's parser
@@ -208,26 +226,20 @@ final class MinorVersionRewriterTests: XCTestCase {
     }
 
     /// The bytes that reach the parser when `chunks` arrive one read each,
-    /// as `MinorVersionHandler` passes them; and whether the rewriter gave up.
+    /// as `MinorVersionRequestDecoder` shows them to it (here the parser
+    /// takes all it is shown); and whether the rewriter gave up.
     private static func rewrite(_ chunks: [[UInt8]]) -> (output: [UInt8], passing: Bool) {
         var rewriter = MinorVersionRewriter()
+        var buffer = ByteBuffer()
         var output: [UInt8] = []
         for chunk in chunks {
-            if rewriter.isPassingThrough {
-                output += chunk
-                continue
-            }
-            var buffer = ByteBuffer(bytes: chunk)
-            let (released, holdBack) = rewriter.process(&buffer)
-            if let released {
-                output += released.buffer(allocator: ByteBufferAllocator()).readableBytesView
-            }
-            output += buffer.readableBytesView.dropLast(holdBack)
+            let scanned = buffer.readableBytes
+            buffer.writeBytes(chunk)
+            let holdBack = rewriter.isPassingThrough ? 0 : rewriter.process(&buffer, from: scanned)
+            output += buffer.readBytes(length: buffer.readableBytes - holdBack)!
         }
         let passing = rewriter.isPassingThrough
-        if let released = rewriter.flush() {
-            output += released.buffer(allocator: ByteBufferAllocator()).readableBytesView
-        }
+        output += buffer.readableBytesView
         return (output, passing)
     }
 
@@ -236,16 +248,14 @@ final class MinorVersionRewriterTests: XCTestCase {
     /// the first error.
     private static func parse(_ chunks: [[UInt8]], rewriting: Bool) throws -> [String] {
         let channel = EmbeddedChannel()
-        if rewriting { try channel.pipeline.syncOperations.addHandler(MinorVersionHandler()) }
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder()))
+        if rewriting {
+            try channel.pipeline.syncOperations.addHandler(
+                ByteToMessageHandler(MinorVersionRequestDecoder(HTTPRequestDecoder())))
+        } else {
+            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder()))
+        }
         var parts: [String] = []
-        var failure: Error?
-        for chunk in chunks where failure == nil {
-            do {
-                try channel.writeInbound(ByteBuffer(bytes: chunk))
-            } catch {
-                failure = error  // after the parts read before it
-            }
+        func read() throws {
             while let part = try channel.readInbound(as: HTTPServerRequestPart.self) {
                 switch part {
                 case .head(let head):
@@ -261,7 +271,25 @@ final class MinorVersionRewriterTests: XCTestCase {
                     parts.append("end")
                 }
             }
-            if let failure { parts.append("error \(failure)") }
+        }
+        for chunk in chunks {
+            do {
+                try channel.writeInbound(ByteBuffer(bytes: chunk))
+            } catch {
+                try read()  // the parts read before it
+                parts.append("error \(error)")
+                _ = try? channel.finish()
+                return parts
+            }
+            try read()
+        }
+        // The end of input: the parser reads what was held back.
+        channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        try read()
+        do {
+            try channel.throwIfErrorCaught()
+        } catch {
+            parts.append("error \(error)")
         }
         _ = try? channel.finish()
         return parts

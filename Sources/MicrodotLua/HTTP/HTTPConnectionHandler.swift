@@ -392,7 +392,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
             switch error as? HTTPParserError {
             case .headerOverflow: response = .headerFieldsTooLarge
             // RFC 9110 section 15.6.6: llhttp takes only HTTP/1.0 and 1.1
-            // (MinorVersionHandler made 1.2 to 1.9 into 1.1 before it).
+            // (MinorVersionRequestDecoder makes 1.2 to 1.9 into 1.1 first).
             case .invalidVersion: response = .httpVersionNotSupported
             default: response = .badRequest
             }

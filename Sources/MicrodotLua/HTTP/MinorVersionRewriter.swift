@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHTTP1
 
 #if canImport(Glibc)
     import Glibc
@@ -10,21 +11,21 @@ import NIOCore
 /// process the message as if it were in the highest minor version within
 /// that major version". NIO's parser (llhttp) takes HTTP/1.0 and 1.1 only,
 /// so a request line ending in ` HTTP/1.d` (d from 2 to 9) has its version
-/// rewritten to `HTTP/1.1` in the bytes before they reach it, as nginx serves
-/// such a request.
+/// digit set to `1` in the bytes before the parser reads them, and the
+/// request is served as HTTP/1.1, as nginx serves it.
 ///
 /// To know where each request line starts on a keep-alive or pipelined
 /// connection, the rewriter follows the framing of RFC 9112 section 6 the way
 /// llhttp (strict) does: the head ends at its empty line; then a
 /// `Content-Length` body, a chunked body (chunk-size lines with extensions,
-/// data, the last chunk and its trailer section), or none. Bytes are passed
-/// on as they come (rewritten in place); only the version digit and its CR
-/// are held back when a buffer ends right after them. Anything it does not
-/// follow exactly (a bare LF, obs-fold, two `Content-Length`s or one that is
-/// not digits, `Transfer-Encoding` other than exactly `chunked`, both,
-/// `Upgrade`, `CONNECT`, a chunk size that does not parse) ends its work:
-/// the rest of the connection passes untouched, and the parser and
-/// `RequestRules` decide (they refuse those requests and close). A parser
+/// data, the last chunk and its trailer section), or none. It reads each
+/// byte once, keeps no copy, and only asks the parser to wait for the
+/// version digit and its CR when the bytes end right after them. Anything
+/// it does not follow exactly (a bare LF, obs-fold, two `Content-Length`s
+/// or one that is not digits, `Transfer-Encoding` other than exactly
+/// `chunked`, both, `Upgrade`, `CONNECT`, a chunk size that does not parse)
+/// ends its work: the rest of the connection is left as it is, to the parser
+/// and `RequestRules` (which refuse those requests and close). A parser
 /// error stops the parser for good, so bytes after one are never read as a
 /// request.
 struct MinorVersionRewriter {
@@ -32,12 +33,8 @@ struct MinorVersionRewriter {
     enum Event: Equatable {
         /// Set the byte at this offset (from the reader index) to `1`.
         case rewrite(at: Int)
-        /// Pass these bytes, held back from earlier buffers, before this one:
-        /// the version digit (already rewritten when it is to be), then a CR
-        /// when it was held too.
-        case release(digit: UInt8, carriageReturn: Bool)
-        /// The buffer is scanned: pass it on, but its last `holdBack` bytes
-        /// (0 to 2), which a later `release` gives back.
+        /// The bytes are scanned; the parser must not read their last
+        /// `holdBack` (0 to 2) yet.
         case done(holdBack: Int)
     }
 
@@ -101,71 +98,42 @@ struct MinorVersionRewriter {
     private var phase = Phase.requestStart
     private var contentLength: Int?
     private var chunked = false
-    /// The last byte scanned, for a line feed at the start of a buffer.
+    /// The last byte scanned, for a line feed first in the bytes.
     private var lastByte: UInt8 = 0
-    /// Bytes of the request line held back from earlier buffers (0 to 2):
-    /// the version digit, and a CR after it.
-    private var held = 0
-    private var heldDigit: UInt8 = 0
 
-    /// Once true, every later byte of the connection passes untouched.
+    /// Once true, every later byte of the connection is left as it is.
     var isPassingThrough: Bool {
         if case .passthrough = phase { return true }
         return false
     }
 
-    /// Bytes held back from an earlier buffer, to pass before the next one:
-    /// the version digit (already rewritten when it is to be), then a CR
-    /// when it was held too.
-    struct Released: Equatable {
-        var digit: UInt8
-        var carriageReturn: Bool
-
-        /// Them in a buffer of their own.
-        func buffer(allocator: ByteBufferAllocator) -> ByteBuffer {
-            var buffer = allocator.buffer(capacity: 2)
-            buffer.writeInteger(digit)
-            if carriageReturn { buffer.writeInteger(UInt8.cr) }
-            return buffer
-        }
-    }
-
-    /// Scans `buffer`, rewriting versions in place. Returns the bytes held
-    /// back from earlier buffers that go before it (at most one release a
-    /// buffer: they are decided by its first bytes), and how many bytes at
-    /// its end to hold back for now (0 to 2).
-    mutating func process(_ buffer: inout ByteBuffer) -> (released: Released?, holdBack: Int) {
-        var offset = 0
-        var released: Released?
+    /// Scans the readable bytes of `buffer` from `offset` (those before it
+    /// were scanned already), rewriting versions in place. Returns how many
+    /// bytes at its end (0 to 2: the version digit, and its CR) the parser
+    /// must not read until more bytes say what they are.
+    mutating func process(_ buffer: inout ByteBuffer, from offset: Int) -> Int {
+        var offset = offset
         while true {
-            let event = buffer.withUnsafeReadableBytes { scan($0, from: &offset) }
+            let start = offset
+            let event = buffer.withUnsafeReadableBytes { scan($0, from: start) }
             switch event {
             case .rewrite(let at):
                 buffer.setInteger(UInt8(ascii: "1"), at: buffer.readerIndex + at)
-            case .release(let digit, let carriageReturn):
-                released = Released(digit: digit, carriageReturn: carriageReturn)
+                offset = at + 3  // past the CRLF after the digit
             case .done(let holdBack):
-                return (released, holdBack)
+                return holdBack
             }
         }
     }
 
-    /// The bytes held back, unchanged, when no more will come (end of
-    /// input); nothing is rewritten after that.
-    mutating func flush() -> Released? {
-        defer {
-            held = 0
-            phase = .passthrough
-        }
-        return held > 0 ? Released(digit: heldDigit, carriageReturn: held == 2) : nil
-    }
-
-    /// Scans `bytes` from `offset`, which it moves past what it scanned,
-    /// until there is something to do.
-    mutating func scan(_ bytes: UnsafeRawBufferPointer, from offset: inout Int) -> Event {
+    /// Scans `bytes` from `offset` until there is something to do. The phase
+    /// is kept in a local while scanning: stores to `self` in the loop cost.
+    @inline(__always)
+    mutating func scan(_ bytes: UnsafeRawBufferPointer, from offset: Int) -> Event {
         let count = bytes.count
         var i = offset
-        defer { offset = i }
+        var phase = self.phase
+        defer { self.phase = phase }
         while i < count {
             let byte = bytes[i]
             switch phase {
@@ -178,7 +146,9 @@ struct MinorVersionRewriter {
                     phase = .method(matched: 1)
                     i += 1
                 } else {
-                    phase = .requestLine(version: 0)
+                    let digit: Int?
+                    (phase, digit) = requestLine(bytes, from: &i, version: 0)
+                    if let digit { return .rewrite(at: digit) }
                 }
             case .method(let matched):
                 let connect: StaticString = "CONNECT "
@@ -189,44 +159,47 @@ struct MinorVersionRewriter {
                     phase = .requestLine(version: 0)
                 }
             case .requestLine(let version):
-                if held > 0 {
-                    // The digit (and CR) held back: this byte decides.
-                    let next = Self.advance(version, byte)
-                    i += 1
-                    if next == Self.versionPattern {
-                        phase = .fieldStart
-                        return release(rewritten: true)
-                    }
-                    if next >= 9 {
-                        phase = .requestLine(version: next)
-                        continue
-                    }
-                    i -= 1  // scanned again as part of the line
-                    phase = .requestLine(version: 0)
-                    return release(rewritten: false)
-                }
-                if let event = requestLine(bytes, from: &i, version: version) { return event }
+                let digit: Int?
+                (phase, digit) = requestLine(bytes, from: &i, version: version)
+                if let digit { return .rewrite(at: digit) }
             case .fieldStart:
                 switch byte {
                 case .cr:
-                    phase = .lineFeed(.headEnd)
+                    i += 1
+                    if i < count && bytes[i] == .lf {
+                        i += 1
+                        phase = lineEnded(.headEnd)
+                    } else {
+                        phase = .lineFeed(.headEnd)
+                    }
                 case .lf, .space, .tab:
                     phase = .passthrough  // a bare LF, or obs-fold
                 default:
+                    i += 1
                     switch byte | 0x20 {
                     case UInt8(ascii: "c"): phase = .fieldName(.contentLength, matched: 1)
                     case UInt8(ascii: "t"): phase = .fieldName(.transferEncoding, matched: 1)
                     case UInt8(ascii: "u"): phase = .fieldName(.upgrade, matched: 1)
-                    default: phase = .skipLine(inTrailers: false)
+                    default:
+                        // Most fields: on to the next line at once.
+                        guard let end = Self.lineFeed(in: bytes, from: i) else {
+                            phase = .skipLine(inTrailers: false)
+                            i = count
+                            break
+                        }
+                        if bytes[end - 1] == .cr {
+                            i = end + 1
+                        } else {
+                            phase = .passthrough
+                        }
                     }
                 }
-                i += 1
             case .fieldName(let field, let matched):
                 let name = field.name
                 if matched == name.utf8CodeUnitCount {
                     if byte == UInt8(ascii: ":") {
                         i += 1
-                        fieldValueStarts(field)
+                        phase = fieldValue(field)
                     } else if byte == .space || byte == .tab {
                         phase = .passthrough  // whitespace before the colon
                     } else {
@@ -239,10 +212,10 @@ struct MinorVersionRewriter {
                     phase = .skipLine(inTrailers: false)
                 }
             case .contentLength(let value, let digits):
-                contentLengthValue(byte, value: value, digits: digits)
+                phase = contentLengthValue(byte, value: value, digits: digits)
                 i += 1
             case .transferEncoding(let matched):
-                transferEncodingValue(byte, matched: matched)
+                phase = transferEncodingValue(byte, matched: matched)
                 i += 1
             case .skipLine(let inTrailers):
                 guard let end = Self.lineFeed(in: bytes, from: i) else {
@@ -261,13 +234,13 @@ struct MinorVersionRewriter {
                     break
                 }
                 i += 1
-                lineEnded(after)
+                phase = lineEnded(after)
             case .body(let remaining):
                 let taken = min(remaining, count - i)
                 i += taken
                 phase = taken == remaining ? .requestStart : .body(remaining: remaining - taken)
             case .chunkSize(let value, let digits):
-                chunkSize(byte, value: value, digits: digits)
+                phase = chunkSize(byte, value: value, digits: digits)
                 i += 1
             case .chunkExtension(let size):
                 // Its syntax is the parser's to check; the line ends at CRLF.
@@ -294,7 +267,8 @@ struct MinorVersionRewriter {
             }
         }
         if count > 0 { lastByte = bytes[count - 1] }
-        return .done(holdBack: holdBackAtEnd(of: bytes))
+        guard case .requestLine(let version) = phase, version >= 9 else { return .done(holdBack: 0) }
+        return .done(holdBack: version - 8)
     }
 
     // MARK: The request line
@@ -319,164 +293,120 @@ struct MinorVersionRewriter {
         return expected ? state + 1 : (byte == .space ? 1 : 0)
     }
 
-    /// The request line from `i`, with no bytes held back: to its LF, or to
-    /// the end of the buffer, keeping the version progress.
-    private mutating func requestLine(_ bytes: UnsafeRawBufferPointer, from i: inout Int, version: Int) -> Event? {
-        guard let end = Self.lineFeed(in: bytes, from: i) else {
-            // The line goes on in the next buffer. What it ends with is in
+    /// The request line from `i`: to its LF, or to the end of the bytes,
+    /// keeping the version progress. Returns the next phase, and the offset
+    /// of a version digit to rewrite.
+    @inline(__always)
+    private func requestLine(_ bytes: UnsafeRawBufferPointer, from i: inout Int, version: Int) -> (Phase, Int?) {
+        let start = i
+        guard let end = Self.lineFeed(in: bytes, from: start) else {
+            // The line goes on in the next bytes. What it ends with is in
             // its last 10 bytes at most.
-            let start = i
             i = bytes.count
             var state = bytes.count - start >= 10 ? 0 : version
             for index in max(start, bytes.count - 10)..<bytes.count {
                 state = Self.advance(state, bytes[index])
             }
-            phase = .requestLine(version: state)
-            return nil
+            return (.requestLine(version: state), nil)
         }
-        guard (end > 0 ? bytes[end - 1] : lastByte) == .cr else {
-            phase = .passthrough  // a bare LF
-            return nil
-        }
-        let start = i
-        phase = .fieldStart
+        guard (end > 0 ? bytes[end - 1] : lastByte) == .cr else { return (.passthrough, nil) }  // a bare LF
         i = end + 1
         let digit = end - 2
         if end - start >= 10 {
-            // The common case, the line's end in this buffer: only a digit
-            // other than 0 and 1 needs a look at what precedes it.
+            // The common case, the line's end among the new bytes: only a
+            // digit other than 0 and 1 needs a look at what precedes it.
             let byte = bytes[digit]
-            guard byte >= UInt8(ascii: "2") && byte <= UInt8(ascii: "9") else { return nil }
+            guard byte >= UInt8(ascii: "2") && byte <= UInt8(ascii: "9") else { return (.fieldStart, nil) }
             let prefix: StaticString = " HTTP/1."
             for index in 0..<prefix.utf8CodeUnitCount where bytes[end - 10 + index] != prefix.utf8Start[index] {
-                return nil
+                return (.fieldStart, nil)
             }
         } else {
-            // A short piece (of a line that began in an earlier buffer, or
-            // a short line), from the progress the line had. Nothing was
-            // held back, so a match has its digit in this buffer.
+            // A short piece (of a line begun in earlier bytes, or a short
+            // line), from the progress the line had. A digit, and a CR,
+            // among the earlier bytes were held back: they are still there.
             var state = version
             for index in start...end { state = Self.advance(state, bytes[index]) }
-            guard state == Self.versionPattern, digit >= start else { return nil }
+            guard state == Self.versionPattern else { return (.fieldStart, nil) }
         }
-        return .rewrite(at: digit)
-    }
-
-    private mutating func release(rewritten: Bool) -> Event {
-        let carriageReturn = held == 2
-        held = 0
-        return .release(digit: rewritten ? UInt8(ascii: "1") : heldDigit, carriageReturn: carriageReturn)
-    }
-
-    /// At the end of a buffer in the request line, the version digit and
-    /// the CR after it are held back: the next bytes say whether they are
-    /// rewritten.
-    private mutating func holdBackAtEnd(of bytes: UnsafeRawBufferPointer) -> Int {
-        guard case .requestLine(let version) = phase, version >= 9 else { return 0 }
-        let total = version - 8
-        let fromThisBuffer = total - held
-        if held == 0 { heldDigit = bytes[bytes.count - fromThisBuffer] }
-        held = total
-        return fromThisBuffer
+        return (.fieldStart, digit)
     }
 
     // MARK: Header fields
 
-    private mutating func fieldValueStarts(_ field: Field) {
+    private func fieldValue(_ field: Field) -> Phase {
         switch field {
-        case .upgrade:
-            phase = .passthrough
-        case .contentLength:
-            phase = contentLength == nil ? .contentLength(value: 0, digits: .before) : .passthrough
-        case .transferEncoding:
-            phase = chunked ? .passthrough : .transferEncoding(matched: 0)
+        case .upgrade: .passthrough
+        case .contentLength: contentLength == nil ? .contentLength(value: 0, digits: .before) : .passthrough
+        case .transferEncoding: chunked ? .passthrough : .transferEncoding(matched: 0)
         }
     }
 
-    private mutating func contentLengthValue(_ byte: UInt8, value: Int, digits: Digits) {
+    private mutating func contentLengthValue(_ byte: UInt8, value: Int, digits: Digits) -> Phase {
         switch byte {
         case .space, .tab:
-            phase = .contentLength(value: value, digits: digits == .inside ? .after : digits)
+            return .contentLength(value: value, digits: digits == .inside ? .after : digits)
         case UInt8(ascii: "0")...UInt8(ascii: "9"):
-            guard digits != .after, value <= (Int.max - 9) / 10 else {
-                phase = .passthrough
-                return
-            }
-            phase = .contentLength(value: value * 10 + Int(byte - UInt8(ascii: "0")), digits: .inside)
+            guard digits != .after, value <= (Int.max - 9) / 10 else { return .passthrough }
+            return .contentLength(value: value * 10 + Int(byte - UInt8(ascii: "0")), digits: .inside)
         case .cr where digits != .before:
             contentLength = value
-            phase = .lineFeed(.field)
+            return .lineFeed(.field)
         default:
-            phase = .passthrough
+            return .passthrough
         }
     }
 
-    private mutating func transferEncodingValue(_ byte: UInt8, matched: Int) {
+    private mutating func transferEncodingValue(_ byte: UInt8, matched: Int) -> Phase {
         let coding: StaticString = "chunked"
         let length = coding.utf8CodeUnitCount
         switch byte {
         case .space, .tab:
-            if matched != 0 && matched != length { phase = .passthrough }
+            return matched == 0 || matched == length ? .transferEncoding(matched: matched) : .passthrough
         case .cr where matched == length:
             chunked = true
-            phase = .lineFeed(.field)
+            return .lineFeed(.field)
         default:
-            if matched < length && byte | 0x20 == coding.utf8Start[matched] {
-                phase = .transferEncoding(matched: matched + 1)
-            } else {
-                phase = .passthrough
-            }
+            guard matched < length && byte | 0x20 == coding.utf8Start[matched] else { return .passthrough }
+            return .transferEncoding(matched: matched + 1)
         }
     }
 
-    private mutating func lineEnded(_ after: AfterLine) {
+    private mutating func lineEnded(_ after: AfterLine) -> Phase {
         switch after {
         case .field:
-            phase = .fieldStart
+            return .fieldStart
         case .headEnd:
             let length = contentLength
             let isChunked = chunked
             contentLength = nil
             chunked = false
-            if isChunked {
-                phase = length == nil ? .chunkSize(value: 0, digits: 0) : .passthrough
-            } else if let length, length > 0 {
-                phase = .body(remaining: length)
-            } else {
-                phase = .requestStart
-            }
+            if isChunked { return length == nil ? .chunkSize(value: 0, digits: 0) : .passthrough }
+            if let length, length > 0 { return .body(remaining: length) }
+            return .requestStart
         case .chunkData(let size):
-            phase = size == 0 ? .trailerStart : .chunkData(remaining: size)
+            return size == 0 ? .trailerStart : .chunkData(remaining: size)
         case .nextChunk:
-            phase = .chunkSize(value: 0, digits: 0)
+            return .chunkSize(value: 0, digits: 0)
         case .messageEnd:
-            phase = .requestStart
+            return .requestStart
         }
     }
 
     // MARK: Chunks
 
-    private mutating func chunkSize(_ byte: UInt8, value: Int, digits: Int) {
+    private func chunkSize(_ byte: UInt8, value: Int, digits: Int) -> Phase {
         let digit: Int
         switch byte {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = Int(byte - UInt8(ascii: "0"))
         case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = Int(byte - UInt8(ascii: "a")) + 10
         case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = Int(byte - UInt8(ascii: "A")) + 10
-        case UInt8(ascii: ";") where digits > 0:
-            phase = .chunkExtension(size: value)
-            return
-        case .cr where digits > 0:
-            phase = .lineFeed(.chunkData(value))
-            return
-        default:
-            phase = .passthrough
-            return
+        case UInt8(ascii: ";") where digits > 0: return .chunkExtension(size: value)
+        case .cr where digits > 0: return .lineFeed(.chunkData(value))
+        default: return .passthrough
         }
-        guard value <= Int.max >> 5 else {
-            phase = .passthrough
-            return
-        }
-        phase = .chunkSize(value: value << 4 | digit, digits: digits + 1)
+        guard value <= Int.max >> 5 else { return .passthrough }
+        return .chunkSize(value: value << 4 | digit, digits: digits + 1)
     }
 
     // MARK: Bytes
@@ -503,44 +433,56 @@ extension UInt8 {
     fileprivate static let tab = UInt8(ascii: "\t")
 }
 
-/// Put before NIO's `HTTPRequestDecoder`: serves a request in a higher
-/// HTTP/1 minor version as HTTP/1.1 (RFC 9110 section 2.5; see
-/// `MinorVersionRewriter`).
-final class MinorVersionHandler: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
+/// NIO's `HTTPRequestDecoder`, reading requests in a higher HTTP/1 minor
+/// version as HTTP/1.1 (RFC 9110 section 2.5; see `MinorVersionRewriter`).
+/// The rewriter works in the decoder's own buffer, just before the parser
+/// reads it: no handler more in the pipeline, no bytes copied.
+struct MinorVersionRequestDecoder: ByteToMessageDecoder {
+    typealias InboundOut = HTTPServerRequestPart
 
+    private let parser: HTTPRequestDecoder
     private var rewriter = MinorVersionRewriter()
+    /// Bytes at the front of the buffer that were scanned and that the
+    /// parser has not consumed (it keeps the one it is reading, and the
+    /// version digit may be held back).
+    private var scanned = 0
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if rewriter.isPassingThrough {
-            context.fireChannelRead(data)
-            return
+    init(_ parser: HTTPRequestDecoder) {
+        self.parser = parser
+    }
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        let holdBack = rewriter.isPassingThrough ? 0 : rewriter.process(&buffer, from: scanned)
+        let readable = buffer.readableBytes
+        let state: DecodingState
+        if holdBack == 0 {
+            state = try parser.decode(context: context, buffer: &buffer)
+        } else if readable > holdBack {
+            var shown = buffer.getSlice(at: buffer.readerIndex, length: readable - holdBack)!
+            state = try parser.decode(context: context, buffer: &shown)
+            buffer.moveReaderIndex(forwardBy: shown.readerIndex)
+        } else {
+            state = .needMoreData
         }
-        var buffer = unwrapInboundIn(data)
-        // Fired after scanning: what follows may close the channel, which
-        // comes back here (channelInactive) at once.
-        let (released, holdBack) = rewriter.process(&buffer)
-        if let released {
-            context.fireChannelRead(wrapInboundOut(released.buffer(allocator: context.channel.allocator)))
-        }
-        if holdBack > 0 { buffer.moveWriterIndex(to: buffer.writerIndex - holdBack) }
-        if buffer.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(buffer)) }
+        scanned = buffer.readableBytes
+        return state
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case ChannelEvent.inputClosed = event { releaseHeld(context) }
-        context.fireUserInboundEventTriggered(event)
+    /// At the end of input, nothing more can say what a held-back digit
+    /// is: the parser gets it as it came.
+    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws
+        -> DecodingState
+    {
+        if !rewriter.isPassingThrough { _ = rewriter.process(&buffer, from: scanned) }
+        defer { scanned = buffer.readableBytes }
+        return try parser.decodeLast(context: context, buffer: &buffer, seenEOF: seenEOF)
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
-        releaseHeld(context)
-        context.fireChannelInactive()
+    mutating func decoderAdded(context: ChannelHandlerContext) {
+        parser.decoderAdded(context: context)
     }
 
-    /// The parser sees every byte the client sent, before the end of input.
-    private func releaseHeld(_ context: ChannelHandlerContext) {
-        guard let released = rewriter.flush() else { return }
-        context.fireChannelRead(wrapInboundOut(released.buffer(allocator: context.channel.allocator)))
+    mutating func decoderRemoved(context: ChannelHandlerContext) {
+        parser.decoderRemoved(context: context)
     }
 }
