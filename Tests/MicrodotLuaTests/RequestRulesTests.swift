@@ -33,6 +33,9 @@ final class RequestRulesTests: XCTestCase {
         var body: String? = nil
         /// Whether the connection closes after the response.
         let closes: Bool
+        /// The start of the body of the response to a second request sent
+        /// in the same row, pipelined behind the first.
+        var pipelinedBody: String? = nil
     }
 
     private static let rows: [Row] = [
@@ -155,10 +158,22 @@ final class RequestRulesTests: XCTestCase {
             request: "GET /echo HTTP/2.0\r\nHost: h\r\n\r\n",
             status: 505, closes: true),
         Row(
-            rule:
-                "RFC 9110 2.5 a higher minor version SHOULD be served as 1.1; NIO's parser refuses it, so 505 "
-                + "(documented deviation)",
-            request: "GET /echo HTTP/1.2\r\nHost: h\r\n\r\n", status: 505, closes: true),
+            rule: "RFC 9110 2.5 a higher minor version is served as HTTP/1.1",
+            request: "GET /echo HTTP/1.2\r\nHost: h\r\n\r\n", status: 200, body: "GET /echo x=nil host=h",
+            closes: false),
+        Row(
+            rule: "RFC 9110 2.5 HTTP/1.9, pipelined behind a chunked body that holds an HTTP/1.2 request line",
+            request:
+                "POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n10;ext=1\r\nGET / HTTP/1.2\r\n\r\n"
+                + "0\r\n\r\nGET /echo?x=2 HTTP/1.9\r\nHost: h\r\n\r\n",
+            status: 200, body: "POST /echo x=nil host=h body=GET / HTTP/1.2\r\n", closes: false,
+            pipelinedBody: "GET /echo x=2 host=h"),
+        Row(
+            rule: "RFC 9112 2.3 a version has one digit on each side of the dot: HTTP/1.10 is not 1.1",
+            request: "GET /echo HTTP/1.10\r\nHost: h\r\n\r\n", status: 505, closes: true),
+        Row(
+            rule: "RFC 9112 2.3 the protocol name is case-sensitive: http/1.2 is not a version",
+            request: "GET /echo http/1.2\r\nHost: h\r\n\r\n", status: 400, closes: true),
         // Protocols the server does not speak (RFC 9110 section 7.8).
         Row(
             rule: "RFC 9110 7.8 Upgrade is ignored: served as HTTP/1.1, then the connection closes",
@@ -182,8 +197,14 @@ final class RequestRulesTests: XCTestCase {
             try client.send(row.request + "GET /next HTTP/1.1\r\nHost: h\r\n\r\n")
             let response = try client.readResponse()
             XCTAssertEqual(response.status, row.status, row.rule)
+            XCTAssertEqual(response.version, "HTTP/1.1", row.rule)
             if let body = row.body {
                 XCTAssertTrue(response.text.hasPrefix(body), "\(row.rule): \(response.text)")
+            }
+            if let pipelinedBody = row.pipelinedBody {
+                let second = try client.readResponse()
+                XCTAssertEqual(second.status, 200, row.rule)
+                XCTAssertTrue(second.text.hasPrefix(pipelinedBody), "\(row.rule): \(second.text)")
             }
             if row.closes {
                 XCTAssertEqual(response.header("Connection")?.lowercased(), "close", row.rule)

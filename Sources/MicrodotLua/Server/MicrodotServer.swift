@@ -119,11 +119,11 @@ public final class MicrodotServer: @unchecked Sendable {
                 .childChannelInitializer { channel in
                     let loop = byLoop[ObjectIdentifier(channel.eventLoop)]!
                     return channel.eventLoop.makeCompletedFuture {
+                        // HTTP/1.2 and the like are read as 1.1 (RFC 9110 2.5).
+                        let parser = HTTPRequestDecoder(
+                            leftOverBytesStrategy: .dropBytes, limitConfiguration: loop.worker.limits.decoderLimits)
                         try channel.pipeline.syncOperations.addHandler(
-                            ByteToMessageHandler(
-                                HTTPRequestDecoder(
-                                    leftOverBytesStrategy: .dropBytes,
-                                    limitConfiguration: loop.worker.limits.decoderLimits)))
+                            ByteToMessageHandler(MinorVersionRequestDecoder(parser)))
                         try channel.pipeline.syncOperations.addHandler(HTTPConnectionHandler(loop: loop))
                     }
                 }
