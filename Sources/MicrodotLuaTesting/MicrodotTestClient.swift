@@ -42,7 +42,8 @@ public final class MicrodotTestClient: Sendable {
     }
 
     /// Loads `app` in a worker of its own; `configuration` gives the handler
-    /// timeout, memory limit and shared store size. Throws `LuaError` when
+    /// timeout, memory limit and shared store size. Throws
+    /// `ConfigurationError` for a value out of its range, `LuaError` when
     /// the app cannot start. Never blocks a thread of Swift concurrency, so
     /// clients may be made in parallel even when the script's top level
     /// awaits an async Swift function.

@@ -16,49 +16,81 @@ struct MicrodotLuaCommand: ParsableCommand {
     @Argument(help: "The Lua script that builds the app.")
     var script: String
 
-    @Option(help: "The address to listen on (default 127.0.0.1).")
+    // Numbers are read with `.unconditional`, so that `--port -1` is a
+    // value (refused with the option's range) rather than a missing one.
+    // Defaults are in the help text, not the properties, which ArgumentParser
+    // would print a second time.
+
+    @Option(help: "The address to listen on (default 127.0.0.1; 0.0.0.0 for every interface).")
     var host: String?
 
-    @Option(help: "The port to listen on (default 5000; 0 picks a free one).")
+    @Option(parsing: .unconditional, help: "The port to listen on, 0 to 65535 (default 5000; 0 picks a free one).")
     var port: Int?
 
     @Option(
+        parsing: .unconditional,
         help: ArgumentHelp(
             "The number of workers, each an event loop with its own Lua state (default 1; auto: one per core).",
             valueName: "n|auto"))
     var workers: Workers?
 
-    @Option(help: "Megabytes microdot.shared may hold before it evicts the least recently used keys (default 64).")
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "MiB microdot.shared may hold before it evicts the least recently used keys (default 64).",
+            valueName: "MiB"))
     var sharedSize: Int?
 
-    @Flag(help: "Log each request as METHOD PATH STATUS.")
+    @Flag(help: "Log each request as METHOD PATH STATUS, and show microdot.log.debug records.")
     var debug = false
 
     @Flag(help: "Reload the script when it, or a Lua file in its folder, changes (for development).")
     var reload = false
 
-    @Option(help: "Seconds that requests under way get to finish when the server stops (default 10).")
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Seconds that requests under way get to finish when the server stops (default 10).", valueName: "seconds"))
     var shutdownTimeout: Double?
 
     @Option(
-        help: "Seconds Lua may run without yielding before the request is stopped with a 500 (default 10; 0: no limit)."
-    )
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Seconds Lua may run without yielding before the request is stopped with a 500 (default 10; 0: no limit).",
+            valueName: "seconds"))
     var handlerTimeout: Double?
 
-    @Option(help: "Megabytes each worker's Lua state may allocate (default 512; 0: no limit).")
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("MiB each worker's Lua state may allocate (default 512; 0: no limit).", valueName: "MiB"))
     var memoryLimit: Int?
 
-    @Option(help: "Seconds a new connection has to send its first request head (default 10).")
-    var headerTimeout: Double = Timeouts().requestHead
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Seconds a new connection has to send its first request head (default 10; 0: no limit).",
+            valueName: "seconds"))
+    var headerTimeout: Double?
 
-    @Option(help: "Seconds a kept-alive connection may stay idle between requests (default 60).")
-    var idleTimeout: Double = Timeouts().idle
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Seconds a kept-alive connection may stay idle between requests (default 60; 0: no limit).",
+            valueName: "seconds"))
+    var idleTimeout: Double?
 
-    @Option(help: "Seconds allowed between two reads of a request body (default 30).")
-    var bodyTimeout: Double = Timeouts().body
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Seconds allowed between two reads of a request body (default 30; 0: no limit).", valueName: "seconds"))
+    var bodyTimeout: Double?
 
-    @Option(help: "Seconds a client may leave a response unread before the connection is closed (default 30).")
-    var writeTimeout: Double = Timeouts().write
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Seconds a client may leave a response unread before the connection is closed (default 30; 0: no limit).",
+            valueName: "seconds"))
+    var writeTimeout: Double?
 
     @Flag(
         help:
@@ -66,8 +98,34 @@ struct MicrodotLuaCommand: ParsableCommand {
     )
     var test = false
 
+    /// Every value in its range, by `Configuration`'s rules (the same as
+    /// `app:run{...}` and the Swift API's): otherwise the usage error names
+    /// the flag, the valid values and the value given.
+    func validate() throws {
+        typealias Option = Configuration.Option
+        do throws(ConfigurationError) {
+            if let host { try Configuration.check(host: host, from: .commandLine) }
+            if let port { try Configuration.check(.port, Double(port), from: .commandLine) }
+            if case .count(let count) = workers { try Configuration.check(.workers, Double(count), from: .commandLine) }
+            let counts: [(Option, Int?)] = [(.sharedSize, sharedSize), (.memoryLimit, memoryLimit)]
+            for case (let option, let value?) in counts {
+                try Configuration.check(option, Double(value), from: .commandLine)
+            }
+            let seconds: [(Option, Double?)] = [
+                (.shutdownTimeout, shutdownTimeout), (.handlerTimeout, handlerTimeout),
+                (.headerTimeout, headerTimeout), (.idleTimeout, idleTimeout), (.bodyTimeout, bodyTimeout),
+                (.writeTimeout, writeTimeout),
+            ]
+            for case (let option, let value?) in seconds { try Configuration.check(option, value, from: .commandLine) }
+        } catch {
+            throw ValidationError(error.message)
+        }
+    }
+
     func run() throws {
-        let logger = Logger(label: "microdot-lua")
+        var logger = Logger(label: "microdot-lua")
+        // Before the script runs, so that its top level's debug records show too.
+        if debug { logger.logLevel = .debug }
         if test {
             do {
                 try MicrodotApp(scriptPath: script).runScript(logger: logger)
@@ -81,19 +139,14 @@ struct MicrodotLuaCommand: ParsableCommand {
         do {
             server = try MicrodotServer.start(
                 app: MicrodotApp(scriptPath: script),
-                configuration: Configuration(
-                    host: host, port: port, workers: workers?.count, debug: debug ? true : nil,
-                    shutdownTimeout: shutdownTimeout, reload: reload ? true : nil,
-                    handlerTimeout: handlerTimeout, memoryLimit: memoryLimit.map { $0 * 1024 * 1024 },
-                    sharedSize: sharedSize.map { $0 * 1024 * 1024 },
-                    timeouts: Timeouts(
-                        requestHead: headerTimeout, idle: idleTimeout, body: bodyTimeout,
-                        write: writeTimeout)),
-                logger: logger)
+                configuration: configuration, logger: logger)
         } catch let error as LuaError {
             StandardStreams.error("microdot-lua: \(error.message)\n")
             throw ExitCode.failure
         } catch let error as ListenError {
+            StandardStreams.error("microdot-lua: \(error)\n")
+            throw ExitCode.failure
+        } catch let error as ConfigurationError {
             StandardStreams.error("microdot-lua: \(error)\n")
             throw ExitCode.failure
         }
@@ -143,18 +196,43 @@ enum SignalPipe {
     }
 }
 
-/// `--workers`: a count, or "auto" for one per core.
-struct Workers: ExpressibleByArgument {
-    /// `Configuration.workers`: the count, or `Configuration.autoWorkers`.
-    let count: Int
+extension MicrodotLuaCommand {
+    /// The options as a `Configuration` (sizes from MiB to bytes: checked
+    /// by `validate()`, so they cannot overflow).
+    var configuration: Configuration {
+        let defaults = Timeouts()
+        return Configuration(
+            host: host, port: port, workers: workers?.configured, debug: debug ? true : nil,
+            shutdownTimeout: shutdownTimeout, reload: reload ? true : nil,
+            handlerTimeout: handlerTimeout, memoryLimit: memoryLimit.map { $0 * 1024 * 1024 },
+            sharedSize: sharedSize.map { $0 * 1024 * 1024 },
+            timeouts: Timeouts(
+                requestHead: headerTimeout ?? defaults.requestHead, idle: idleTimeout ?? defaults.idle,
+                body: bodyTimeout ?? defaults.body, write: writeTimeout ?? defaults.write))
+    }
+}
+
+/// `--workers`: a count (its range is checked with the other options), or
+/// "auto" for one per core.
+enum Workers: ExpressibleByArgument {
+    case auto
+    case count(Int)
 
     init?(argument: String) {
         if argument == "auto" {
-            count = Configuration.autoWorkers
-        } else if let count = Int(argument), count >= 1 {
-            self.count = count
+            self = .auto
+        } else if let count = Int(argument) {
+            self = .count(count)
         } else {
             return nil
+        }
+    }
+
+    /// `Configuration.workers`: the count, or `Configuration.autoWorkers`.
+    var configured: Int {
+        switch self {
+        case .auto: return Configuration.autoWorkers
+        case .count(let count): return count
         }
     }
 }

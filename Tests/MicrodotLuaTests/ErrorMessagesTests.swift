@@ -84,7 +84,11 @@ final class ErrorMessagesTests: AppTestCase {
                 logs: ["(route /gen-fails, handler app.lua:9): app.lua:10: failed before any chunk"])
             try await expect500(client, "/fn-fails", logs: ["app.lua:13: failed at once"])
             try await expect500(
-                client, "/gen-bad-chunk", logs: ["a stream gave a boolean value; chunks must be strings"])
+                client, "/gen-bad-chunk",
+                logs: [
+                    "(route /gen-bad-chunk, handler app.lua:15): app.lua:15: a stream gave a boolean (true); "
+                        + "chunks must be strings"
+                ])
             let streamed = try await client.get("/gen-ok")
             XCTAssertEqual(streamed.status, 200)
             XCTAssertEqual(streamed.text, "ab", "the first chunk is sent after the head")
@@ -170,6 +174,40 @@ final class ErrorMessagesTests: AppTestCase {
         return app
         """
 
+    // MARK: Responses checked where they are final
+
+    private let invalidResponses = """
+        local microdot = require("microdot")
+        local app = microdot.Microdot()
+        app:errorhandler(500, function(req) return "the app's 500", 500 end)
+        app:after_error_request(function(req, res) res.headers["X-After-Error"] = "ran" end)
+        app:get("/gen-fails", function(req) return coroutine.wrap(function() error("no chunk") end) end)
+        app:get("/gen-table", function(req) return coroutine.wrap(function() coroutine.yield({}) end) end)
+        app:get("/gen-number", function(req) return function() return 5 end end)
+        app:get("/header-bool", function(req) return "x", 200, {["X-A"] = true} end)
+        app:get("/header-space", function(req) return "x", 200, {["X A"] = "b"} end)
+        app:get("/status-table", function(req) return "x", {200} end)
+        app:get("/status-abc", function(req)
+          local res = microdot.Response("x")
+          res.status_code = "abc"
+          return res
+        end)
+        app:get("/body-number", function(req)
+          local res = microdot.Response("x")
+          res.body = 42
+          return res
+        end)
+        app:get("/hook-header", function(req)
+          req:after_request(function(req, res) res.headers["X-Late"] = "a\\r\\nb" end)
+          return "x"
+        end)
+        app:get("/late-chunk", function(req)
+          return coroutine.wrap(function() coroutine.yield("a"); coroutine.yield(true) end)
+        end)
+        app:get("/text", function(req) return "text" end)
+        return app
+        """
+
     func testErrorsInWrappedHandlersNameTheAppsFunction() async throws {
         // (path, line of the handler, line of the error)
         let cases: [(String, Int, Int)] = [
@@ -209,6 +247,96 @@ final class ErrorMessagesTests: AppTestCase {
         }
     }
 
+    func testAnInvalidResponseIsAFiveHundredThroughTheAppsErrorHandling() async throws {
+        let cases: [(String, String)] = [
+            ("/gen-fails", "(route /gen-fails, handler app.lua:5): app.lua:5: no chunk"),
+            (
+                "/gen-table",
+                "(route /gen-table, handler app.lua:6): app.lua:6: a stream gave a table; chunks must be strings"
+            ),
+            (
+                "/gen-number",
+                "(route /gen-number, handler app.lua:7): app.lua:7: a stream gave the number 5; "
+                    + "chunks must be strings (give tostring(n))"
+            ),
+            (
+                "/header-bool",
+                "(route /header-bool, handler app.lua:8): app.lua:8: invalid response: the value of header X-A "
+                    + "must be a string, a number or an array of strings, got a boolean (true)"
+            ),
+            (
+                "/header-space",
+                "(route /header-space, handler app.lua:9): app.lua:9: invalid response: "
+                    + "the header name \"X A\" is not a token"
+            ),
+            (
+                "/status-table",
+                "app.lua:10: invalid response: a header name must be a string, got the number 1 "
+                    + "(headers are a table of name = value; a status goes before them"
+            ),
+            (
+                "/status-abc",
+                "(route /status-abc, handler app.lua:11): app.lua:11: invalid response: "
+                    + "res.status_code must be an integer from 100 to 999, got the string \"abc\""
+            ),
+            (
+                "/body-number",
+                "app.lua:16: invalid response: res.body must be a string, a generator or send_file's file, "
+                    + "got the number 42 (a number is converted by Response(...) only: assign tostring(n))"
+            ),
+            (
+                "/hook-header",
+                "app.lua:21: invalid response: the value of header X-Late contains a control character"
+            ),
+        ]
+        try await withApp(invalidResponses) { client in
+            for (path, logged) in cases {
+                let response = try await client.get(path)
+                XCTAssertEqual(response.status, 500, path)
+                XCTAssertEqual(response.text, "the app's 500", "\(path): errorhandler(500) answers")
+                XCTAssertEqual(response.header("X-After-Error"), "ran", "\(path): after_error_request runs")
+                XCTAssertTrue(client.log.text.contains("GET \(path) "), "\(path): \(client.log.text)")
+                XCTAssertTrue(client.log.text.contains(logged), "\(path): \(logged) not in \(client.log.text)")
+                let next = try await client.get("/text")
+                XCTAssertEqual(next.text, "text", "serving goes on")
+            }
+            let head = try await client.request("/gen-fails", method: "HEAD")
+            XCTAssertEqual(head.status, 200, "a HEAD request does not run the generator")
+        }
+    }
+
+    func testAStreamThatFailsAfterItsHeadIsCutAndNamesTheHandler() async throws {
+        try await withApp(invalidResponses) { client in
+            do {
+                let response = try await client.get("/late-chunk")
+                XCTFail("the chunked body must not end cleanly, got \(response.text)")
+            } catch {}
+            XCTAssertTrue(
+                client.log.text.contains("GET /late-chunk (route /late-chunk, handler app.lua:25): app.lua:25: a stream gave a boolean (true)"),
+                client.log.text)
+        }
+    }
+
+    func testAnErrorHandlersInvalidResponseIsTheServersFiveHundred() async throws {
+        let lua = """
+            local app = require("microdot").Microdot()
+            app:errorhandler(500, function(req) return "x", 500, {["Bad Name"] = "v"} end)
+            app:get("/", function(req) return "x", 200, {["X-A"] = false} end)
+            return app
+            """
+        try await withApp(lua) { client in
+            let response = try await client.get("/")
+            XCTAssertEqual(response.status, 500)
+            XCTAssertEqual(response.text, "Internal server error")
+            let log = client.log.text
+            XCTAssertTrue(log.contains("app.lua:3: invalid response: the value of header X-A"), log)
+            XCTAssertTrue(
+                log.contains(
+                    "GET / (route /, handler app.lua:3): the response of an error handler or after_error_request "
+                        + "hook: invalid response: the header name \"Bad Name\" is not a token"), log)
+        }
+    }
+
     // MARK: Mistakes found at start-up
 
     private func startupError(_ lua: String) -> String {
@@ -236,6 +364,95 @@ final class ErrorMessagesTests: AppTestCase {
             XCTAssertTrue(
                 message.hasPrefix(
                     "app.lua:2: app.\(method)(...) was called with a dot: did you mean app:\(method)(...)?"), message)
+        }
+    }
+
+    func testADotInsteadOfAColonOnOtherObjectsSaysDidYouMean() {
+        let cases: [(String, String)] = [
+            (
+                #"microdot.Response("x").set_cookie("a", "b")"#,
+                "res.set_cookie(...) was called with a dot: did you mean res:set_cookie(...)? (methods of a Response take a colon)"
+            ),
+            (#"microdot.Response("x").delete_cookie("a")"#, "res.delete_cookie(...) was called with a dot"),
+            (
+                #"microdot.MultiDict().get("x")"#,
+                "req.args.get(...) was called with a dot: did you mean req.args:get(...)?"
+            ),
+            (#"microdot.MultiDict().getlist("x")"#, "req.args.getlist(...) was called with a dot"),
+            (
+                #"microdot.shared.get("x")"#,
+                "microdot.shared.get(...) was called with a dot: did you mean microdot.shared:get(...)?"
+            ),
+            (#"microdot.shared.set("x", 1)"#, "microdot.shared.set(...) was called with a dot"),
+            (#"microdot.shared.incr("x", 1)"#, "microdot.shared.incr(...) was called with a dot"),
+            (#"app.static("/s", ".")"#, "app.static(...) was called with a dot: did you mean app:static(...)?"),
+            (#"require("microdot.login").Login().user_loader(print)"#, "login.user_loader(...) was called with a dot"),
+            (
+                #"require("microdot.auth").BasicAuth().authenticate(print)"#,
+                "auth.authenticate(...) was called with a dot"
+            ),
+            (
+                #"require("microdot.auth").TokenAuth().errorhandler(print)"#,
+                "auth.errorhandler(...) was called with a dot"
+            ),
+            (#"require("microdot.cors").CORS().initialize(app)"#, "cors.initialize(...) was called with a dot"),
+            (#"require("microdot.csrf").CSRF().exempt(print)"#, "csrf.exempt(...) was called with a dot"),
+            (
+                #"require("microdot.session").Session().initialize(app, {})"#,
+                "app._session.initialize(...) was called with a dot"
+            ),
+        ]
+        for (line, expected) in cases {
+            let message = startupError(
+                """
+                local microdot = require("microdot"); local app = microdot.Microdot()
+                \(line)
+                return app
+                """)
+            XCTAssertTrue(message.hasPrefix("app.lua:2: " + expected), "\(line): \(message)")
+        }
+        let colons = startupError(
+            """
+            local microdot = require("microdot"); local app = microdot.Microdot()
+            local res = microdot.Response("x"); res:set_cookie("a", "b"); res:delete_cookie("c")
+            local md = microdot.MultiDict(); md:get("x"); md:getlist("x")
+            microdot.shared:set("k", 1); microdot.shared:get("k"); microdot.shared:incr("k")
+            microdot.shared.capacity(); microdot.shared.free_space()
+            return app
+            """)
+        XCTAssertEqual(colons, "no error", "with colons, and capacity/free_space either way")
+    }
+
+    func testADotCallInARouteNamesTheRouteAndTheLine() async throws {
+        let lua = """
+            local app = require("microdot").Microdot()
+            app:get("/args", function(req)
+              local x = req.args.get("x")
+              return x
+            end)
+            app:get("/hook", function(req)
+              req.after_request(function() end)
+              return "x"
+            end)
+            app:get("/cookie", function(req)
+              local res = require("microdot").Response("x")
+              res.set_cookie("a", "b")
+              return res
+            end)
+            app:get("/text", function(req) return "text" end)
+            return app
+            """
+        try await withApp(lua) { client in
+            try await expect500(
+                client, "/args",
+                logs: ["GET /args (route /args, handler app.lua:2): app.lua:3: req.args.get(...) was called with a dot"]
+            )
+            try await expect500(
+                client, "/hook",
+                logs: ["(route /hook, handler app.lua:6): app.lua:7: req.after_request(...) was called with a dot"])
+            try await expect500(
+                client, "/cookie",
+                logs: ["(route /cookie, handler app.lua:10): app.lua:12: res.set_cookie(...) was called with a dot"])
         }
     }
 

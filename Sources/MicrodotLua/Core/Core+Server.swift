@@ -3,8 +3,8 @@ import CLuaRuntime
 import Logging
 
 /// What the framework asks of the server it runs in: `core.root` (the
-/// script's folder), `core.worker_id`, `core.http_date`, `core.log_error`
-/// and `core.shutdown`.
+/// script's folder), `core.worker_id`, `core.http_date`, `core.log_error`,
+/// `core.log`, `core.shutdown` and `core.run_options_problem`.
 enum CoreServer: CoreArea {
     static func register(in core: CoreTable) {
         LuaStack(core.L).push(core.worker.app.root)
@@ -15,6 +15,21 @@ enum CoreServer: CoreArea {
         core.set("log_error", logError)
         core.set("log", log)
         core.set("shutdown", shutdown)
+        core.set("run_options_problem", runOptionsProblem)
+    }
+
+    /// `core.run_options_problem(options)`: nil when `app:run` can take the
+    /// table `options` (`Configuration.fromScript`), else why not; app:run
+    /// raises it at the script's line.
+    private static let runOptionsProblem: mdl_SwiftFunction = { L in
+        let L = L!
+        do throws(ConfigurationError) {
+            _ = try Configuration.fromScript(L, at: 1)
+            lua_pushnil(L)
+        } catch {
+            LuaStack(L).push(error.message)
+        }
+        return 1
     }
 
     /// `core.http_date(seconds)`: an IMF-fixdate (RFC 9110 section 5.6.7).

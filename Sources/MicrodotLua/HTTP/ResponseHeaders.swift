@@ -167,7 +167,10 @@ extension ResponseEncoder {
     }
 
     private static func isToken(_ name: UnsafeRawBufferPointer) -> Bool {
-        !name.isEmpty && name.allSatisfy { tokenBytes[Int($0)] }
+        // The table read once, not per byte (each read of a static checks
+        // that it is initialized).
+        let table = tokenBytes
+        return !name.isEmpty && name.allSatisfy { table[Int($0)] }
     }
 
     /// RFC 9110's token characters, by byte value.

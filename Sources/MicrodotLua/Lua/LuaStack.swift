@@ -74,4 +74,25 @@ struct LuaStack {
         }
         return lua_rawget(L, table)
     }
+
+    /// The value at `index` as an error message shows it: `the number 42`,
+    /// `the string "abc"` (escaped, cut after 40 characters), `a boolean
+    /// (true)`, `nil`, `a table`. Runs no metamethod and converts nothing.
+    func describe(at index: Int32) -> String {
+        switch lua_type(L, index) {
+        case LUA_TNIL, LUA_TNONE:
+            return "nil"
+        case LUA_TNUMBER:
+            if mdl_isinteger(L, index) != 0 { return "the number \(mdl_tointegerx(L, index, nil))" }
+            return "the number \(mdl_tonumber(L, index))"
+        case LUA_TSTRING:
+            let text = string(at: index) ?? ""
+            let shown = text.count > 40 ? String(text.prefix(40)) + "..." : text
+            return "the string \(String(reflecting: shown))"
+        case LUA_TBOOLEAN:
+            return "a boolean (\(lua_toboolean(L, index) != 0))"
+        default:
+            return "a " + String(cString: lua_typename(L, lua_type(L, index)))
+        }
+    }
 }

@@ -30,7 +30,7 @@ package final class InProcessWorker: @unchecked Sendable {
     package static func load(
         app: MicrodotApp, configuration: Configuration, logger: Logger
     ) async throws -> InProcessWorker {
-        let (group, shared, eventLoop) = start(configuration)
+        let (group, shared, eventLoop) = try start(configuration)
         do {
             let worker = try await eventLoop.submit {
                 try Worker(app: app, logger: logger, shared: shared, luaLimits: configuration.luaLimits)
@@ -53,7 +53,7 @@ package final class InProcessWorker: @unchecked Sendable {
             throw LuaError(
                 message: "this would block a thread of Swift concurrency; in async code write \(asyncAlternative)")
         }
-        let (group, shared, eventLoop) = start(configuration)
+        let (group, shared, eventLoop) = try start(configuration)
         do {
             let worker = try eventLoop.submit {
                 try Worker(app: app, logger: logger, shared: shared, luaLimits: configuration.luaLimits)
@@ -67,7 +67,8 @@ package final class InProcessWorker: @unchecked Sendable {
 
     private static func start(
         _ configuration: Configuration
-    ) -> (MultiThreadedEventLoopGroup, SharedStore, any EventLoop) {
+    ) throws -> (MultiThreadedEventLoopGroup, SharedStore, any EventLoop) {
+        try configuration.validate()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let shared = SharedStore(capacity: configuration.sharedSize ?? SharedStore.defaultCapacity)
         return (group, shared, group.next())

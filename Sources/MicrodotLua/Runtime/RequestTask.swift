@@ -423,7 +423,7 @@ final class RequestTask {
         guard worker.debug else { return }
         let uri = request.head.uri
         let path = uri.firstIndex(of: "?").map { uri[..<$0] } ?? uri[...]
-        worker.logger.info("\(request.head.method.rawValue) \(path) \(status)")
+        worker.log(.info, "\(request.head.method.rawValue) \(path) \(status)", request: id)
     }
 
     /// An error escaped the app's own handling (a stream that failed, a

@@ -16,7 +16,8 @@ import NIOCore
 final class Worker: @unchecked Sendable {
     let lua: LuaState
     let app: MicrodotApp
-    let logger: Logger
+    /// At debug level when the server runs with `debug` (`--debug`).
+    var logger: Logger
     /// `microdot.shared`, the same store in every worker of a server.
     let shared: SharedStore
     /// `microdot.worker_id`: 1 for the first worker, and so on.
@@ -32,13 +33,14 @@ final class Worker: @unchecked Sendable {
     /// top level): the `request` metadata of what Lua logs.
     var currentRequest = 0
 
-    /// Logs `message` with the worker's id and, while a request's Lua runs,
-    /// the request's (`worker` and `request` metadata); `source` names
-    /// where it came from ("print" for a captured `print`).
-    func log(_ level: Logger.Level, _ message: String, source: String? = nil) {
+    /// Logs `message` with the worker's id and, while a request's Lua runs
+    /// (or given `request`), the request's (`worker` and `request`
+    /// metadata); `source` names where it came from (a Lua file:line).
+    func log(_ level: Logger.Level, _ message: String, source: String? = nil, request: Int? = nil) {
         guard logger.logLevel <= level else { return }
         var metadata: Logger.Metadata = ["worker": "\(index)"]
-        if currentRequest != 0 { metadata["request"] = "\(index)-\(currentRequest)" }
+        let request = request ?? currentRequest
+        if request != 0 { metadata["request"] = "\(index)-\(request)" }
         if let source { metadata["lua"] = "\(source)" }
         logger.log(level: level, "\(message)", metadata: metadata)
     }
@@ -269,7 +271,12 @@ final class Worker: @unchecked Sendable {
         let run = lua_gettop(L) + 1
         if LuaStack(L).rawField("_run", of: microdot) == LUA_TTABLE {
             LuaStack(L).rawField("options", of: run)
-            runOptions = Self.options(L, at: lua_gettop(L))
+            do throws(ConfigurationError) {
+                runOptions = try Configuration.fromScript(L, at: lua_gettop(L))
+            } catch {
+                // app:run checked them: the table changed after the call.
+                throw LuaError(message: "\(app.chunkName.dropFirst()): app:run: \(error.message)")
+            }
             mdl_pop(L, 1)
         }
         if isApp(at: returned) {
@@ -326,21 +333,6 @@ final class Worker: @unchecked Sendable {
                 defer { mdl_pop(L, 1) }
                 return LuaStack(L).string(at: -1) == "microdot.Microdot"
             }()
-    }
-
-    private static func options(_ L: OpaquePointer, at index: Int32) -> Configuration {
-        var options = Configuration()
-        guard lua_type(L, index) == LUA_TTABLE else { return options }
-        if lua_getfield(L, index, "host") == LUA_TSTRING { options.host = LuaStack(L).string(at: -1) }
-        if lua_getfield(L, index, "port") == LUA_TNUMBER { options.port = Int(mdl_tointegerx(L, -1, nil)) }
-        switch lua_getfield(L, index, "workers") {
-        case LUA_TNUMBER: options.workers = Int(mdl_tointegerx(L, -1, nil))
-        case LUA_TSTRING where LuaStack(L).string(at: -1) == "auto": options.workers = Configuration.autoWorkers
-        default: break
-        }
-        if lua_getfield(L, index, "debug") == LUA_TBOOLEAN { options.debug = lua_toboolean(L, -1) != 0 }
-        mdl_pop(L, 4)
-        return options
     }
 
     // MARK: The core table the framework is built on

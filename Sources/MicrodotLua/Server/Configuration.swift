@@ -6,16 +6,17 @@ public struct Configuration: Sendable {
     /// The address to listen on (default `defaultHost`, loopback only; "0.0.0.0"
     /// for every interface).
     public var host: String?
-    /// The TCP port (default `defaultPort`; 0 picks a free one, read it back
-    /// from `MicrodotServer.port`).
+    /// The TCP port, 0 to 65535 (default `defaultPort`; 0 picks a free one,
+    /// read it back from `MicrodotServer.port`).
     public var port: Int?
-    /// Event loops, each with its own Lua state (default 1, as Microdot;
-    /// 0 for one per core the process may use: `--workers auto`). Each
+    /// Event loops, each with its own Lua state, up to 1024 (default 1, as
+    /// Microdot; 0 for one per core the process may use: `--workers auto`). Each
     /// worker has its own module-level Lua variables: state that every
     /// request must see goes into `microdot.shared`.
     public var workers: Int?
     /// Log `METHOD PATH STATUS` for each request, as Microdot's `debug=True`
-    /// does (default false). Errors are logged either way.
+    /// does, and lower the logger's level to `.debug` so that
+    /// `microdot.log.debug` shows (default false). Errors are logged either way.
     public var debug: Bool?
     /// Seconds that requests under way get to finish at shutdown (default 10).
     public var shutdownTimeout: Double?
@@ -94,6 +95,30 @@ public struct Configuration: Sendable {
     public var workerCount: Int {
         let workers = workers ?? Self.defaultWorkers
         return workers == Self.autoWorkers ? Self.coreWorkers : max(1, workers)
+    }
+
+    /// Throws `ConfigurationError` for the first field out of its range
+    /// (`Configuration.Option` lists them): `MicrodotServer.start` and
+    /// `MicrodotTestClient` call it, so a bad value stops start-up instead
+    /// of wrapping (a port of 70000 is not 4464).
+    public func validate() throws(ConfigurationError) {
+        try validate(from: .swift)
+    }
+
+    /// `validate()`, naming the options as `source` spells them.
+    package func validate(from source: Option.Source) throws(ConfigurationError) {
+        if let host { try Self.check(host: host, from: source) }
+        let values: [(Option, Int?)] = [
+            (.port, port), (.workers, workers), (.memoryLimit, memoryLimit), (.sharedSize, sharedSize),
+        ]
+        for case (let option, let value?) in values { try Self.check(option, Double(value), from: source) }
+        let seconds: [(Option, Double?)] = [
+            (.shutdownTimeout, shutdownTimeout), (.handlerTimeout, handlerTimeout),
+            (.headerTimeout, timeouts.requestHead), (.idleTimeout, timeouts.idle),
+            (.bodyTimeout, timeouts.body), (.writeTimeout, timeouts.write),
+            (.lingeringTime, timeouts.lingeringTime), (.lingeringTimeout, timeouts.lingeringTimeout),
+        ]
+        for case (let option, let value?) in seconds { try Self.check(option, value, from: source) }
     }
 
     var luaLimits: Worker.LuaLimits {

@@ -76,19 +76,26 @@ public final class MicrodotServer: @unchecked Sendable {
         self.port = channel.localAddress?.port ?? 0
     }
 
-    /// Loads the app in every worker and starts listening. Throws `LuaError`
-    /// when the app cannot start (a script error names file and line), or
+    /// Loads the app in every worker and starts listening. Throws
+    /// `ConfigurationError` for a configuration value out of its range
+    /// (checked first), `LuaError` when the app cannot start (a script error,
+    /// or a bad `app:run{...}` option, names file and line), or
     /// `ListenError` when the address cannot be bound.
     public static func start(
         app: MicrodotApp, configuration: Configuration = Configuration(),
         logger: Logger = Logger(label: "microdot-lua")
     ) throws -> MicrodotServer {
+        try configuration.validate()
         let shared = SharedStore(capacity: configuration.sharedSize ?? SharedStore.defaultCapacity)
+        var firstLogger = logger
+        if configuration.debug == true { firstLogger.showDebug() }
         // The first state is loaded here, before the loops exist, because the
         // script's app:run{} may choose how many there are.
         let luaLimits = configuration.luaLimits
-        let first = try Worker(app: app, logger: logger, shared: shared, index: 1, luaLimits: luaLimits)
+        let first = try Worker(app: app, logger: firstLogger, shared: shared, index: 1, luaLimits: luaLimits)
         let settings = configuration.filling(from: first.runOptions)
+        if settings.debug == true { first.logger.showDebug() }
+        let logger = first.logger
         let workerCount = settings.workerCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: workerCount)
         do {
@@ -262,5 +269,12 @@ final class AcceptPause: ChannelInboundHandler {
 
     static func isResourceShortage(_ code: CInt) -> Bool {
         code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM
+    }
+}
+
+extension Logger {
+    /// `debug`: `microdot.log.debug` records show (a lower level is kept).
+    fileprivate mutating func showDebug() {
+        if logLevel > .debug { logLevel = .debug }
     }
 }

@@ -6,6 +6,16 @@ enum Binary {
         var status: Int32
         var output: String
         var process: Process
+        var pipe: Pipe
+
+        /// Stops a process left running (SIGTERM) and returns everything it
+        /// wrote after `output`, up to its exit.
+        func terminateAndRead() -> String {
+            process.terminate()
+            let rest = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return String(decoding: rest, as: UTF8.self)
+        }
     }
 
     /// Runs to the end, or (with `until`) returns once the output contains
@@ -24,10 +34,10 @@ enum Binary {
             while !output.contains(text), Date() < deadline, process.isRunning {
                 output += String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self)
             }
-            return Result(status: 0, output: output, process: process)
+            return Result(status: 0, output: output, process: process, pipe: pipe)
         }
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, output: output, process: process)
+        return Result(status: process.terminationStatus, output: output, process: process, pipe: pipe)
     }
 }

@@ -232,17 +232,21 @@ end
 
 ---@class microdot.RunOptions
 ---@field host? string
----@field port? integer
----@field workers? integer
+---@field port? integer 0 to 65535 (0 picks a free port)
+---@field workers? integer|"auto" 1 to 1024, or "auto" (one per core)
 ---@field debug? boolean
 
 --- Asks the host to serve the app with these options, read once the
---- script has run (the command line's options win).
+--- script has run (the command line's options win). An unknown key, or a
+--- value of the wrong type or out of range, is an error here (the host's
+--- Configuration rules).
 ---@param options? microdot.RunOptions
 function Microdot:run(options)
   check_self(self, "run")
   options = options or {}
-  if type(options) ~= "table" then error("app:run expects a table of options", 2) end
+  if type(options) ~= "table" then error("app:run expects a table of options, got " .. type(options), 2) end
+  local problem = core.run_options_problem(options)
+  if problem ~= nil then error("app:run: " .. problem, 2) end
   -- Loaded by then: the script required it to get here.
   require("microdot")._run = { app = self, options = options }
 end

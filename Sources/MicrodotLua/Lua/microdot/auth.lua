@@ -5,6 +5,7 @@
 local core = require("microdot.core")
 local errors = require("microdot.errors")
 local helpers = require("microdot.helpers")
+local check_self = errors.check_self
 
 local type, error, select, setmetatable = type, error, select, setmetatable
 local unpack = table.unpack
@@ -49,6 +50,7 @@ end
 ---@param f fun(req: microdot.Request, ...): any
 ---@return fun(req: microdot.Request, ...): any
 function BaseAuth:wrap(f)
+  check_self(self, BaseAuth, "auth", "wrap", "a BasicAuth or TokenAuth")
   check_function(f, "an auth wrapper", 2)
   return helpers.wraps(function(req, ...)
     local count, credentials = pack(self:_get_auth(req))
@@ -66,6 +68,7 @@ BaseAuth.__call = BaseAuth.wrap
 ---@param f fun(req: microdot.Request, ...): any
 ---@return fun(req: microdot.Request, ...): any
 function BaseAuth:optional(f)
+  check_self(self, BaseAuth, "auth", "optional", "a BasicAuth or TokenAuth")
   check_function(f, "optional", 2)
   return helpers.wraps(function(req, ...)
     local count, credentials = pack(self:_get_auth(req))
@@ -83,6 +86,7 @@ end
 ---@param f function
 ---@return function f
 function BaseAuth:authenticate(f)
+  check_self(self, BaseAuth, "auth", "authenticate", "a BasicAuth or TokenAuth")
   check_function(f, "authenticate", 2)
   self.auth_callback = f
   return f
@@ -209,6 +213,7 @@ end
 ---@param f fun(req: microdot.Request): any
 ---@return function f
 function TokenAuth:errorhandler(f)
+  check_self(self, BaseAuth, "auth", "errorhandler", "a BasicAuth or TokenAuth")
   check_function(f, "errorhandler", 2)
   self.error_callback = f
   return f

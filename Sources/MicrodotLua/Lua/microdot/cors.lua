@@ -4,6 +4,7 @@
 -- headers to every response, errors included.
 local core = require("microdot.core")
 local helpers = require("microdot.helpers")
+local check_self = require("microdot.errors").check_self
 
 local type, pairs, ipairs, tostring, error, setmetatable =
   type, pairs, ipairs, tostring, error, setmetatable
@@ -88,6 +89,7 @@ setmetatable(CORS, {
 ---@param app microdot.Microdot
 ---@param options? { handle_cors?: boolean }
 function CORS:initialize(app, options)
+  check_self(self, CORS, "cors", "initialize", "a CORS")
   options = helpers.check_options("CORS:initialize", options, { handle_cors = "boolean" })
   if type(app) ~= "table" or type(app.after_request) ~= "function" then
     error("CORS:initialize expects a Microdot app", 2)
@@ -154,6 +156,7 @@ end
 ---@param req microdot.Request
 ---@return table<string, string>
 function CORS:get_cors_headers(req)
+  check_self(self, CORS, "cors", "get_cors_headers", "a CORS")
   local headers = {}
   local origin = req.headers["Origin"]
   if origin == "" then origin = nil end

@@ -4,6 +4,7 @@
 -- by Sec-Fetch-Site, or by Origin against a CORS object's origins.
 local errors = require("microdot.errors")
 local helpers = require("microdot.helpers")
+local check_self = errors.check_self
 
 local type, ipairs, error, setmetatable, getmetatable = type, ipairs, error, setmetatable, getmetatable
 
@@ -83,6 +84,7 @@ end
 ---@param req microdot.Request
 ---@return boolean
 function CSRF:allowed(req)
+  check_self(self, CSRF, "csrf", "allowed", "a CSRF")
   local site = req.headers["Sec-Fetch-Site"]
   if site == "" then site = nil end
   local origin = req.headers["Origin"]
@@ -104,6 +106,7 @@ end
 ---@param app microdot.Microdot
 ---@param cors? microdot.cors.CORS|{ cors?: microdot.cors.CORS }
 function CSRF:initialize(app, cors)
+  check_self(self, CSRF, "csrf", "initialize", "a CSRF")
   if type(app) ~= "table" or type(app.before_request) ~= "function" then
     error("CSRF:initialize expects a Microdot app", 2)
   end
@@ -128,6 +131,7 @@ end
 ---@param f F
 ---@return F f
 function CSRF:exempt(f)
+  check_self(self, CSRF, "csrf", "exempt", "a CSRF")
   if not helpers.callable(f) then error("CSRF:exempt expects a function", 2) end
   self.exempt_routes[f] = true
   return f
@@ -138,6 +142,7 @@ end
 ---@param f F
 ---@return F f
 function CSRF:protect(f)
+  check_self(self, CSRF, "csrf", "protect", "a CSRF")
   if not helpers.callable(f) then error("CSRF:protect expects a function", 2) end
   self.protected_routes[f] = true
   return f

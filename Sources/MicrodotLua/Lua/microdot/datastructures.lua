@@ -1,7 +1,10 @@
 -- Case-insensitive header tables (Microdot's NoCaseDict), multi-dicts and
 -- URL decoding: the containers requests and responses are made of.
+local errors = require("microdot.errors")
+
 local type, next, pairs, ipairs, tonumber, rawget, rawset, setmetatable =
   type, next, pairs, ipairs, tonumber, rawget, rawset, setmetatable
+local check_self = errors.check_self
 local find, sub, byte = string.find, string.sub, string.byte
 local json_array_mt = require("microdot.core").json_array_mt
 
@@ -223,6 +226,7 @@ end
 ---@param convert? fun(value: any): any
 ---@return any
 function MultiDict:get(key, default, convert)
+  check_self(self, MultiDict, "req.args", "get", "a MultiDict such as req.args or req.form")
   local value = first_value(self, key)
   if value == nil then return default end
   if convert ~= nil then
@@ -238,6 +242,7 @@ end
 ---@param convert? fun(value: any): any
 ---@return any[]
 function MultiDict:getlist(key, convert)
+  check_self(self, MultiDict, "req.args", "getlist", "a MultiDict such as req.args or req.form")
   local list = multidict_lists[self][key]
   -- A list, as in Microdot: JSON `[]` even when empty.
   local out = setmetatable({}, json_array_mt)

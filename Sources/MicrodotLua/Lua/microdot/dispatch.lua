@@ -15,6 +15,8 @@ local catch, log_error, protected, search_classes =
 local Response, new_response, make_response = response.Response, response.new_response, response.make_response
 local plain_status, default_content_type, internal_error, JSON_TYPE =
   response.plain_status, response.default_content_type, response.internal_error, response.JSON_TYPE
+local complete, first_chunk, close_stream = response.complete, response.first_chunk, response.close_stream
+local response_problem = core.response_problem
 local find_route, allow_header = router.find_route, router.allow_header
 local json_array_mt = core.json_array_mt
 
@@ -174,15 +176,76 @@ local function merge_vary(res, marked)
   return true
 end
 
---- The response to `req`: a Response, or a body, its Content-Type and the
---- status (see run_route).
+-- The after_error_request hooks, for a response that is an error's.
+local function after_error(app, req, res)
+  for _, handler in ipairs(handlers_for(app, req, "after_error_request_handlers", true)) do
+    res = protected(function() return replace_response(res, handler(req, res)) end)
+      or internal_error()
+  end
+  return res
+end
+
+-- The names extensions marked for Vary, merged into `res` (has_vary(req)).
+local function add_vary(req, res)
+  if not protected(merge_vary, res, rawget(req, "g")._vary) then return internal_error() end
+  return res
+end
+
+-- Makes `res` final: complete (a header table, a Content-Type), checked
+-- against the encoder's rules with what every hook did to it, and, when
+-- `take_first`, a stream's first chunk taken (returned). Raises what is
+-- wrong, so that it goes through the app's error handling.
+local function finish(res, take_first)
+  complete(res)
+  local problem, streams = response_problem(res)
+  if problem ~= nil then error("invalid response: " .. problem, 0) end
+  if take_first and streams then return first_chunk(res.body) end
+end
+
+-- `res` made final (see finish). What is wrong with a route's response
+-- (`answered`) is a 500 through the app (errorhandler(500), the
+-- after_error_request hooks), as any error of its handler; what is wrong
+-- with an error's response is logged and answered by the server's 500.
+local function final(app, req, res, answered, take_first)
+  -- The common case without a protected call: headers that complete()
+  -- takes as they are, a valid response, no stream to start.
+  local ok, first
+  if type(res.headers) == "table" then
+    complete(res)
+    local problem, streams = response_problem(res)
+    if problem == nil then
+      if not (take_first and streams) then return res end
+      ok, first = xpcall(first_chunk, catch, res.body)
+    end
+  end
+  if ok == nil then ok, first = xpcall(finish, catch, res, take_first) end
+  if ok then return res, first end
+  close_stream(res.body)
+  if answered then
+    res = after_error(app, req, handle_error(app, req, first) or internal_error())
+    if has_vary(req) then res = add_vary(req, res) end
+    ok, first = xpcall(finish, catch, res, take_first)
+    if ok then return res, first end
+    close_stream(res.body)
+  end
+  log_error(first, req, "the response of an error handler or after_error_request hook")
+  res = internal_error()
+  complete(res)
+  return res, nil
+end
+
+--- The response to `req`: a Response, completed and checked, or a body,
+--- its Content-Type and the status (see run_route). With `take_first`, a
+--- streamed body's first chunk is taken (see finish) and comes fourth.
 ---@param app microdot.Microdot
 ---@param req microdot.Request
 ---@param body_too_large? boolean
+---@param take_first? boolean
 ---@return microdot.Response|string
 ---@return string? content_type
 ---@return integer? status
-function M.dispatch(app, req, body_too_large)
+---@return string? first the stream's first chunk
+function M.dispatch(app, req, body_too_large, take_first)
   local res, completed
   if body_too_large then
     res = protected(error_response, app, req, 413, "Payload too large")
@@ -224,16 +287,11 @@ function M.dispatch(app, req, body_too_large)
     end
   end
   if res == nil then res = internal_error() end
-  if not completed then
-    for _, handler in ipairs(handlers_for(app, req, "after_error_request_handlers", true)) do
-      res = protected(function() return replace_response(res, handler(req, res)) end)
-        or internal_error()
-    end
-  end
-  if has_vary(req) then
-    if not protected(merge_vary, res, rawget(req, "g")._vary) then res = internal_error() end
-  end
-  return res
+  if not completed then res = after_error(app, req, res) end
+  if has_vary(req) then res = add_vary(req, res) end
+  local first
+  res, first = final(app, req, res, completed, take_first)
+  return res, nil, nil, first
 end
 
 --- Microdot's default `options_handler`: the `Allow` header for the path.

@@ -82,6 +82,51 @@ function M.catch(err)
 end
 local catch = M.catch
 
+--- A value as an error message shows it: `the number 5`, `the string
+--- "abc"` (cut after 40 bytes), `a boolean (true)`, `nil`, `a table`.
+---@param value any
+---@return string
+function M.describe(value)
+  local kind = type(value)
+  if kind == "string" then
+    if #value > 40 then value = value:sub(1, 40) .. "..." end
+    return "the string " .. ("%q"):format(value):gsub("\\\n", "\\n")
+  elseif kind == "number" then
+    return "the number " .. tostring(value)
+  elseif kind == "boolean" then
+    return "a boolean (" .. tostring(value) .. ")"
+  elseif kind == "nil" then
+    return "nil"
+  end
+  return "a " .. kind
+end
+
+-- Whether `value` is an instance of `class`: its metatable, a metatable
+-- whose __index is the class (a session), or a subclass (search_classes).
+local function is_instance(value, class)
+  local mt = getmetatable(value)
+  if mt == class then return true end
+  if type(mt) ~= "table" then return false end
+  if rawget(mt, "__index") == class then return true end
+  return M.search_classes(value, function(c) return c == class or nil end) == true
+end
+
+--- The check at the top of a public method: `self` must be an instance of
+--- `class`. When it is not, the method was called with a dot
+--- (`res.set_cookie("a", "b")`): the error, at the line that called the
+--- method, says to use a colon. `receiver` is how scripts usually name the
+--- object ("res"), `kind` what it is ("a Response").
+---@param self any
+---@param class table
+---@param receiver string
+---@param method string
+---@param kind string
+function M.check_self(self, class, receiver, method, kind)
+  if getmetatable(self) == class or is_instance(self, class) then return end
+  error(receiver .. "." .. method .. "(...) was called with a dot: did you mean " .. receiver .. ":" .. method
+    .. "(...)? (methods of " .. kind .. " take a colon)", 3)
+end
+
 --- Where a function was defined, as "file:line" (nil for a C function).
 ---@param f any
 ---@return string?
@@ -148,24 +193,38 @@ local function user_message(message, req)
   return message
 end
 
+--- A caught error's traceback, its message naming the handler of `req`'s
+--- route when it names no place of its own (what log_error writes after
+--- the request).
+---@param caught microdot.CaughtError
+---@param req microdot.Request
+---@return string
+function M.traceback_for(caught, req)
+  local text = caught.traceback
+  if type(caught.value) == "string" then
+    local fixed = user_message(caught.value, req)
+    if fixed ~= caught.value then text = fixed .. text:sub(#caught.value + 1) end
+  end
+  return text
+end
+
 --- Logs a caught error as one record: the message (with the route when
 --- `req` is given), then the traceback. Memory errors skip the message
---- handler: they arrive as the bare message.
+--- handler: they arrive as the bare message. `context` says what failed
+--- when it was not the route's handler (an error handler's response): it
+--- comes before the message, which is then not given the handler's
+--- file:line.
 ---@param caught any
 ---@param req? microdot.Request
-function M.log_error(caught, req)
+---@param context? string
+function M.log_error(caught, req, context)
   local text
   if getmetatable(caught) == CaughtError then
-    text = caught.traceback
-    if req ~= nil and type(caught.value) == "string" then
-      local fixed = user_message(caught.value, req)
-      if fixed ~= caught.value then
-        text = fixed .. text:sub(#caught.value + 1)
-      end
-    end
+    text = (req ~= nil and context == nil) and M.traceback_for(caught, req) or caught.traceback
   else
     text = tostring(caught)
   end
+  if context ~= nil then text = context .. ": " .. text end
   if req ~= nil then text = M.describe_request(req) .. ": " .. text end
   core.log_error(text)
 end

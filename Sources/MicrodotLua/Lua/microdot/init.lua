@@ -16,6 +16,7 @@ require("microdot.static")
 
 local select = select
 local setmetatable = setmetatable
+local check_self = errors.check_self
 
 ---@class microdot
 local M = {}
@@ -48,7 +49,10 @@ Shared.__name = "microdot.shared"
 --- The value under `key`, or nil (also once its time to live is over).
 ---@param key string
 ---@return any
-function Shared:get(key) return core.shared_get(key) end
+function Shared:get(key)
+  check_self(self, Shared, "microdot.shared", "get", "microdot.shared")
+  return core.shared_get(key)
+end
 --- Stores `value` under `key` (nil deletes it), for `ttl` seconds if given.
 --- Returns true, nil, forcible (forcible: keys were evicted to make room),
 --- or false, "no memory" for a value bigger than the whole store.
@@ -58,7 +62,10 @@ function Shared:get(key) return core.shared_get(key) end
 ---@return boolean ok
 ---@return string|nil err
 ---@return boolean forcible
-function Shared:set(key, value, ttl) return core.shared_set(key, value, ttl) end
+function Shared:set(key, value, ttl)
+  check_self(self, Shared, "microdot.shared", "set", "microdot.shared")
+  return core.shared_set(key, value, ttl)
+end
 --- `set` only when `key` has no value: else false, "exists".
 ---@param key string
 ---@param value any
@@ -66,7 +73,10 @@ function Shared:set(key, value, ttl) return core.shared_set(key, value, ttl) end
 ---@return boolean ok
 ---@return string|nil err
 ---@return boolean forcible
-function Shared:add(key, value, ttl) return core.shared_add(key, value, ttl) end
+function Shared:add(key, value, ttl)
+  check_self(self, Shared, "microdot.shared", "add", "microdot.shared")
+  return core.shared_add(key, value, ttl)
+end
 --- `set` only when `key` has a value: else false, "not found".
 ---@param key string
 ---@param value any
@@ -74,7 +84,10 @@ function Shared:add(key, value, ttl) return core.shared_add(key, value, ttl) end
 ---@return boolean ok
 ---@return string|nil err
 ---@return boolean forcible
-function Shared:replace(key, value, ttl) return core.shared_replace(key, value, ttl) end
+function Shared:replace(key, value, ttl)
+  check_self(self, Shared, "microdot.shared", "replace", "microdot.shared")
+  return core.shared_replace(key, value, ttl)
+end
 --- Adds `n` (default 1) to the number under `key`, starting from `init`
 --- (default 0) when there is none; returns the new value.
 ---@param key string
@@ -82,21 +95,36 @@ function Shared:replace(key, value, ttl) return core.shared_replace(key, value, 
 ---@param init? number
 ---@return number|nil value
 ---@return string|nil err
-function Shared:incr(key, n, init) return core.shared_incr(key, n, init) end
+function Shared:incr(key, n, init)
+  check_self(self, Shared, "microdot.shared", "incr", "microdot.shared")
+  return core.shared_incr(key, n, init)
+end
 --- Removes `key`.
 ---@param key string
-function Shared:delete(key) return core.shared_delete(key) end
+function Shared:delete(key)
+  check_self(self, Shared, "microdot.shared", "delete", "microdot.shared")
+  return core.shared_delete(key)
+end
 --- The keys that have not expired, most recently used first: at most
 --- `max_count` (default 1024, as OpenResty; 0 for all).
 ---@param max_count? integer
 ---@return string[]
-function Shared:keys(max_count) return core.shared_keys(max_count) end
+function Shared:keys(max_count)
+  check_self(self, Shared, "microdot.shared", "keys", "microdot.shared")
+  return core.shared_keys(max_count)
+end
+-- capacity and free_space take no argument, so a dot works as well: no check.
+
 --- The store's size in bytes (--shared-size).
 ---@return integer
-function Shared:capacity() return (core.shared_space()) end
+function Shared:capacity()
+  return (core.shared_space())
+end
 --- Bytes not yet taken by entries.
 ---@return integer
-function Shared:free_space() return select(2, core.shared_space()) end
+function Shared:free_space()
+  return select(2, core.shared_space())
+end
 
 ---@type microdot.Shared
 M.shared = setmetatable({}, Shared)

@@ -4,6 +4,7 @@
 local core = require("microdot.core")
 local helpers = require("microdot.helpers")
 local response = require("microdot.response")
+local check_self = require("microdot.errors").check_self
 
 local type, error, pairs, rawget, setmetatable = type, error, pairs, rawget, setmetatable
 local math_type, floor, ceil = math.type, math.floor, math.ceil
@@ -54,6 +55,7 @@ end
 ---@param f fun(user_id: any): any
 ---@return function f
 function Login:user_loader(f)
+  check_self(self, Login, "login", "user_loader", "a Login")
   if not helpers.callable(f) then error("user_loader expects a function, got " .. type(f), 2) end
   self.user_loader_callback = f
   return f
@@ -138,6 +140,7 @@ local login_user_options = { remember = { "boolean", "number" }, redirect_url = 
 ---@param options? {remember?: boolean|integer, redirect_url?: string}
 ---@return microdot.Response
 function Login:login_user(req, user, options)
+  check_self(self, Login, "login", "login_user", "a Login")
   options = helpers.check_options("login_user", options, login_user_options)
   if type(user) ~= "table" or user.id == nil then
     error("login_user: the user must be a table with an id", 2)
@@ -164,6 +167,7 @@ end
 --- expires a `_remember` cookie the request had.
 ---@param req microdot.Request
 function Login:logout_user(req)
+  check_self(self, Login, "login", "logout_user", "a Login")
   local session = self:_get_session(req)
   session._user_id = nil
   session._fresh = nil
@@ -177,6 +181,7 @@ end
 ---@param req microdot.Request
 ---@return any
 function Login:get_current_user(req)
+  check_self(self, Login, "login", "get_current_user", "a Login")
   local g = req.g
   if g.current_user ~= nil or rawget(g, "_login_checked") then return g.current_user end
   local user_id = self:_get_user_id_from_session(req)
@@ -196,6 +201,7 @@ end
 ---@param f fun(req: microdot.Request, ...): any
 ---@return fun(req: microdot.Request, ...): any
 function Login:wrap(f)
+  check_self(self, Login, "login", "wrap", "a Login")
   if not helpers.callable(f) then error("a login wrapper expects a function, got " .. type(f), 2) end
   return helpers.wraps(function(req, ...)
     if not self:get_current_user(req) then return self:_redirect_to_login(req) end
@@ -209,6 +215,7 @@ Login.__call = Login.wrap
 ---@param f fun(req: microdot.Request, ...): any
 ---@return fun(req: microdot.Request, ...): any
 function Login:fresh(f)
+  check_self(self, Login, "login", "fresh", "a Login")
   if not helpers.callable(f) then error("fresh expects a function, got " .. type(f), 2) end
   local base = self:wrap(f)
   return helpers.wraps(function(req, ...)

@@ -9,6 +9,7 @@ local routing_path = require("microdot.router").routing_path
 local tonumber, pcall, rawget, rawset, setmetatable = tonumber, pcall, rawget, rawset, setmetatable
 local find, sub = string.find, string.sub
 local math_tointeger = math.tointeger
+local check_self = errors.check_self
 local Headers, percent_decode, parse_urlencoded, strip =
   datastructures.Headers, datastructures.percent_decode, datastructures.parse_urlencoded, datastructures.strip
 
@@ -146,6 +147,7 @@ end
 ---@param f fun(req: microdot.Request, res: microdot.Response): any
 ---@return function f
 function Request:after_request(f)
+  check_self(self, Request, "req", "after_request", "a Request")
   local hooks = rawget(self, "_after_request")
   if hooks == nil then
     hooks = {}

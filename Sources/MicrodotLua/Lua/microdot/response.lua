@@ -2,14 +2,18 @@
 -- that turn what a handler returns into a response (make_response).
 local cookies = require("microdot.cookies")
 local core = require("microdot.core")
+local coroutines = require("microdot.coroutine")
 local datastructures = require("microdot.datastructures")
 local errors = require("microdot.errors")
 
 local type, pairs, select, tostring, error, rawget, rawset, setmetatable, getmetatable =
   type, pairs, select, tostring, error, rawget, rawset, setmetatable, getmetatable
 local math_tointeger = math.tointeger
+local co_status, co_close = coroutine.status, coroutine.close
+local resume, wrapped_threads = coroutines.resume, coroutines.wrapped_threads
 local Headers, header_key, new_headers =
   datastructures.Headers, datastructures.header_key, datastructures.new_headers
+local check_self, describe = errors.check_self, errors.describe
 
 local M = {}
 
@@ -186,6 +190,7 @@ end
 ---@param value string
 ---@param options? microdot.CookieOptions
 function Response:set_cookie(cookie, value, options)
+  check_self(self, Response, "res", "set_cookie", "a Response")
   append_set_cookie(self.headers, cookie_header(cookie, value, options))
 end
 
@@ -193,6 +198,7 @@ end
 ---@param cookie string
 ---@param options? microdot.CookieOptions
 function Response:delete_cookie(cookie, options)
+  check_self(self, Response, "res", "delete_cookie", "a Response")
   local copy = {}
   for k, v in pairs(options or {}) do copy[k] = v end
   copy.expires = "Thu, 01 Jan 1970 00:00:01 GMT"
@@ -331,6 +337,53 @@ function M.plain_status(status_code)
   local status = type(status_code) == "number" and math_tointeger(status_code) or nil
   if status == nil or status < 200 or status > 599 or status == 204 or status == 304 then return nil end
   return status
+end
+
+-- Streams: a body that is a function (called until it returns nil) or a
+-- coroutine (resumed until it is dead), giving strings.
+
+--- Closes the coroutine behind the stream `body` (a thread, or the one a
+--- coroutine.wrap function runs) when it is suspended, so that its
+--- to-be-closed variables run.
+---@param body any
+function M.close_stream(body)
+  local thread = type(body) == "thread" and body or wrapped_threads[body]
+  if thread ~= nil and co_status(thread) == "suspended" then co_close(thread) end
+end
+
+--- `chunk` when it is a string; anything else (a number too, as in
+--- Microdot, whose streams write bytes or str) is an error naming it.
+---@param chunk any
+---@return string
+local function check_chunk(chunk)
+  local kind = type(chunk)
+  if kind ~= "string" then
+    error("a stream gave " .. describe(chunk) .. "; chunks must be strings"
+      .. (kind == "number" and " (give tostring(n))" or ""), 0)
+  end
+  return chunk
+end
+M.check_chunk = check_chunk
+
+--- The first chunk of the stream `body`, or nil when it ends without one.
+--- Taken before the head is sent, so that a generator failing at once is
+--- a 500 through the app's error handling rather than a cut body.
+---@param body function|thread
+---@return string?
+function M.first_chunk(body)
+  local chunk
+  if type(body) == "thread" then
+    repeat
+      local ok, value = resume(body)
+      if not ok then error(value, 0) end
+      if co_status(body) == "dead" then return nil end
+      chunk = value
+    until chunk ~= nil
+  else
+    chunk = body()
+    if chunk == nil then return nil end
+  end
+  return check_chunk(chunk)
 end
 
 --- The 500 response the server falls back on.

@@ -25,7 +25,8 @@
 --
 -- Returns (the coroutine ends):
 --   a Response table           the response, completed (headers is a NoCaseDict
---                              with a Content-Type)
+--                              with a Content-Type) and checked
+--                              (dispatch's finish)
 --   body, content_type, status the plain fast path: a string body, its
 --                              Content-Type and an integer status; the host
 --                              writes its own head
@@ -42,13 +43,13 @@ local errors = require("microdot.errors")
 local request = require("microdot.request")
 local response = require("microdot.response")
 
-local type, tostring, error, pcall, xpcall, getmetatable = type, tostring, error, pcall, xpcall, getmetatable
-local co_yield, co_status, co_close = coroutine.yield, coroutine.status, coroutine.close
-local resume, wrapped_threads = coroutines.resume, coroutines.wrapped_threads
+local type, error, xpcall, getmetatable = type, error, xpcall, getmetatable
+local co_yield, co_status = coroutine.yield, coroutine.status
+local resume = coroutines.resume
 local new_request, dispatch_request = request.new_request, dispatch.dispatch
-local complete, internal_error = response.complete, response.internal_error
-local catch, CaughtError, log_error, describe_route =
-  errors.catch, errors.CaughtError, errors.log_error, errors.describe_route
+local close_stream, check_chunk = response.close_stream, response.check_chunk
+local catch, CaughtError, traceback_for, describe_route =
+  errors.catch, errors.CaughtError, errors.traceback_for, errors.describe_route
 local BODY_TOO_LARGE = core.BODY_TOO_LARGE
 
 -- Most of what a request allocates dies with it: the generational
@@ -57,18 +58,8 @@ collectgarbage("generational", 60, 100)
 
 local M = {}
 
-local function close_stream(body)
-  local thread = type(body) == "thread" and body or wrapped_threads[body]
-  if thread ~= nil and co_status(thread) == "suspended" then co_close(thread) end
-end
-
 local function send_chunk(body, chunk)
-  local kind = type(chunk)
-  if kind == "number" then
-    chunk = tostring(chunk)
-  elseif kind ~= "string" then
-    error("a stream gave a " .. kind .. " value; chunks must be strings", 0)
-  end
+  if type(chunk) ~= "string" then check_chunk(chunk) end
   if chunk ~= "" and not co_yield(chunk) then
     close_stream(body)
     return false
@@ -92,27 +83,6 @@ local function pump(body)
   end
 end
 
--- The stream's first chunk (nil when it gives none), taken before the head
--- is sent so that a generator failing at once is a clean 500.
-local function first_chunk(body)
-  local chunk
-  if type(body) == "thread" then
-    repeat
-      local ok, value = resume(body)
-      if not ok then error(value, 0) end
-      if co_status(body) == "dead" then return nil end
-      chunk = value
-    until chunk ~= nil
-  else
-    chunk = body()
-    if chunk == nil then return nil end
-  end
-  local kind = type(chunk)
-  if kind == "number" then return tostring(chunk) end
-  if kind ~= "string" then error("a stream gave a " .. kind .. " value; chunks must be strings", 0) end
-  return chunk
-end
-
 local function pump_after(body, first)
   if first == nil then
     if type(body) == "thread" and co_status(body) == "dead" then return end
@@ -123,13 +93,14 @@ local function pump_after(body, first)
   return pump(body)
 end
 
--- Sends a stream's chunks. A failure goes up to the host, which logs it
--- and cuts the body; the message starts with the route and its handler.
+-- The chunks after the first (dispatch took it). The head is sent: an
+-- error can only cut the body; the host logs it, the message naming the
+-- route and the handler.
 local function stream(body, first, req)
   local ok, err = xpcall(pump_after, catch, body, first)
   if not ok then
     close_stream(body)
-    local message = getmetatable(err) == CaughtError and err.traceback or err
+    local message = getmetatable(err) == CaughtError and traceback_for(err, req) or err
     local route = describe_route(req)
     if route ~= nil and type(message) == "string" then message = route .. ": " .. message end
     error(message, 0)
@@ -145,28 +116,10 @@ function M.serve(app, method, url, http_version, headers, body, host, port)
   local body_too_large = body == BODY_TOO_LARGE
   if body_too_large then body = nil end
   local req = new_request(app, method, url, http_version, headers, body, host, port)
-  local res, content_type, status = dispatch_request(app, req, body_too_large)
+  local res, content_type, status, first = dispatch_request(app, req, body_too_large, method ~= "HEAD")
   if content_type ~= nil then return res, content_type, status end
-  local ok, err = pcall(complete, res)
-  if not ok then
-    log_error(err, req)
-    res = internal_error()
-    complete(res)
-  end
   local kind = type(res.body)
   if kind == "function" or kind == "thread" then
-    local first
-    if method ~= "HEAD" then
-      local started, chunk = xpcall(first_chunk, catch, res.body)
-      if not started then
-        close_stream(res.body)
-        log_error(chunk, req)
-        res = internal_error()
-        complete(res)
-        return res
-      end
-      first = chunk
-    end
     if co_yield(res) then
       stream(res.body, first, req)
     else

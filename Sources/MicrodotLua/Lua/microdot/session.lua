@@ -5,6 +5,7 @@
 local core = require("microdot.core")
 local helpers = require("microdot.helpers")
 local response = require("microdot.response")
+local check_self = require("microdot.errors").check_self
 
 local type, pairs, next, error, tonumber, setmetatable, getmetatable, rawget, rawset, pcall =
   type, pairs, next, error, tonumber, setmetatable, getmetatable, rawget, rawset, pcall
@@ -194,12 +195,14 @@ end
 --- Writes the session cookie with the session's current contents (encoded
 --- now) when the response goes out.
 function SessionDict:save()
+  check_self(self, SessionDict, "session", "save", "a session (the table with_session gives)")
   local req = getmetatable(self).request
   req.app._session:update(req, self, 3)
 end
 
 --- Removes the session cookie when the response goes out.
 function SessionDict:delete()
+  check_self(self, SessionDict, "session", "delete", "a session (the table with_session gives)")
   local req = getmetatable(self).request
   req.app._session:delete(req)
 end
@@ -311,6 +314,7 @@ end
 ---@param options? {secret_key?: string, cookie_options?: microdot.CookieOptions}
 ---@return microdot.session.Session self
 function Session:initialize(app, options, level)
+  check_self(self, Session, "app._session", "initialize", "a Session")
   level = level or 2
   if type(app) ~= "table" or type(app.url_map) ~= "table" then
     error("Session: initialize needs an app", level)
@@ -337,6 +341,7 @@ end
 ---@param req microdot.Request
 ---@return microdot.SessionDict
 function Session:get(req)
+  check_self(self, Session, "app._session", "get", "a Session")
   check_secret(self, 2)
   local g = req.g
   local session = rawget(g, "_session")
@@ -353,6 +358,7 @@ end
 ---@param req microdot.Request
 ---@param session table
 function Session:update(req, session, level)
+  check_self(self, Session, "app._session", "update", "a Session")
   level = level or 2
   check_secret(self, level)
   local encoded, message = encode_token(session, self.secret_key)
@@ -375,6 +381,7 @@ end
 --- call `session:delete()` instead.
 ---@param req microdot.Request
 function Session:delete(req)
+  check_self(self, Session, "app._session", "delete", "a Session")
   local options = self.cookie_options
   req:after_request(function(_, res)
     res:delete_cookie("session", options)
@@ -388,6 +395,7 @@ end
 ---@param secret_key? string
 ---@return string
 function Session:encode(payload, secret_key)
+  check_self(self, Session, "app._session", "encode", "a Session")
   local token, message = encode_token(payload, secret_key or check_secret(self, 2))
   if token == nil then error(message, 2) end
   return token
@@ -399,6 +407,7 @@ end
 ---@param secret_key? string
 ---@return table
 function Session:decode(session, secret_key)
+  check_self(self, Session, "app._session", "decode", "a Session")
   return M.jwt_decode(session, secret_key or self.secret_key) or {}
 end
 

@@ -6,6 +6,7 @@
 local core = require("microdot.core")
 local helpers = require("microdot.helpers")
 local response = require("microdot.response")
+local check_self = require("microdot.errors").check_self
 
 local type, tostring, error, select, setmetatable, math_floor =
   type, tostring, error, select, setmetatable, math.floor
@@ -99,6 +100,7 @@ end
 ---@param data string|table|number|boolean
 ---@param options? { event?: string, event_id?: string, retry?: number, comment?: boolean }
 function SSE:send(data, options)
+  check_self(self, SSE, "sse", "send", "an SSE stream")
   local event = frame(data, options, 3)
   if self.closed or not co_isyieldable() then
     error("sse:send: the event stream is closed, or this is not its request", 2)

@@ -3,6 +3,7 @@ local core = require("microdot.core")
 local application = require("microdot.application")
 local errors = require("microdot.errors")
 local response = require("microdot.response")
+local check_self = errors.check_self
 
 local type, error = type, error
 local abort, send_file, resolve_path = errors.abort, response.send_file, response.resolve_path
@@ -17,6 +18,7 @@ local Microdot = application.Microdot
 ---@param folder string
 ---@param options? { max_age?: integer, index?: string|false, dotfiles?: boolean } index defaults to "index.html"
 function Microdot:static(url_prefix, folder, options)
+  check_self(self, Microdot, "app", "static", "the app")
   options = options or {}
   if type(url_prefix) ~= "string" or type(folder) ~= "string" then
     error("static expects a URL prefix and a folder", 2)

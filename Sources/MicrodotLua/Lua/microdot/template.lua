@@ -9,6 +9,7 @@ local core = require("microdot.core")
 local coroutines = require("microdot.coroutine")
 local helpers = require("microdot.helpers")
 local response = require("microdot.response")
+local check_self = require("microdot.errors").check_self
 
 local type, tostring, error, pcall, load, setmetatable =
   type, tostring, error, pcall, load, setmetatable
@@ -253,6 +254,7 @@ end
 ---@param vars? table
 ---@return string
 function Template:render(vars)
+  check_self(self, Template, "template", "render", "a Template")
   local buffer, count = {}, 0
   run(self, vars, function(piece)
     count = count + 1
@@ -269,6 +271,7 @@ M.piece_size = 4096
 ---@param vars? table
 ---@return fun(): string?
 function Template:generate(vars)
+  check_self(self, Template, "template", "generate", "a Template")
   return coroutines.wrap(function()
     local buffer, count, size = {}, 0, 0
     run(self, vars, function(piece)
