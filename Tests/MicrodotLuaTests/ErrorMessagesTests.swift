@@ -312,7 +312,9 @@ final class ErrorMessagesTests: AppTestCase {
                 XCTFail("the chunked body must not end cleanly, got \(response.text)")
             } catch {}
             XCTAssertTrue(
-                client.log.text.contains("GET /late-chunk (route /late-chunk, handler app.lua:25): app.lua:25: a stream gave a boolean (true)"),
+                client.log.text.contains(
+                    "GET /late-chunk (route /late-chunk, handler app.lua:25): app.lua:25: a stream gave a boolean (true)"
+                ),
                 client.log.text)
         }
     }
