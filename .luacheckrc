@@ -7,6 +7,8 @@ max_line_length = 140
 max_cyclomatic_complexity = 20
 exclude_files = {
   ".build*/**",
+  -- The Python tools' virtual environment (matplotlib ships Lua files).
+  ".venv/**",
   "examples/embed/.build/**",
   -- Deliberately broken scripts the start-up tests load.
   "Tests/MicrodotLuaTests/Fixtures/syntax_error.lua",

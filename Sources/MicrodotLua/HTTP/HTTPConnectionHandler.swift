@@ -394,8 +394,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
             // RFC 9110 section 15.6.6: llhttp takes only HTTP/1.0 and 1.1
             // (MinorVersionRequestDecoder makes 1.2 to 1.9 into 1.1 first).
             case .invalidVersion: response = .httpVersionNotSupported
-            // RFC 9110 section 9.1: a method the server does not recognize.
-            case .invalidMethod: response = .notImplemented
             default: response = .badRequest
             }
             perform(lifecycle.requestUnreadable(response, isIdle: queue.isIdle))
