@@ -161,7 +161,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
     }
 
     /// `count` bytes arrived while lingering and were dropped.
-    fileprivate func lingered(_ count: Int) {
+    func lingered(_ count: Int) {
         if !deadlines.lingered(count, now: .now()) { forceClose() }
     }
 
@@ -410,35 +410,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
             error, sendsBody: true, connection: .close, date: worker.dateHeader.current(), into: &buffer)
         context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
         close()
-    }
-}
-
-/// Put first in a lingering connection's pipeline: reads what the client
-/// still sends and drops it, so nothing reaches the parser, and closes the
-/// connection when the client closes its side.
-private final class LingeringDiscard: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-
-    private weak var connection: HTTPConnectionHandler?
-
-    init(connection: HTTPConnectionHandler) {
-        self.connection = connection
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        connection?.lingered(unwrapInboundIn(data).readableBytes)
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case ChannelEvent.inputClosed = event {
-            context.close(promise: nil)
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        context.close(promise: nil)
     }
 }
 

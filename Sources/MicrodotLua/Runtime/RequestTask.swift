@@ -71,7 +71,7 @@ final class RequestTask {
         case (1, 0): stack.push("1.0")
         default: stack.push("\(head.version.major).\(head.version.minor)")
         }
-        pushHeaders(head.headers)
+        LuaStack(thread).pushHeaders(head.headers)
         if request.bodyTooLarge {
             HostProtocol.pushBodyTooLarge(co)
         } else if let body = request.body {
@@ -83,25 +83,6 @@ final class RequestTask {
         stack.push(client.host)
         lua_pushinteger(co, lua_Integer(client.port))
         resume(arguments: 8)
-    }
-
-    /// The request headers as a Lua table, repeats folded (`HeaderFolding`).
-    private func pushHeaders(_ headers: HTTPHeaders) {
-        let co = thread
-        lua_createtable(co, 0, Int32(headers.count))
-        let table = lua_gettop(co)
-        for (name, value) in headers {
-            LuaStack(co).push(name)
-            lua_pushvalue(co, -1)
-            if lua_rawget(co, table) == LUA_TSTRING, let previous = LuaStack(co).string(at: -1) {
-                mdl_pop(co, 1)
-                LuaStack(co).push(HeaderFolding.joined(previous, value, name: name))
-            } else {
-                mdl_pop(co, 1)
-                LuaStack(co).push(value)
-            }
-            lua_rawset(co, table)
-        }
     }
 
     // MARK: Driving the coroutine
