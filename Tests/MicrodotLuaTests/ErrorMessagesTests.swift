@@ -277,7 +277,7 @@ final class ErrorMessagesTests: AppTestCase {
             (
                 "/status-abc",
                 "(route /status-abc, handler app.lua:11): app.lua:11: invalid response: "
-                    + "res.status_code must be an integer from 100 to 999, got the string \"abc\""
+                    + "res.status_code must be an integer from 200 to 999 (1xx are interim), got the string \"abc\""
             ),
             (
                 "/body-number",

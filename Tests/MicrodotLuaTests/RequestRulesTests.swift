@@ -140,6 +140,23 @@ final class RequestRulesTests: XCTestCase {
             rule: "RFC 9112 6.3 rule 7 a request with neither has no body",
             request: "POST /echo HTTP/1.1\r\nHost: h\r\n\r\n", status: 200, body: "POST /echo x=nil host=h body=",
             closes: false),
+        // Connection (RFC 9112 sections 9.3 and 9.6).
+        Row(
+            rule: "RFC 9112 9.3 close wins over keep-alive in HTTP/1.0",
+            request: "GET /echo HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n", status: 200, closes: true),
+        Row(
+            rule: "RFC 9112 9.3 close in a second Connection line",
+            request: "GET /echo HTTP/1.0\r\nConnection: keep-alive\r\nConnection: Close\r\n\r\n", status: 200,
+            closes: true),
+        Row(
+            rule: "RFC 9112 9.3 HTTP/1.0 keep-alive stays open",
+            request: "GET /echo HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", status: 200, closes: false),
+        // A declared length past any integer is over the limit at once.
+        Row(
+            rule: "RFC 9110 8.6 a Content-Length past 2^63 is answered 413 before its body, not 100 Continue",
+            request:
+                "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 9223372036854775808\r\n"
+                + "Expect: 100-continue\r\n\r\n", status: 413, closes: true),
         // Field values (RFC 9112 section 5.1).
         Row(
             rule: "RFC 9112 5.1 the whitespace around a field value is not part of it",

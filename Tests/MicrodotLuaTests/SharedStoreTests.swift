@@ -66,6 +66,24 @@ final class SharedStoreTests: XCTestCase {
         XCTAssertNotNil(store.get("o"))
     }
 
+    /// A full store of live keys evicts at its LRU end without looking at
+    /// every entry: 20,000 writes into 100,000 keys take far less than the
+    /// scan of each (2e9 steps) would.
+    func testWritesIntoAFullStoreDoNotScanIt() throws {
+        let value = LuaValue.integer(1)
+        let entry = 8 + SharedStore.size(of: value)! + SharedStore.entryOverhead
+        let store = SharedStore(capacity: entry * 100_000)
+        for index in 0..<100_000 { try store.set(String(format: "k%07d", index), value) }
+        let start = clock()
+        var evicted = 0
+        for index in 0..<20_000 where try store.set(String(format: "n%07d", index), value) { evicted += 1 }
+        let seconds = Double(clock() - start) / Double(CLOCKS_PER_SEC)
+        XCTAssertEqual(evicted, 20_000, "each write evicted a live key")
+        XCTAssertLessThan(seconds, 5, "CPU seconds for 20,000 writes")
+        XCTAssertNil(store.get("k0000000"), "the least recently used went")
+        XCTAssertNotNil(store.get("k0099999"))
+    }
+
     func testAValueBiggerThanTheStoreIsRefused() throws {
         let store = SharedStore(capacity: 1000)
         try store.set("kept", 1)

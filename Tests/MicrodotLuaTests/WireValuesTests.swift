@@ -118,6 +118,61 @@ final class WireValuesTests: AppTestCase {
         }
     }
 
+    /// Numbers from the client reach values the app sets: none may stop the
+    /// process (a Swift conversion trap), each is a 500 naming the line.
+    func testNumbersOutOfRangeAreRefusedNotFatal() async throws {
+        try await withApp(
+            """
+            local microdot = require("microdot")
+            local app = microdot.Microdot()
+            local special = {nan = 0/0, inf = math.huge, ["-inf"] = -math.huge}
+            local function number(text) return special[text] or tonumber(text) end
+            app:get("/expires", function(req)
+              local res = microdot.Response("x")
+              res:set_cookie("a", "b", {expires = number(req.args.t)})
+              return res
+            end)
+            app:get("/keys", function(req) return #microdot.shared:keys(number(req.args.n)) .. "" end)
+            app:get("/header", function(req) return "x", 200, {["X-N"] = number(req.args.n)} end)
+            app:get("/status", function(req) return "x", tonumber(req.args.s) end)
+            app:get("/abort", function(req) microdot.abort(tonumber(req.args.s)) end)
+            app:get("/ok", function(req) return "ok" end)
+            return app
+            """
+        ) { client in
+            for t in ["1e300", "-1e300", "nan", "inf", "9223372036854775807", "67767976233532800"] {
+                let response = try await client.get("/expires?t=\(t)")
+                XCTAssertEqual(response.status, 500, t)
+                XCTAssertTrue(client.log.text.contains("app.lua:7: invalid cookie \"a\": the expiry time"), t)
+                let next = try await client.get("/ok")
+                XCTAssertEqual(next.text, "ok", "still serving after \(t)")
+            }
+            let year9999 = try await client.get("/expires?t=253402300799")
+            XCTAssertEqual(year9999.header("Set-Cookie"), "a=b; Expires=Fri, 31 Dec 9999 23:59:59 GMT")
+            let allKeys = try await client.get("/keys?n=1e300")
+            XCTAssertEqual(allKeys.status, 200, "more than the store holds: all")
+            let negative = try await client.get("/keys?n=-1")
+            XCTAssertEqual(negative.status, 500)
+            for n in ["nan", "inf", "-inf"] {
+                let response = try await client.get("/header?n=\(n)")
+                XCTAssertEqual(response.status, 500, n)
+                XCTAssertTrue(client.log.text.contains("is not a finite number"), client.log.text)
+            }
+            let fraction = try await client.get("/header?n=1.5")
+            XCTAssertEqual(fraction.header("X-N"), "1.5")
+            // RFC 9110 section 15.2: a 1xx is interim, never the response.
+            for s in ["100", "101", "103", "199"] {
+                let response = try await client.get("/status?s=\(s)")
+                XCTAssertEqual(response.status, 500, s)
+                XCTAssertTrue(client.log.text.contains("invalid status code: \(s) (1xx statuses are interim"), s)
+                let aborted = try await client.get("/abort?s=\(s)")
+                XCTAssertEqual(aborted.status, 500, s)
+            }
+            let fine = try await client.get("/status?s=200")
+            XCTAssertEqual(fine.status, 200)
+        }
+    }
+
     func testHeadersAndReasonsThatAreNotRFCGrammarAre500sNamingTheCall() async throws {
         try await withApp(
             """

@@ -36,7 +36,11 @@ enum CoreServer: CoreArea {
     private static let httpDate: mdl_SwiftFunction = { L in
         let L = L!
         guard lua_type(L, 1) == LUA_TNUMBER else { return LuaStack(L).raise("http_date expects a number") }
-        LuaStack(L).push(HTTPDate.format(epochSeconds: Int(mdl_tonumber(L, 1))))
+        let seconds = mdl_tonumber(L, 1)
+        guard HTTPDate.representable.contains(seconds) else {
+            return LuaStack(L).raise("http_date expects seconds from year 1 to 9999, got \(seconds)")
+        }
+        LuaStack(L).push(HTTPDate.format(epochSeconds: Int(seconds)))
         return 1
     }
 

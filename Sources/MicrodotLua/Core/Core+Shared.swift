@@ -125,7 +125,10 @@ enum CoreShared: CoreArea {
         let L = L!
         var limit = 1024
         if lua_type(L, 1) == LUA_TNUMBER {
-            limit = Int(mdl_tonumber(L, 1))
+            let number = mdl_tonumber(L, 1)
+            guard number >= 0 else { return raise(L, "shared:keys expects a number of keys from 0 (all) up") }
+            // More than the store can hold is all of them.
+            limit = number < 1e9 ? Int(number) : 0
         } else if lua_type(L, 1) > LUA_TNIL {
             return raise(L, "shared:keys expects a number, the most keys to return (0: all)")
         }

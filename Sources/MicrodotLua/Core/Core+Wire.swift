@@ -62,6 +62,8 @@ enum CoreWire: CoreArea {
             return 1
         }
         switch lua_type(L, 2) {
+        case LUA_TNUMBER where mdl_isinteger(L, 2) == 0 && !mdl_tonumber(L, 2).isFinite:
+            LuaStack(L).push("invalid value for header \(name): \(mdl_tonumber(L, 2)) is not a finite number")
         case LUA_TNUMBER:
             lua_pushnil(L)
         case LUA_TSTRING:
@@ -92,7 +94,7 @@ enum CoreWire: CoreArea {
 }
 
 /// What `ResponseEncoder` would refuse in a response, found before anything
-/// is written, with the value named: the same rules (status 100-999, RFC
+/// is written, with the value named: the same rules (status 200-999, RFC
 /// 9110 header names and values, RFC 9112 reason phrase, the body kinds it
 /// sends), on values read without metamethods.
 enum ResponseCheck {
@@ -114,8 +116,9 @@ enum ResponseCheck {
         let stack = LuaStack(L)
         var isInteger: Int32 = 0
         let code = mdl_tointegerx(L, status, &isInteger)
-        if lua_type(L, status) != LUA_TNUMBER || isInteger == 0 || !(100...999).contains(code) {
-            return "res.status_code must be an integer from 100 to 999, got \(stack.describe(at: status))"
+        if lua_type(L, status) != LUA_TNUMBER || isInteger == 0 || !(200...999).contains(code) {
+            return
+                "res.status_code must be an integer from 200 to 999 (1xx are interim), got \(stack.describe(at: status))"
         }
         switch lua_type(L, reason) {
         case LUA_TNIL, LUA_TNONE: break
@@ -168,6 +171,9 @@ enum ResponseCheck {
     private static func valueProblem(_ L: OpaquePointer, name: Int32) -> String? {
         let stack = LuaStack(L)
         switch lua_type(L, -1) {
+        case LUA_TNUMBER where mdl_isinteger(L, -1) == 0 && !mdl_tonumber(L, -1).isFinite:
+            return
+                "the value of header \(stack.string(at: name) ?? "") is not a finite number: \(stack.describe(at: -1))"
         case LUA_TNUMBER:
             return nil
         case LUA_TSTRING:

@@ -267,15 +267,21 @@ private struct LRU {
         free.append(slot)
     }
 
-    /// Removes expired entries, then the least recently used ones, until
-    /// `size` more bytes fit; returns whether a live entry went.
+    /// Removes expired entries among the 8 least recently used, then the
+    /// least recently used ones, until `size` more bytes fit; returns
+    /// whether a live entry went.
     mutating func makeRoom(for size: Int, capacity: Int, now: NIODeadline) -> Bool {
         guard used + size > capacity else { return false }
+        // Expired entries among the least recently used few go first, as
+        // OpenResty's shared dict looks at its LRU tail: a bounded look, so
+        // a full store of live keys costs O(1) per write, not a scan.
         var slot = oldest
-        while slot >= 0 && used + size > capacity {
+        var looked = 0
+        while slot >= 0 && used + size > capacity && looked < 8 {
             let newer = nodes[slot].newer
             if let expires = nodes[slot].expires, expires <= now { remove(nodes[slot].key) }
             slot = newer
+            looked += 1
         }
         var forcible = false
         while used + size > capacity && oldest >= 0 {

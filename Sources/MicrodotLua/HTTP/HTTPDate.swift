@@ -9,6 +9,10 @@ enum HTTPDate {
     private static let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
     private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
+    /// The seconds since the epoch an IMF-fixdate can show: years 1 to 9999
+    /// (its year has four digits).
+    static let representable: ClosedRange<Double> = -62_135_596_800...253_402_300_799
+
     static func format(epochSeconds: Int) -> String {
         var seconds = time_t(epochSeconds)
         var parts = tm()

@@ -14,9 +14,10 @@ enum RequestRules {
     enum Verdict: Equatable {
         /// Served.
         case serve
-        /// Served as plain HTTP, then the connection closes: the parser
-        /// reads nothing after a request that asks for another protocol
-        /// (RFC 9110 section 7.8 lets the server ignore `Upgrade`).
+        /// Served, then the connection closes: after a request that asks for
+        /// another protocol (the parser reads nothing after it; RFC 9110
+        /// section 7.8 lets the server ignore `Upgrade`), or whose
+        /// `Connection` says `close` (RFC 9112 section 9.6).
         case serveThenClose
         /// Answered with this error without reaching the app; the connection
         /// closes after it.
@@ -43,6 +44,7 @@ enum RequestRules {
         var codings = TransferCodings()
         var upgrade = false
         var hasTrailingWhitespace = false
+        var asksToClose = false
         for (name, received) in head.headers {
             // RFC 9112 section 5.1: the whitespace around a field value is
             // not part of it (the parser drops the leading only).
@@ -59,8 +61,12 @@ enum RequestRules {
                 if !isHTTP10, isNamed(value, "100-continue") { outcome.expectsContinue = true }
             case 7 where isNamed(name, "upgrade"):
                 upgrade = true
+            case 10 where isNamed(name, "connection"):
+                if hasCloseOption(value) { asksToClose = true }
             case 14 where isNamed(name, "content-length"):
-                outcome.declaredLength = Int(value)
+                // Digits past Int's range are a length over any limit.
+                outcome.declaredLength =
+                    Int(value) ?? (value.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } ? Int.max : nil)
             case 17 where isNamed(name, "transfer-encoding"):
                 hasTransferEncoding = true
                 codings.add(value)
@@ -90,8 +96,20 @@ enum RequestRules {
             outcome.verdict = .refuse(refusal)
             return outcome
         }
-        if upgrade { outcome.verdict = .serveThenClose }
+        // RFC 9112 section 9.3: "close" ends the connection after the
+        // response whatever else Connection says (the parser's keep-alive
+        // reading of HTTP/1.0 lets "keep-alive, close" stay open).
+        if upgrade || asksToClose { outcome.verdict = .serveThenClose }
         return outcome
+    }
+
+    /// Whether a Connection value lists the `close` option (RFC 9110
+    /// section 7.6.1: comma-separated, case-insensitive tokens).
+    private static func hasCloseOption(_ value: String) -> Bool {
+        value.utf8.split(separator: UInt8(ascii: ",")).contains { option in
+            let trimmed = option.drop { $0 == 0x20 || $0 == 0x09 }.reversed().drop { $0 == 0x20 || $0 == 0x09 }
+            return trimmed.count == 5 && trimmed.reversed().elementsEqual("close".utf8) { $0 | 0x20 == $1 }
+        }
     }
 
     private static func endsWithWhitespace(_ value: String) -> Bool {

@@ -134,7 +134,7 @@ enum ResponseEncoder {
         var isInteger: Int32 = 0
         let status = Int(mdl_tointegerx(L, -1, &isInteger))
         mdl_pop(L, 1)
-        guard isInteger != 0, (100...999).contains(status) else {
+        guard isInteger != 0, (200...999).contains(status) else {
             throw Invalid(description: "invalid status code in response")
         }
         return status

@@ -113,6 +113,10 @@ extension ResponseEncoder {
     {
         let valueType = lua_type(L, value)
         if valueType == LUA_TNUMBER {
+            guard mdl_isinteger(L, value) != 0 || mdl_tonumber(L, value).isFinite else {
+                throw Invalid(
+                    description: "the value of header \(LuaStack(L).string(at: name) ?? "?") is not a finite number")
+            }
             let text =
                 mdl_isinteger(L, value) != 0 ? String(mdl_tointegerx(L, value, nil)) : String(mdl_tonumber(L, value))
             LuaStack(L).withBytes(at: name) { buffer.writeBytes($0) }

@@ -9,6 +9,9 @@ local math_tointeger = math.tointeger
 
 local M = {}
 
+-- Seconds since the epoch of 0001-01-01 and 9999-12-31 23:59:59.
+local FIRST_DATE, LAST_DATE = -62135596800, 253402300799
+
 local function cookie_number(v)
   return tostring(math_tointeger(v) or v)
 end
@@ -52,8 +55,18 @@ local function is_domain(s)
 end
 
 -- sane-cookie-date: an IMF-fixdate such as "Thu, 01 Jan 1970 00:00:00 GMT".
+local day_names = { Mon = true, Tue = true, Wed = true, Thu = true, Fri = true, Sat = true, Sun = true }
+local month_names = {
+  Jan = true, Feb = true, Mar = true, Apr = true, May = true, Jun = true,
+  Jul = true, Aug = true, Sep = true, Oct = true, Nov = true, Dec = true,
+}
+
 local function is_cookie_date(s)
-  return s:find("^%u%l%l, %d%d %u%l%l %d%d%d%d %d%d:%d%d:%d%d GMT$") ~= nil
+  local day, date, month, hour, minute, second =
+    s:match("^(%u%l%l), (%d%d) (%u%l%l) %d%d%d%d (%d%d):(%d%d):(%d%d) GMT$")
+  return day ~= nil and day_names[day] ~= nil and month_names[month] ~= nil
+    and tonumber(date) >= 1 and tonumber(date) <= 31 and tonumber(hour) <= 23
+    and tonumber(minute) <= 59 and tonumber(second) <= 60
 end
 
 local same_site_values = { strict = "Strict", lax = "Lax", none = "None" }
@@ -90,7 +103,13 @@ function M.header(cookie, value, options)
   end
   if set_if(options.expires) then
     local expires = options.expires
-    if type(expires) == "number" then expires = core.http_date(expires) end
+    if type(expires) == "number" then
+      -- An IMF-fixdate has a four-digit year.
+      if not (expires >= FIRST_DATE and expires <= LAST_DATE) then
+        invalid_cookie(cookie, "the expiry time (seconds since 1970)", tostring(expires))
+      end
+      expires = core.http_date(expires)
+    end
     expires = tostring(expires)
     if not is_cookie_date(expires) then invalid_cookie(cookie, "the expiry date", expires) end
     parts[#parts + 1] = "Expires=" .. expires

@@ -80,6 +80,11 @@ local function new_response(class, nargs, body, status_code, headers, reason)
   if status == nil or status < 100 or status > 999 then
     error("invalid status code: " .. tostring(status_code), 3)
   end
+  if status < 200 then
+    -- RFC 9110 section 15.2: interim, never the answer (the server sends
+    -- 100 Continue itself).
+    error("invalid status code: " .. status .. " (1xx statuses are interim, not a response)", 3)
+  end
   if body == nil then
     if status == 200 then status = 204 end
     body = ""

@@ -32,7 +32,7 @@
 --                              writes its own head
 --   nothing                    a stream's end (or a stream that was refused)
 --
--- Response fields the host's ResponseEncoder reads: status_code (100-999),
+-- Response fields the host's ResponseEncoder reads: status_code (200-999),
 -- reason (the status line's phrase, optional), headers (name -> string,
 -- number or array of strings; a table or a NoCaseDict), body (a string, a
 -- send_file FileBody {path, size}, or a stream: a function or a thread).
