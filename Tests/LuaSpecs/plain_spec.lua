@@ -107,7 +107,7 @@ describe("Plain returns", function()
     eq({res.status_code, res.body}, {304, ""}, "304")
     eq(client:get("/float").status_code, 500, "a fractional status is an error")
     eq(client:get("/big").status_code, 500, "a status past 999 is an error")
-    eq(client:get("/low").status_code, 150, "a 1xx status is kept")
+    eq(client:get("/low").status_code, 500, "a 1xx status is interim, never the response (RFC 9110 15.2)")
   end)
 
   it("a plain response's status reaches hooks and dispatch_request", function()
