@@ -111,6 +111,97 @@ describe("Request parsers are linear", function()
   end)
 end)
 
+describe("Extension parsers are linear", function()
+  local auth = require("microdot.auth")
+  local CORS = require("microdot.cors").CORS
+  local session = require("microdot.session")
+  local sse = require("microdot.sse")
+
+  it("strip: runs of whitespace inside and around", function()
+    local inner = "a" .. rep(" ", MB) .. "b"
+    eq(bounded("strip", function() return datastructures.strip(rep(" ", MB) .. inner .. rep("\t", MB)) end), inner,
+      "stripped")
+    eq(bounded("strip of spaces only", function() return datastructures.strip(rep(" ", MB)) end), "", "empty")
+  end)
+
+  it("TokenAuth: the token of an Authorization header", function()
+    local token = auth.TokenAuth()
+    local inner = "a" .. rep(" ", MB) .. "b"
+    local req = new_request("/", { Authorization = "Bearer " .. rep(" \28", MB // 2) .. inner .. rep("\t\31", MB // 2) })
+    eq(bounded("a token in whitespace", function() return token:_get_auth(req) end), inner,
+      "stripped as Python's str.strip()")
+  end)
+
+  it("CORS: Access-Control-Request-Headers with long whitespace runs", function()
+    local a = microdot.Microdot()
+    a:get("/", function() return "hi" end)
+    CORS(a, { allowed_origins = { "https://a.com" }, allowed_headers = { "X-Token", "Content-Type" } })
+    local requested = "x-token" .. rep(" ", MB) .. "," .. rep(" ", MB) .. "X-Other" .. rep(" ", MB) .. ","
+      .. rep("\t", MB) .. "content-type" .. rep(" ", MB)
+    local res = bounded("a preflight", function()
+      return microdot.test_client(a):options("/", { headers = { Origin = "https://a.com",
+        ["Access-Control-Request-Method"] = "GET", ["Access-Control-Request-Headers"] = requested } })
+    end)
+    eq(res.headers["Access-Control-Allow-Headers"], "x-token, content-type", "trimmed names")
+  end)
+
+  it("Vary merged with a marked name", function()
+    local a = microdot.Microdot()
+    a:get("/", function() return "v", { Vary = "X" .. rep(" ", MB) .. "," .. rep(" ", MB) .. "Accept" .. rep(" ", MB) } end)
+    CORS(a, { allowed_origins = { "https://a.com" } })
+    local res = bounded("a Vary of spaces", function()
+      return microdot.test_client(a):get("/", { headers = { Origin = "https://a.com" } })
+    end)
+    eq(res.headers["Vary"], "X, Accept, Origin", "trimmed names")
+  end)
+
+  it("session: an integer claim padded with whitespace", function()
+    -- Runs of 256 KiB: the token's base64 and JSON already cost about 1 s
+    -- per MB in a debug build; the quadratic trim took minutes on these.
+    local key, run = "k", MB // 4
+    local token = session.jwt_encode({ exp = rep(" ", run) .. "99999999999" .. rep(" ", run), a = 1 }, key)
+    eq(bounded("a padded exp", function() return session.jwt_decode(token, key) end).a, 1, "accepted")
+    local bad = session.jwt_encode({ exp = rep(" ", run) .. "9" .. rep(" ", run) .. "9" }, key)
+    eq(bounded("spaces inside exp", function() return session.jwt_decode(bad, key) end), nil, "refused")
+  end)
+
+  it("SSE: event data split into lines", function()
+    local n = MB // 2
+    for _, brk in ipairs({ "\n", "\r", "\r\n" }) do
+      local event = bounded("data of short lines", function() return sse.format_event(rep("a" .. brk, n)) end)
+      eq(event == rep("data: a\n", n) .. "data: \n\n", true, "one data line each, broken by " .. ("%q"):format(brk))
+    end
+    eq(bounded("one long line", function() return sse.format_event(rep("a", MB)) end), "data: " .. rep("a", MB)
+      .. "\n\n", "one line")
+  end)
+
+  it("Content-Type after a run of spaces", function()
+    local json = new_request("/", { ["Content-Type"] = rep(" ", MB) .. "application/json" }, "[1]")
+    eq(bounded("a padded JSON type", function() return json.json end), { 1 }, "parsed")
+    local other = new_request("/", { ["Content-Type"] = rep(" ", MB) .. "text/plain" }, "[1]")
+    eq(bounded("a padded other type", function() return other.json end), nil, "not JSON")
+  end)
+
+  it("the test client: event fields and Set-Cookie attributes", function()
+    local a = microdot.Microdot()
+    a:get("/events", function()
+      return "data:" .. rep(" ", MB) .. "x" .. rep(" ", MB) .. "\n\n", 200, { ["Content-Type"] = "text/event-stream" }
+    end)
+    a:get("/cookies", function()
+      -- A header value cannot start or end with whitespace: the runs are inside.
+      return "c", 200, { ["Set-Cookie"] = { "a" .. rep(" ", MB) .. "b", "k=v; Path=/" .. rep(" ", MB) .. "x",
+        "gone=1; Max-Age=0" .. rep(" ", MB) .. "x", "t=1;" .. rep(" ", MB) .. "Secure" .. rep(" ", MB) .. "x" } }
+    end)
+    local client = microdot.test_client(a)
+    local res = bounded("an event of spaces", function() return client:get("/events") end)
+    eq(res.events[1].data, "x", "trimmed data")
+    client.cookies.gone = "1"
+    bounded("Set-Cookie of spaces", function() return client:get("/cookies") end)
+    eq({ client.cookies.k, client.cookies.gone, client.cookies.t, client.cookies["a" .. rep(" ", MB) .. "b"] },
+      { "v", nil, "1", nil }, "kept, deleted (Max-Age not a number is 0), kept, no '='")
+  end)
+end)
+
 describe("URL patterns match in linear time", function()
   local function no_match(pattern, path)
     local compiled = microdot.URLPattern.new(pattern)

@@ -3,6 +3,7 @@
 -- (through the app's options_handler) and adds the Access-Control-*
 -- headers to every response, errors included.
 local core = require("microdot.core")
+local datastructures = require("microdot.datastructures")
 local helpers = require("microdot.helpers")
 local check_self = require("microdot.errors").check_self
 
@@ -143,7 +144,7 @@ local function preflight_headers(self, req, headers)
   end
   local allowed = {}
   for name in (requested .. ","):gmatch("([^,]*),") do
-    name = name:match("^%s*(.-)%s*$")
+    name = datastructures.strip(name)
     if contains(self.allowed_headers, name:lower()) then allowed[#allowed + 1] = name end
   end
   headers["Access-Control-Allow-Headers"] = concat(allowed, ", ")

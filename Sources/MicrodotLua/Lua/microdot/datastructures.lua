@@ -99,19 +99,27 @@ end
 M.percent_decode = percent_decode
 M.form_decode = form_decode
 
--- The bytes %s matches, for strip's backward scan.
+-- The bytes %s matches: the whitespace strip removes by default.
 local space_bytes = { [9] = true, [10] = true, [11] = true, [12] = true, [13] = true, [32] = true }
+-- Python's str.strip() whitespace for ASCII text: %s and \x1c-\x1f.
+local python_space_bytes = { [28] = true, [29] = true, [30] = true, [31] = true }
+for b in pairs(space_bytes) do python_space_bytes[b] = true end
+M.python_space_bytes = python_space_bytes
 
---- `s` without leading and trailing whitespace, in linear time (a pattern
---- such as `^%s*(.-)%s*$` retries a run of spaces at every position:
---- quadratic in that run).
+--- `s` without leading and trailing whitespace (the bytes that are keys of
+--- `spaces`, default those %s matches), in linear time: a pattern such as
+--- `^%s*(.-)%s*$` or `%s+$` retries a run of spaces at every position,
+--- quadratic in that run, and runs in C where no hook can stop it.
 ---@param s string
+---@param spaces? table<integer, true>
 ---@return string
-local function strip(s)
-  local first = find(s, "%S")
-  if first == nil then return "" end
-  local last = #s
-  while space_bytes[byte(s, last)] do
+local function strip(s, spaces)
+  spaces = spaces or space_bytes
+  local first, last = 1, #s
+  while spaces[byte(s, first)] do
+    first = first + 1
+  end
+  while last >= first and spaces[byte(s, last)] do
     last = last - 1
   end
   return sub(s, first, last)

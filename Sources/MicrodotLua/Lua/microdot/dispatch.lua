@@ -2,6 +2,7 @@
 -- order, error handlers by status and by error class, and the plain fast
 -- path. Errors are caught here and become responses.
 local core = require("microdot.core")
+local datastructures = require("microdot.datastructures")
 local errors = require("microdot.errors")
 local response = require("microdot.response")
 local router = require("microdot.router")
@@ -163,7 +164,7 @@ local function merge_vary(res, marked)
   if type(existing) == "string" then existing = { existing } end
   if type(existing) == "table" then
     for _, value in ipairs(existing) do
-      for part in tostring(value):gmatch("[^,]+") do add(part:match("^%s*(.-)%s*$")) end
+      for part in tostring(value):gmatch("[^,]+") do add(datastructures.strip(part)) end
     end
   end
   local extra = {}

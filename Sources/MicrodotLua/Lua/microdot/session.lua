@@ -3,6 +3,7 @@
 -- Session reads and writes too (same secret key): the HMAC comes from the
 -- host (swift-crypto), reading follows PyJWT's jwt.decode.
 local core = require("microdot.core")
+local datastructures = require("microdot.datastructures")
 local helpers = require("microdot.helpers")
 local response = require("microdot.response")
 local check_self = require("microdot.errors").check_self
@@ -99,7 +100,7 @@ local function python_int(v)
     return v >= 0 and floor(v) or ceil(v)
   end
   if kind == "string" then
-    local text = v:match("^%s*(.-)%s*$")
+    local text = datastructures.strip(v)
     local sign, digits = text:match("^([+-]?)(%d[%d_]*)$")
     if digits == nil or digits:find("__", 1, true) or digits:sub(-1) == "_" then return nil end
     local n = tonumber((digits:gsub("_", "")))

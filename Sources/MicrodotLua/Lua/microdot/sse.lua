@@ -14,6 +14,7 @@ local co_create, co_yield, co_status, co_close, co_isyieldable =
   coroutine.create, coroutine.yield, coroutine.status, coroutine.close, coroutine.isyieldable
 local host_resume, pack, unpack, concat = core.resume, table.pack, table.unpack, table.concat
 local SUSPEND, SLEEP = core.SUSPEND, core.SLEEP
+local find, sub, byte = string.find, string.sub, string.byte
 
 local M = {}
 
@@ -42,17 +43,17 @@ local function data_text(data, level)
 end
 
 -- `prefix` before each line of `text` (a line break is \r\n, \r or \n).
+-- One forward scan for the next break: linear in the text.
 local function lines(prefix, text, out)
   local start = 1
   while true do
-    local i, j = text:find("\r?\n", start)
-    local r = text:find("\r", start, true)
-    if r ~= nil and (i == nil or r < i) then i, j = r, r end
+    local i = find(text, "[\r\n]", start)
     if i == nil then break end
-    out[#out + 1] = prefix .. text:sub(start, i - 1) .. "\n"
-    start = j + 1
+    out[#out + 1] = prefix .. sub(text, start, i - 1) .. "\n"
+    if byte(text, i) == 13 and byte(text, i + 1) == 10 then i = i + 1 end
+    start = i + 1
   end
-  out[#out + 1] = prefix .. text:sub(start) .. "\n"
+  out[#out + 1] = prefix .. sub(text, start) .. "\n"
 end
 
 local function check_field(name, value, level)

@@ -12,6 +12,7 @@ local datastructures = require("microdot.datastructures")
 local type, pairs, ipairs, tostring, tonumber, error, pcall, rawget, rawset, setmetatable, getmetatable =
   type, pairs, ipairs, tostring, tonumber, error, pcall, rawget, rawset, setmetatable, getmetatable
 local concat = table.concat
+local find, sub, byte = string.find, string.sub, string.byte
 local math_tointeger = math.tointeger
 local new_headers = datastructures.new_headers
 
@@ -48,7 +49,7 @@ local function parse_events(body)
     for line in (block .. "\n"):gmatch("(.-)\n") do
       local field, value = line:match("^([%w]+):(.*)$")
       if field ~= nil then
-        value = value:match("^%s*(.-)%s*$")
+        value = datastructures.strip(value)
         if field == "data" then
           data[#data + 1] = value
         elseif field == "event" then
@@ -157,18 +158,34 @@ function M.test_client(app, options)
   return client
 end
 
+-- `s` without leading whitespace, but never empty when `s` is not (what
+-- `^%s*([^=]+)` captures: %s* gives back a byte).
+local function lstrip(s)
+  return sub(s, math.min(find(s, "%S") or #s, #s))
+end
+
+-- The name, value and attributes of a Set-Cookie value, or nil: what
+-- `^%s*([^=;]+)=([^;]*)(.*)$` captures, in linear time.
+local function cookie_pair(cookie)
+  local equals = find(cookie, "[=;]")
+  if equals == nil or equals == 1 or byte(cookie, equals) ~= 61 then return nil end
+  local semi = find(cookie, ";", equals + 1, true) or #cookie + 1
+  return lstrip(sub(cookie, 1, equals - 1)), sub(cookie, equals + 1, semi - 1), sub(cookie, semi)
+end
+
 -- Remembers cookies the way a browser would, forgetting deleted ones.
 local function update_cookies(client, res)
   local set_cookie = res.headers["Set-Cookie"]
   if set_cookie == nil then return end
   if type(set_cookie) == "string" then set_cookie = { set_cookie } end
   for _, cookie in ipairs(set_cookie) do
-    local name, value, attributes = cookie:match("^%s*([^=;]+)=([^;]*)(.*)$")
+    local name, value, attributes = cookie_pair(cookie)
     if name ~= nil then
       local deleted = false
       for attribute in attributes:gmatch("[^;]+") do
-        local key, setting = attribute:match("^%s*([^=]+)=%s*(.-)%s*$")
-        key = key and key:lower()
+        local equals = find(attribute, "=", 1, true)
+        local key = equals and lstrip(sub(attribute, 1, equals - 1)):lower()
+        local setting = equals and datastructures.strip(sub(attribute, equals + 1))
         if key == "max-age" and (math_tointeger(tonumber(setting)) or 0) <= 0 then
           deleted = true
         elseif key == "expires" and setting:lower():find("01 jan 1970", 1, true) then
