@@ -254,6 +254,28 @@ final class RequestRulesTests: XCTestCase {
         XCTAssertEqual(try current.readResponse().status, 200)
     }
 
+    /// RFC 9110 10.1.1: a request pipelined behind a slow one gets its 100
+    /// Continue when its turn comes (after the response before it), not
+    /// never.
+    func testAPipelinedExpectContinueGetsItsHundredInTurn() throws {
+        let server = try TestServer(
+            source: """
+                local microdot = require("microdot")
+                local app = microdot.Microdot()
+                app:get("/slow", function(req) microdot.sleep(0.3); return "slow" end)
+                app:post("/echo", function(req) return "got " .. req.body end)
+                return app
+                """)
+        let client = try RawHTTPClient(port: server.port, timeoutSeconds: 5)
+        try client.send(
+            "GET /slow HTTP/1.1\r\nHost: h\r\n\r\n"
+                + "POST /echo HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+        XCTAssertEqual(try client.readResponse().text, "slow")
+        XCTAssertEqual(try client.readResponse().status, 100, "the 100 comes after the response before it")
+        try client.send("hello")
+        XCTAssertEqual(try client.readResponse().text, "got hello")
+    }
+
     // MARK: The rules alone
 
     func testTrailingWhitespaceLeavesEveryFieldValue() {

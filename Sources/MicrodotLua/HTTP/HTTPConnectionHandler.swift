@@ -21,6 +21,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
     private var context: ChannelHandlerContext?
 
     private var receiving: ReceivedRequest?
+    /// The request being received asked for 100 Continue while responses
+    /// before it were due: it is sent when their turn is over.
+    private var continuePending = false
     /// The rest of a body that went over the limit is dropped, not kept.
     private var discardingBody = false
     private var queue = RequestQueue<ReceivedRequest, RequestTask>()
@@ -171,6 +174,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
         guard lifecycle.acceptsRequests else { return }
         switch unwrapInboundIn(data) {
         case .head(var head):
+            continuePending = false
             deadlines.startReading(.body, now: .now())
             if let error = lineTooLong(head) {
                 perform(lifecycle.requestUnreadable(error, isIdle: queue.isIdle))
@@ -190,12 +194,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
             }
             if let declared = outcome.declaredLength, declared > worker.limits.bodyLimit {
                 bodyTooLarge()
-            } else if outcome.expectsContinue, queue.isIdle {
-                var buffer = context.channel.allocator.buffer(capacity: 25)
-                buffer.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
-                context.writeAndFlush(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
+            } else if outcome.expectsContinue {
+                continuePending = true
+                sendContinueIfDue()
             }
         case .body(var part):
+            continuePending = false
             deadlines.startReading(.body, now: .now())
             guard !discardingBody, receiving != nil else { return }
             if receiving!.body == nil {
@@ -343,9 +347,25 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
         let action = lifecycle.requestFinished(keepAlive: keepAlive, isDraining: loop.isDraining, hasMore: hasMore)
         if action == .none {
             dispatch()
+            sendContinueIfDue()
         } else {
             perform(action)
         }
+    }
+
+    /// RFC 9110 section 10.1.1: 100 Continue for the request being received,
+    /// once every response before it is written (responses go in order) and
+    /// while its body has not started.
+    private func sendContinueIfDue() {
+        guard continuePending, let context, let request = receiving, request.body == nil, queue.isIdle,
+            lifecycle.acceptsRequests
+        else {
+            return
+        }
+        continuePending = false
+        var buffer = context.channel.allocator.buffer(capacity: 25)
+        buffer.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
+        context.writeAndFlush(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
     }
 
     // MARK: Connection events
