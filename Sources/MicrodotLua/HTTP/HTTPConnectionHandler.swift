@@ -432,29 +432,3 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
         close()
     }
 }
-
-extension IOData {
-    /// The length of the last `progressSlice` of a sliced write: the whole
-    /// of a small one.
-    fileprivate var lastSliceLength: Int {
-        let size = readableBytes
-        let slice = HTTPConnectionHandler.progressSlice
-        guard size > slice else { return size }
-        let rest = size % slice
-        return rest == 0 ? slice : rest
-    }
-
-    /// The last slice (`lastSliceLength` bytes); self when it is whole.
-    fileprivate var lastSlice: IOData {
-        let length = lastSliceLength
-        guard length < readableBytes else { return self }
-        switch self {
-        case .byteBuffer(let buffer):
-            return .byteBuffer(buffer.getSlice(at: buffer.writerIndex - length, length: length)!)
-        case .fileRegion(let region):
-            return .fileRegion(
-                FileRegion(
-                    fileHandle: region.fileHandle, readerIndex: region.endIndex - length, endIndex: region.endIndex))
-        }
-    }
-}
