@@ -27,6 +27,8 @@ final class Worker: @unchecked Sendable {
     /// `--reload`: templates are compiled again when their file changes.
     var reload = false
     var onShutdown: (() -> Void)?
+    /// `--trusted-proxy`: whose forwarding headers give `req.client_addr`.
+    var trustedProxies = TrustedProxies()
     /// Requests this worker has started; the last one's number is its id.
     var requestCount = 0
     /// The id of the request whose Lua is running (0: none, the script's
