@@ -65,6 +65,7 @@ let package = Package(
                 .embedInCode("Lua/microdot/session.lua"),
                 .embedInCode("Lua/microdot/auth.lua"),
                 .embedInCode("Lua/microdot/login.lua"),
+                .embedInCode("Lua/microdot/inspect.lua"),
             ]
         ),
         .target(

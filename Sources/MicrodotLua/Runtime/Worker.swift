@@ -188,6 +188,7 @@ final class Worker: @unchecked Sendable {
         ("microdot.session", "session", PackageResources.session_lua),
         ("microdot.auth", "auth", PackageResources.auth_lua),
         ("microdot.login", "login", PackageResources.login_lua),
+        ("microdot.inspect", "inspect", PackageResources.inspect_lua),
     ]
 
     /// Makes the framework's modules loadable with `require` (from
