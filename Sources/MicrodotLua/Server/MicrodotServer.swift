@@ -185,6 +185,19 @@ public final class MicrodotServer: @unchecked Sendable {
         if first { try group.syncShutdownGracefully() }
     }
 
+    /// Returns once the server has shut down, as `wait()` does, without
+    /// blocking a thread: for async code (`run()` builds on it).
+    public func waitUntilStopped() async throws {
+        if finished.withLockedValue({ $0 }) { return }
+        try await channel.closeFuture.get()
+        try await stop().get()
+        let first = finished.withLockedValue { finished -> Bool in
+            defer { finished = true }
+            return !finished
+        }
+        if first { try await group.shutdownGracefully() }
+    }
+
     /// Stops accepting connections, lets the requests under way finish (for
     /// up to `shutdownTimeout` seconds) and closes the rest; `wait()` returns
     /// once it is done.
