@@ -1,3 +1,4 @@
+import MicrodotLuaTesting
 import NIOHTTP1
 import XCTest
 
@@ -144,6 +145,21 @@ final class TrustedProxiesTests: XCTestCase {
     }
 
     // MARK: Through the server
+
+    func testTheTestClientTrustsItsConfiguredProxies() async throws {
+        let app = MicrodotApp(scriptPath: TestPaths.fixture("ops/client_app.lua"))
+        let headers = [("X-Forwarded-For", "203.0.113.50"), ("X-Forwarded-Proto", "https")]
+        let trusting = try await MicrodotTestClient(
+            app: app, configuration: Configuration(trustedProxies: ["127.0.0.1"]))
+        let forwarded = try await trusting.get("/who", headers: headers).body
+        XCTAssertEqual(
+            try JSONSerialization.jsonObject(with: Data(forwarded)) as? NSDictionary,
+            ["host": "203.0.113.50", "port": 0, "scheme": "https"])
+        let plain = try await MicrodotTestClient(app: app).get("/who", headers: headers).body
+        XCTAssertEqual(
+            try JSONSerialization.jsonObject(with: Data(plain)) as? NSDictionary,
+            ["host": "127.0.0.1", "port": 0, "scheme": "http"])
+    }
 
     func testClientAddrAndSchemeThroughTheServer() throws {
         let app = MicrodotApp(scriptPath: TestPaths.fixture("ops/client_app.lua"))

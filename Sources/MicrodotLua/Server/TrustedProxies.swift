@@ -213,3 +213,12 @@ extension Substring {
 extension String {
     fileprivate func trimmed() -> String { String(Substring(self).trimmed()) }
 }
+
+extension Worker {
+    /// This worker, believing the forwarding headers of `configuration`'s
+    /// trusted proxies (the test client's peer is 127.0.0.1).
+    func trusting(_ configuration: Configuration) -> Worker {
+        trustedProxies = configuration.trustedNetworks
+        return self
+    }
+}
