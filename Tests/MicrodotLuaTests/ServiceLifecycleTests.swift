@@ -39,6 +39,20 @@ final class ServiceLifecycleTests: XCTestCase {
         return request
     }
 
+    /// Whether `task` ends within `seconds` (polled, so that a server that
+    /// never stops fails the test instead of hanging it).
+    private func ends(_ task: Task<Void, Error>, within seconds: Double) async throws -> Bool {
+        let ended = LockedCounter()
+        Task.detached {
+            _ = await task.result
+            ended.increment()
+        }
+        for _ in 0..<Int(seconds * 100) where ended.value == 0 {
+            try await Task.sleep(nanoseconds: 10_000_000)
+        }
+        return ended.value > 0
+    }
+
     func testCancellingTheGroupShutsDownGracefully() async throws {
         let log = LogCapture()
         let server = try startServer(log)
@@ -51,7 +65,8 @@ final class ServiceLifecycleTests: XCTestCase {
         let response = try await request.value
         XCTAssertEqual(response.text, "done", "the request under way finished")
         XCTAssertEqual(response.headers("Connection"), ["close"])
-        _ = await running.result
+        let ended = try await ends(running, within: 10)
+        XCTAssertTrue(ended, "the group ended")
         XCTAssertTrue(log.text.contains("shutting down"), log.text)
         XCTAssertThrowsError(try RawHTTPClient(port: port).request("/slow"), "no longer listening")
     }
@@ -67,7 +82,9 @@ final class ServiceLifecycleTests: XCTestCase {
         await group.triggerGracefulShutdown()
         let answer = try await request.value.text
         XCTAssertEqual(answer, "done")
-        try await running.value
+        let ended = try await ends(running, within: 10)
+        XCTAssertTrue(ended, "the group ended")
+        if ended { try await running.value }
         XCTAssertThrowsError(try RawHTTPClient(port: port).request("/slow"))
         // The program's logger got Lua's record with the worker and request.
         let line = log.text.split(separator: "\n").first { $0.contains("slow request started") } ?? ""
@@ -86,7 +103,9 @@ final class ServiceLifecycleTests: XCTestCase {
         let port = server.port
         let bye = try await Task.detached { try RawHTTPClient(port: port).request("/stop").text }.value
         XCTAssertEqual(bye, "bye")
-        try await running.value
+        let ended = try await ends(running, within: 10)
+        XCTAssertTrue(ended, "the group ended")
+        if ended { try await running.value }
         // Waiting again, sync or async, returns at once.
         try await server.waitUntilStopped()
         try server.wait()
