@@ -7,90 +7,19 @@ import MicrodotLua
     import Glibc
 #endif
 
-@main
 struct MicrodotLuaCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "microdot-lua",
-        abstract: "Serve a Lua web app written with the microdot API.")
+        abstract: "Serve a Lua web app written with the microdot API.",
+        discussion:
+            "Also: `microdot-lua routes app.lua [--json]` lists the routes, and `microdot-lua check app.lua [flags]` "
+            + "checks the script, its templates and the flags without serving (a script named routes or check "
+            + "is given as ./routes).")
 
     @Argument(help: "The Lua script that builds the app.")
     var script: String
 
-    // Numbers are read with `.unconditional`, so that `--port -1` is a
-    // value (refused with the option's range) rather than a missing one.
-    // Defaults are in the help text, not the properties, which ArgumentParser
-    // would print a second time.
-
-    @Option(help: "The address to listen on (default 127.0.0.1; 0.0.0.0 for every interface).")
-    var host: String?
-
-    @Option(parsing: .unconditional, help: "The port to listen on, 0 to 65535 (default 5000; 0 picks a free one).")
-    var port: Int?
-
-    @Option(
-        parsing: .unconditional,
-        help: ArgumentHelp(
-            "The number of workers, each an event loop with its own Lua state (default 1; auto: one per core).",
-            valueName: "n|auto"))
-    var workers: Workers?
-
-    @Option(
-        parsing: .unconditional,
-        help: ArgumentHelp(
-            "MiB microdot.shared may hold before it evicts the least recently used keys (default 64).",
-            valueName: "MiB"))
-    var sharedSize: Int?
-
-    @Flag(help: "Log each request as METHOD PATH STATUS, and show microdot.log.debug records.")
-    var debug = false
-
-    @Flag(help: "Reload the script when it, or a Lua file in its folder, changes (for development).")
-    var reload = false
-
-    @Option(
-        parsing: .unconditional,
-        help: ArgumentHelp(
-            "Seconds that requests under way get to finish when the server stops (default 10).", valueName: "seconds"))
-    var shutdownTimeout: Double?
-
-    @Option(
-        parsing: .unconditional,
-        help: ArgumentHelp(
-            "Seconds Lua may run without yielding before the request is stopped with a 500 (default 10; 0: no limit).",
-            valueName: "seconds"))
-    var handlerTimeout: Double?
-
-    @Option(
-        parsing: .unconditional,
-        help: ArgumentHelp("MiB each worker's Lua state may allocate (default 512; 0: no limit).", valueName: "MiB"))
-    var memoryLimit: Int?
-
-    @Option(
-        parsing: .unconditional,
-        help: ArgumentHelp(
-            "Seconds a new connection has to send its first request head (default 10; 0: no limit).",
-            valueName: "seconds"))
-    var headerTimeout: Double?
-
-    @Option(
-        parsing: .unconditional,
-        help: ArgumentHelp(
-            "Seconds a kept-alive connection may stay idle between requests (default 60; 0: no limit).",
-            valueName: "seconds"))
-    var idleTimeout: Double?
-
-    @Option(
-        parsing: .unconditional,
-        help: ArgumentHelp(
-            "Seconds allowed between two reads of a request body (default 30; 0: no limit).", valueName: "seconds"))
-    var bodyTimeout: Double?
-
-    @Option(
-        parsing: .unconditional,
-        help: ArgumentHelp(
-            "Seconds a client may leave a response unread before the connection is closed (default 30; 0: no limit).",
-            valueName: "seconds"))
-    var writeTimeout: Double?
+    @OptionGroup var options: ServeOptions
 
     @Flag(
         help:
@@ -102,30 +31,13 @@ struct MicrodotLuaCommand: ParsableCommand {
     /// `app:run{...}` and the Swift API's): otherwise the usage error names
     /// the flag, the valid values and the value given.
     func validate() throws {
-        typealias Option = Configuration.Option
-        do throws(ConfigurationError) {
-            if let host { try Configuration.check(host: host, from: .commandLine) }
-            if let port { try Configuration.check(.port, Double(port), from: .commandLine) }
-            if case .count(let count) = workers { try Configuration.check(.workers, Double(count), from: .commandLine) }
-            let counts: [(Option, Int?)] = [(.sharedSize, sharedSize), (.memoryLimit, memoryLimit)]
-            for case (let option, let value?) in counts {
-                try Configuration.check(option, Double(value), from: .commandLine)
-            }
-            let seconds: [(Option, Double?)] = [
-                (.shutdownTimeout, shutdownTimeout), (.handlerTimeout, handlerTimeout),
-                (.headerTimeout, headerTimeout), (.idleTimeout, idleTimeout), (.bodyTimeout, bodyTimeout),
-                (.writeTimeout, writeTimeout),
-            ]
-            for case (let option, let value?) in seconds { try Configuration.check(option, value, from: .commandLine) }
-        } catch {
-            throw ValidationError(error.message)
-        }
+        if let problem = options.problems().first { throw ValidationError(problem.message) }
     }
 
     func run() throws {
         var logger = Logger(label: "microdot-lua")
         // Before the script runs, so that its top level's debug records show too.
-        if debug { logger.logLevel = .debug }
+        if options.debug { logger.logLevel = .debug }
         if test {
             do {
                 try MicrodotApp(scriptPath: script).runScript(logger: logger)
@@ -139,7 +51,7 @@ struct MicrodotLuaCommand: ParsableCommand {
         do {
             server = try MicrodotServer.start(
                 app: MicrodotApp(scriptPath: script),
-                configuration: configuration, logger: logger)
+                configuration: options.configuration, logger: logger)
         } catch let error as LuaError {
             StandardStreams.error("microdot-lua: \(error.message)\n")
             throw ExitCode.failure
@@ -193,22 +105,6 @@ enum SignalPipe {
                 }
             }
         }
-    }
-}
-
-extension MicrodotLuaCommand {
-    /// The options as a `Configuration` (sizes from MiB to bytes: checked
-    /// by `validate()`, so they cannot overflow).
-    var configuration: Configuration {
-        let defaults = Timeouts()
-        return Configuration(
-            host: host, port: port, workers: workers?.configured, debug: debug ? true : nil,
-            shutdownTimeout: shutdownTimeout, reload: reload ? true : nil,
-            handlerTimeout: handlerTimeout, memoryLimit: memoryLimit.map { $0 * 1024 * 1024 },
-            sharedSize: sharedSize.map { $0 * 1024 * 1024 },
-            timeouts: Timeouts(
-                requestHead: headerTimeout ?? defaults.requestHead, idle: idleTimeout ?? defaults.idle,
-                body: bodyTimeout ?? defaults.body, write: writeTimeout ?? defaults.write))
     }
 }
 

@@ -15,6 +15,12 @@ app:post("/stock/<item>/take", function(req, item)
   return {item = item, left = left}
 end)
 
+app:get("/slow", function(req)
+  microdot.log.info("slow request started")
+  microdot.sleep(0.5)
+  return "done"
+end)
+
 app:get("/shutdown", function(req)
   app:shutdown()
   return "bye"

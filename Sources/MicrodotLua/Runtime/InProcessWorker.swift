@@ -34,6 +34,7 @@ package final class InProcessWorker: @unchecked Sendable {
         do {
             let worker = try await eventLoop.submit {
                 try Worker(app: app, logger: logger, shared: shared, luaLimits: configuration.luaLimits)
+                    .trusting(configuration)
             }.get()
             return InProcessWorker(group: group, shared: shared, loop: WorkerLoop(eventLoop: eventLoop, worker: worker))
         } catch {
@@ -57,6 +58,7 @@ package final class InProcessWorker: @unchecked Sendable {
         do {
             let worker = try eventLoop.submit {
                 try Worker(app: app, logger: logger, shared: shared, luaLimits: configuration.luaLimits)
+                    .trusting(configuration)
             }.wait()
             return InProcessWorker(group: group, shared: shared, loop: WorkerLoop(eventLoop: eventLoop, worker: worker))
         } catch {

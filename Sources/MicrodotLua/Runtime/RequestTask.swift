@@ -79,10 +79,11 @@ final class RequestTask {
         } else {
             lua_pushnil(co)
         }
-        let client = sink.clientAddress
+        let client = worker.trustedProxies.client(peer: sink.clientAddress, headers: head.headers)
         stack.push(client.host)
         lua_pushinteger(co, lua_Integer(client.port))
-        resume(arguments: 8)
+        stack.push(client.scheme)
+        resume(arguments: 9)
     }
 
     // MARK: Driving the coroutine

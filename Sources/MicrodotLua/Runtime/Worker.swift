@@ -27,6 +27,8 @@ final class Worker: @unchecked Sendable {
     /// `--reload`: templates are compiled again when their file changes.
     var reload = false
     var onShutdown: (() -> Void)?
+    /// `--trusted-proxy`: whose forwarding headers give `req.client_addr`.
+    var trustedProxies = TrustedProxies()
     /// Requests this worker has started; the last one's number is its id.
     var requestCount = 0
     /// The id of the request whose Lua is running (0: none, the script's
@@ -186,6 +188,7 @@ final class Worker: @unchecked Sendable {
         ("microdot.session", "session", PackageResources.session_lua),
         ("microdot.auth", "auth", PackageResources.auth_lua),
         ("microdot.login", "login", PackageResources.login_lua),
+        ("microdot.inspect", "inspect", PackageResources.inspect_lua),
     ]
 
     /// Makes the framework's modules loadable with `require` (from

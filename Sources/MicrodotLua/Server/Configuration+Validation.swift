@@ -22,6 +22,7 @@ extension Configuration {
     package enum Option: CaseIterable, Sendable {
         case host, port, workers, debug, shutdownTimeout, handlerTimeout, memoryLimit, sharedSize
         case headerTimeout, idleTimeout, bodyTimeout, writeTimeout, lingeringTime, lingeringTimeout
+        case reusePort, trustedProxy
 
         /// Where a value was given, which decides the option's name in a
         /// message and its unit (the command line gives sizes in MiB).
@@ -57,6 +58,8 @@ extension Configuration {
             case .writeTimeout: return "timeouts.write"
             case .lingeringTime: return "timeouts.lingeringTime"
             case .lingeringTimeout: return "timeouts.lingeringTimeout"
+            case .reusePort: return "reusePort"
+            case .trustedProxy: return "trustedProxies"
             }
         }
 
@@ -75,6 +78,8 @@ extension Configuration {
             case .bodyTimeout: return "body-timeout"
             case .writeTimeout: return "write-timeout"
             case .lingeringTime, .lingeringTimeout: return nil
+            case .reusePort: return "reuse-port"
+            case .trustedProxy: return "trusted-proxy"
             }
         }
 
@@ -100,7 +105,7 @@ extension Configuration {
             let megabytes = source == .commandLine
             let seconds = Bounds(lower: 0, upper: Self.maxSeconds, unit: "seconds", note: "0: no limit")
             switch self {
-            case .host, .debug:
+            case .host, .debug, .reusePort, .trustedProxy:
                 return nil
             case .port:
                 return Bounds(lower: 0, upper: 65535, note: "0 picks a free port")
@@ -128,7 +133,8 @@ extension Configuration {
         package func expected(in source: Source) -> String {
             switch self {
             case .host: return "an address such as 127.0.0.1, or 0.0.0.0 for every interface"
-            case .debug: return "true or false"
+            case .debug, .reusePort: return "true or false"
+            case .trustedProxy: return "an address or a network such as 10.0.0.0/8, 127.0.0.1 or ::1/128"
             default: break
             }
             guard let bounds = bounds(in: source) else { return "" }
@@ -177,6 +183,17 @@ extension Configuration {
         if host.isEmpty || host.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) {
             throw Option.host.error(from: source, got: host.isEmpty ? "an empty string" : String(reflecting: host))
         }
+    }
+
+    /// The network `text` names (a `--trusted-proxy` value); throws when it
+    /// is not an IPv4 or IPv6 address with an optional prefix length.
+    package static func check(trustedProxy text: String, from source: Option.Source) throws(ConfigurationError)
+        -> IPNetwork
+    {
+        guard let network = IPNetwork(text) else {
+            throw Option.trustedProxy.error(from: source, got: String(reflecting: text))
+        }
+        return network
     }
 
     /// The options of the script's `app:run{...}`, the table at `index` (or

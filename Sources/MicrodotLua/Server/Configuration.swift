@@ -33,6 +33,20 @@ public struct Configuration: Sendable {
     public var sharedSize: Int?
     /// How long a connection may take to send a request, and stay idle.
     public var timeouts: Timeouts
+    /// Set `SO_REUSEPORT` on the listener (`--reuse-port`, default false):
+    /// several processes (an old and a new release) listen on one port and
+    /// the kernel spreads connections among them; without it a second
+    /// process fails with `ListenError` (the port is in use). Each process
+    /// has its own `microdot.shared`. Not read from the script.
+    public var reusePort: Bool?
+    /// Proxies whose forwarding headers are believed (`--trusted-proxy`),
+    /// as CIDR networks or single addresses, IPv4 or IPv6: `10.0.0.0/8`,
+    /// `::1`. From a peer inside one, `Forwarded` (RFC 7239), else
+    /// `X-Forwarded-For` and `X-Forwarded-Proto`, give `req.client_addr` and
+    /// `req.scheme` (README, Deploying). Empty by default: headers are
+    /// never believed. Not read from the script; `validate()` refuses an
+    /// entry that is not a network.
+    public var trustedProxies: [String]?
 
     /// A configuration; every field left nil comes from the script's
     /// `app:run{...}`, then from the defaults below. `timeouts` are not read
@@ -40,7 +54,8 @@ public struct Configuration: Sendable {
     public init(
         host: String? = nil, port: Int? = nil, workers: Int? = nil, debug: Bool? = nil,
         shutdownTimeout: Double? = nil, reload: Bool? = nil, handlerTimeout: Double? = nil,
-        memoryLimit: Int? = nil, sharedSize: Int? = nil, timeouts: Timeouts = Timeouts()
+        memoryLimit: Int? = nil, sharedSize: Int? = nil, timeouts: Timeouts = Timeouts(),
+        reusePort: Bool? = nil, trustedProxies: [String]? = nil
     ) {
         self.host = host
         self.port = port
@@ -52,6 +67,8 @@ public struct Configuration: Sendable {
         self.memoryLimit = memoryLimit
         self.sharedSize = sharedSize
         self.timeouts = timeouts
+        self.reusePort = reusePort
+        self.trustedProxies = trustedProxies
     }
 
     /// One worker, as Microdot, Flask's development server and nginx start
@@ -88,7 +105,8 @@ public struct Configuration: Sendable {
             handlerTimeout: handlerTimeout ?? other.handlerTimeout,
             memoryLimit: memoryLimit ?? other.memoryLimit,
             sharedSize: sharedSize ?? other.sharedSize,
-            timeouts: timeouts)
+            timeouts: timeouts, reusePort: reusePort ?? other.reusePort,
+            trustedProxies: trustedProxies ?? other.trustedProxies)
     }
 
     /// The number of workers this configuration starts.
@@ -119,6 +137,12 @@ public struct Configuration: Sendable {
             (.lingeringTime, timeouts.lingeringTime), (.lingeringTimeout, timeouts.lingeringTimeout),
         ]
         for case (let option, let value?) in seconds { try Self.check(option, value, from: source) }
+        for network in trustedProxies ?? [] { _ = try Self.check(trustedProxy: network, from: source) }
+    }
+
+    /// The trusted proxies as networks (each checked by `validate()`).
+    var trustedNetworks: TrustedProxies {
+        TrustedProxies((trustedProxies ?? []).compactMap(IPNetwork.init))
     }
 
     var luaLimits: Worker.LuaLimits {

@@ -25,7 +25,8 @@ public struct ListenError: Error, CustomStringConvertible {
             switch error.errnoCode {
             case EADDRINUSE:
                 return "cannot listen on \(address): the port is in use (is another server running?); "
-                    + "stop it, or choose another port with --port (0 picks a free one)"
+                    + "stop it, or choose another port with --port (0 picks a free one); "
+                    + "processes that all start with --reuse-port share a port"
             case EACCES:
                 return "cannot listen on \(address): permission denied (ports below 1024 need root); "
                     + "choose a port above 1023 with --port"
@@ -114,6 +115,7 @@ public final class MicrodotServer: @unchecked Sendable {
             let bootstrap = ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 1024)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelOption(Self.reusePortOption, value: settings.reusePort == true ? 1 : 0)
                 .serverChannelInitializer { channel in
                     // At the descriptor limit (EMFILE, ENFILE) accepting
                     // pauses for a while instead of spinning on the socket.
@@ -161,7 +163,12 @@ public final class MicrodotServer: @unchecked Sendable {
         worker.debug = configuration.debug ?? false
         worker.reload = configuration.reload ?? false
         worker.onShutdown = { [weak self] in self?.shutdown() }
+        worker.trustedProxies = configuration.trustedNetworks
     }
+
+    /// `SO_REUSEPORT`, which NIO has no name for.
+    private static let reusePortOption = ChannelOptions.Types.SocketOption(
+        level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT))
 
     /// Blocks until the server has shut down: after `shutdown()`, a signal
     /// the binary handles, or `app:shutdown()` in Lua.
@@ -176,6 +183,19 @@ public final class MicrodotServer: @unchecked Sendable {
             return !finished
         }
         if first { try group.syncShutdownGracefully() }
+    }
+
+    /// Returns once the server has shut down, as `wait()` does, without
+    /// blocking a thread: for async code (`run()` builds on it).
+    public func waitUntilStopped() async throws {
+        if finished.withLockedValue({ $0 }) { return }
+        try await channel.closeFuture.get()
+        try await stop().get()
+        let first = finished.withLockedValue { finished -> Bool in
+            defer { finished = true }
+            return !finished
+        }
+        if first { try await group.shutdownGracefully() }
     }
 
     /// Stops accepting connections, lets the requests under way finish (for

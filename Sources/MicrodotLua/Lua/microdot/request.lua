@@ -159,7 +159,7 @@ end
 
 --- The request the host's arguments describe; `headers` becomes its header table.
 ---@return microdot.Request
-function M.new_request(app, method, url, http_version, headers, body, host, port)
+function M.new_request(app, method, url, http_version, headers, body, host, port, scheme)
   local path, query_string = url, nil
   local q = find(url, "?", 1, true)
   if q ~= nil then
@@ -179,7 +179,7 @@ function M.new_request(app, method, url, http_version, headers, body, host, port
     _route_path = route_path,
     query_string = query_string,
     http_version = http_version,
-    scheme = "http",
+    scheme = scheme or "http",
     headers = setmetatable(headers, Headers),
     body = body or "",
     url_prefix = "",

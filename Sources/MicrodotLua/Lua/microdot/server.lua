@@ -112,10 +112,10 @@ end
 ---@return microdot.Response|string|nil
 ---@return string? content_type
 ---@return integer? status
-function M.serve(app, method, url, http_version, headers, body, host, port)
+function M.serve(app, method, url, http_version, headers, body, host, port, scheme)
   local body_too_large = body == BODY_TOO_LARGE
   if body_too_large then body = nil end
-  local req = new_request(app, method, url, http_version, headers, body, host, port)
+  local req = new_request(app, method, url, http_version, headers, body, host, port, scheme)
   local res, content_type, status, first = dispatch_request(app, req, body_too_large, method ~= "HEAD")
   if content_type ~= nil then return res, content_type, status end
   local kind = type(res.body)

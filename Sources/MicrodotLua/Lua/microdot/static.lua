@@ -2,6 +2,7 @@
 local core = require("microdot.core")
 local application = require("microdot.application")
 local errors = require("microdot.errors")
+local inspect = require("microdot.inspect")
 local response = require("microdot.response")
 local check_self = errors.check_self
 
@@ -47,6 +48,8 @@ function Microdot:static(url_prefix, folder, options)
   end
 
   local function serve_root(req) return serve(req, "") end
+  inspect.mark_static(serve, folder)
+  inspect.mark_static(serve_root, folder)
   self:get(prefix .. "/<path:path>", serve)
   self:get(prefix .. "/", serve_root)
   if prefix ~= "" then self:get(prefix, serve_root) end

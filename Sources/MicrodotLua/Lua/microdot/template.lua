@@ -204,6 +204,24 @@ local function compile(name)
     mtime = core.file_mtime(file) }, Template)
 end
 
+--- The template folder as given and as a path (resolved against the
+--- script's folder): what `microdot-lua check` compiles.
+---@return string given
+---@return string path
+function M.folder()
+  return template_dir, resolve_path(template_dir)
+end
+
+--- Compiles template `name` (not cached): nil, or why it does not compile
+--- (a syntax error names the template's file:line).
+---@param name string
+---@return string?
+function M.check(name)
+  local template, message = compile(name)
+  if template == nil then return message end
+  return nil
+end
+
 local function get(name)
   if type(name) ~= "string" then error("Template expects a template name, got " .. type(name), 3) end
   local template = cache[name]

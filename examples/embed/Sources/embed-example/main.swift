@@ -1,5 +1,7 @@
 import Foundation
+import Logging
 import MicrodotLua
+import ServiceLifecycle
 
 /// The app's own Swift code: an inventory that takes a moment to answer, as
 /// a database would.
@@ -33,9 +35,19 @@ let module = LuaModule("inventory")
     }
 
 let port = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 8080
+// The program's own logger: the server's records (Lua's microdot.log too)
+// go through it, with `worker` and `request` metadata.
+let logger = Logger(label: "embed-example")
 let server = try MicrodotServer.start(
     app: MicrodotApp(scriptPath: "app.lua", modules: [module]),
-    configuration: Configuration(port: port))
+    configuration: Configuration(port: port), logger: logger)
 // Written unbuffered, so a script reading the output sees the port at once.
 FileHandle.standardOutput.write(Data("Serving on http://\(server.host):\(server.port)\n".utf8))
-try server.wait()
+// The server is a swift-service-lifecycle Service, run beside whatever else
+// the program runs: SIGTERM and SIGINT stop it gracefully (requests under way
+// finish), and so does `app:shutdown()` (GET /shutdown), which ends the group.
+let group = ServiceGroup(
+    configuration: ServiceGroupConfiguration(
+        services: [.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup)],
+        gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+try await group.run()
