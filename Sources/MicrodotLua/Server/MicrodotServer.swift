@@ -150,6 +150,7 @@ public final class MicrodotServer: @unchecked Sendable {
                 loop.eventLoop.execute { loop.startTimeoutSweep() }
             }
             if settings.reload == true { server.startReloading() }
+            OutboundHTTP.serverStarted()
             return server
         } catch {
             try? group.syncShutdownGracefully()
@@ -175,7 +176,11 @@ public final class MicrodotServer: @unchecked Sendable {
             defer { finished = true }
             return !finished
         }
-        if first { try group.syncShutdownGracefully() }
+        if first {
+            for loop in loops { loop.worker.postgres?.close() }
+            OutboundHTTP.serverStopped()
+            try group.syncShutdownGracefully()
+        }
     }
 
     /// Stops accepting connections, lets the requests under way finish (for
