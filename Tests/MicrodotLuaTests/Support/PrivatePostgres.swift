@@ -77,27 +77,36 @@ final class PrivatePostgres {
 
     @discardableResult
     private func run(_ tool: String, _ arguments: [String]) throws -> String {
-        if let asUser {
-            return try Self.run("/usr/sbin/runuser", ["-u", asUser, "--", bin + "/" + tool] + arguments)
-        }
-        return try Self.run(bin + "/" + tool, arguments)
+        // From /tmp: the postgres user may not read the current folder.
+        let command = ["-C", "/tmp", bin + "/" + tool] + arguments
+        if let asUser { return try Self.run("/usr/sbin/runuser", ["-u", asUser, "--", "/usr/bin/env"] + command) }
+        return try Self.run("/usr/bin/env", command)
     }
 
+    /// Runs a tool with posix_spawn and waitpid (Foundation's
+    /// `waitUntilExit` was seen to hang here); its output goes to a file,
+    /// read after it exits.
     @discardableResult
     private static func run(_ path: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: "/tmp")
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw Failure("\(path) \(arguments.joined(separator: " ")) failed: \(text)")
+        let outputPath = "/tmp/microdot-pg-out-\(getpid())-\(UUID().uuidString)"
+        defer { unlink(outputPath) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { for argument in argv { free(argument) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
+        guard spawned == 0 else { throw Failure("cannot run \(path): \(String(cString: strerror(spawned)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        // Exited (low 7 bits 0) with status 0.
+        guard status & 0x7f == 0 && (status >> 8) & 0xff == 0 else {
+            throw Failure("\(path) \(arguments.joined(separator: " ")) failed (\(status)): \(text)")
         }
         return text
     }
