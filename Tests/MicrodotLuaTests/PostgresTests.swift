@@ -208,8 +208,13 @@ final class PostgresTests: XCTestCase {
 
         XCTAssertTrue(try app.request("/refused").text.hasSuffix("/app: 08001: connection refused"))
         let bad = try app.request("/bad-call").text
-        XCTAssertTrue(bad.contains("app.lua:") && bad.contains("db:query: parameter $1 cannot be a function"), bad)
-        XCTAssertTrue(bad.contains("pg.connect: a PostgreSQL URL starts with postgres://"), bad)
+        let lines = bad.split(separator: "\n").map(String.init)
+        XCTAssertTrue(
+            lines.first?.hasPrefix("app.lua:") == true
+                && lines.first?.hasSuffix("db:query: parameter $1 cannot be a function") == true, bad)
+        XCTAssertTrue(
+            lines.last?.hasPrefix("app.lua:") == true
+                && lines.last?.contains("pg.connect: a PostgreSQL URL starts with postgres://") == true, bad)
     }
 
     func testATimeoutDropsTheConnectionAndTheNextCallWorks() throws {

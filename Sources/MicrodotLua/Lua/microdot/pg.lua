@@ -108,10 +108,10 @@ local function marshal(what, ...)
       kinds[i], values[i] = "y", v.value
     elseif t == "table" then
       local ok, encoded = pcall(json_encode, v)
-      if not ok then error(what .. ": parameter $" .. i .. ": " .. tostring(encoded), 4) end
+      if not ok then error(what .. ": parameter $" .. i .. ": " .. tostring(encoded), 3) end
       kinds[i], values[i] = "j", encoded
     else
-      error(what .. ": parameter $" .. i .. " cannot be a " .. t, 4)
+      error(what .. ": parameter $" .. i .. " cannot be a " .. t, 3)
     end
   end
   return concat(kinds), values
@@ -138,8 +138,10 @@ function Database:query(sql, ...)
   check_self(self, Database, "db", "query", "pg.connect handles")
   if type(sql) ~= "string" then error("db:query expects an SQL string, got " .. type(sql), 2) end
   local kinds, values = marshal("db:query", ...)
-  return finish(self.server, await(core.pg_query(
+  -- Not a tail call: finish's errors name the caller's line (level 3).
+  local rows, status = finish(self.server, await(core.pg_query(
     self.url, self.pool_size, self.connect_timeout, self.timeout, sql, kinds, values)))
+  return rows, status
 end
 
 ---@class pg.Transaction
@@ -157,7 +159,8 @@ function Transaction:query(sql, ...)
   if type(sql) ~= "string" then error("tx:query expects an SQL string, got " .. type(sql), 2) end
   if self.done then error("tx:query: the transaction has ended", 2) end
   local kinds, values = marshal("tx:query", ...)
-  return finish(self.server, await(core.pg_tx_query(self.id, self.timeout, sql, kinds, values)))
+  local rows, status = finish(self.server, await(core.pg_tx_query(self.id, self.timeout, sql, kinds, values)))
+  return rows, status
 end
 
 local function end_transaction(tx, commit)
