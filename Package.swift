@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // The system's Lua 5.4, with Lua's API macros as functions Swift can call.
@@ -42,6 +44,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             resources: [
                 .embedInCode("Lua/microdot/init.lua"),
@@ -68,6 +72,8 @@ let package = Package(
                 .embedInCode("Lua/microdot/auth.lua"),
                 .embedInCode("Lua/microdot/login.lua"),
                 .embedInCode("Lua/microdot/inspect.lua"),
+                .embedInCode("Lua/microdot/http.lua"),
+                .embedInCode("Lua/microdot/pg.lua"),
             ]
         ),
         .target(

@@ -50,11 +50,14 @@ extension Worker {
     }
 
     /// true and the value, or false and the error's message.
-    func pushResult(_ result: Result<LuaValue, Error>, on L: OpaquePointer) {
+    func pushResult(_ result: AsyncCall.Outcome, on L: OpaquePointer) {
         switch result {
-        case .success(let value):
+        case .success(.value(let value)):
             lua_pushboolean(L, 1)
             push(value, on: L)
+        case .success(.push(let push)):
+            lua_pushboolean(L, 1)
+            push(self, L)
         case .failure(let error):
             lua_pushboolean(L, 0)
             LuaStack(L).push("\(error)")

@@ -5,14 +5,28 @@ import NIOConcurrencyHelpers
 /// goes. A request waiting for it registers a callback (resumed on its own
 /// loop); a script outside any request blocks until the result is there.
 final class AsyncCall: @unchecked Sendable {
+    /// What a call gives Lua: a `LuaValue`, or values pushed by Swift on
+    /// the worker's own thread (for what `LuaValue` cannot say, such as
+    /// `json.null` or a PostgreSQL error table). A push leaves exactly one
+    /// value on the stack and raises no Lua error.
+    enum Payload: Sendable {
+        case value(LuaValue)
+        case push(@Sendable (Worker, OpaquePointer) -> Void)
+    }
+    typealias Outcome = Result<Payload, Error>
+
     private let lock = NIOLock()
-    private var result: Result<LuaValue, Error>?
-    private var callback: ((Result<LuaValue, Error>) -> Void)?
+    private var result: Outcome?
+    private var callback: ((Outcome) -> Void)?
     private let finished = DispatchSemaphore(value: 0)
     var task: Task<Void, Never>?
 
     func complete(_ result: Result<LuaValue, Error>) {
-        let callback = lock.withLock { () -> ((Result<LuaValue, Error>) -> Void)? in
+        complete(outcome: result.map { .value($0) })
+    }
+
+    func complete(outcome result: Outcome) {
+        let callback = lock.withLock { () -> ((Outcome) -> Void)? in
             self.result = result
             return self.callback
         }
@@ -21,8 +35,8 @@ final class AsyncCall: @unchecked Sendable {
     }
 
     /// Calls `callback` with the result: now if it is there, else when it is.
-    func whenComplete(_ callback: @escaping (Result<LuaValue, Error>) -> Void) {
-        let ready = lock.withLock { () -> Result<LuaValue, Error>? in
+    func whenComplete(_ callback: @escaping (Outcome) -> Void) {
+        let ready = lock.withLock { () -> Outcome? in
             if result == nil { self.callback = callback }
             return result
         }
@@ -30,12 +44,12 @@ final class AsyncCall: @unchecked Sendable {
     }
 
     /// The result, if the call is done.
-    var finishedResult: Result<LuaValue, Error>? {
+    var finishedResult: Outcome? {
         lock.withLock { result }
     }
 
     /// Blocks the calling thread until the result is there.
-    func wait() -> Result<LuaValue, Error> {
+    func wait() -> Outcome {
         finished.wait()
         finished.signal()
         return lock.withLock { result! }

@@ -216,7 +216,7 @@ final class RequestTask {
         return nil
     }
 
-    private func asyncCallFinished(_ call: AsyncCall, _ result: Result<LuaValue, Error>) {
+    private func asyncCallFinished(_ call: AsyncCall, _ result: AsyncCall.Outcome) {
         guard case .awaiting(let awaited) = state, awaited === call else { return }
         worker.pushResult(result, on: thread)
         resume(arguments: 2)

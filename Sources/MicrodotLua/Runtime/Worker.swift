@@ -63,6 +63,14 @@ final class Worker: @unchecked Sendable {
     /// Async host calls started and not yet taken by the request waiting.
     var asyncCalls: [Int: AsyncCall] = [:]
     var nextTicket = 1
+    /// `microdot.pg`'s pools, made by the first query (Core+Postgres.swift).
+    var postgres: PostgresClients?
+
+    deinit {
+        // A worker replaced by --reload closes its pools once its last
+        // request is done and nothing holds it.
+        postgres?.close()
+    }
     /// Coroutines that finished a request normally, kept for the next ones:
     /// reusing one costs far less than creating a thread and its reference.
     private var idleThreads: [(thread: OpaquePointer, reference: Int32)] = []
@@ -189,6 +197,8 @@ final class Worker: @unchecked Sendable {
         ("microdot.auth", "auth", PackageResources.auth_lua),
         ("microdot.login", "login", PackageResources.login_lua),
         ("microdot.inspect", "inspect", PackageResources.inspect_lua),
+        ("microdot.http", "http", PackageResources.http_lua),
+        ("microdot.pg", "pg", PackageResources.pg_lua),
     ]
 
     /// Makes the framework's modules loadable with `require` (from
@@ -344,6 +354,7 @@ final class Worker: @unchecked Sendable {
     private static let coreAreas: [CoreArea.Type] = [
         CoreServer.self, CoreCoroutines.self, CoreJSON.self, CoreRegex.self, CoreFiles.self, CoreShared.self,
         CoreModules.self, CoreTestRequest.self, CoreWire.self, CoreCrypto.self, CoreTemplates.self, CoreClock.self,
+        CoreHTTP.self, CorePostgres.self,
     ]
 
     /// Pushes the `core` table, the framework's only way into the host.

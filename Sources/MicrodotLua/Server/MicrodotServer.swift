@@ -152,6 +152,7 @@ public final class MicrodotServer: @unchecked Sendable {
                 loop.eventLoop.execute { loop.startTimeoutSweep() }
             }
             if settings.reload == true { server.startReloading() }
+            OutboundHTTP.serverStarted()
             return server
         } catch {
             try? group.syncShutdownGracefully()
@@ -182,7 +183,11 @@ public final class MicrodotServer: @unchecked Sendable {
             defer { finished = true }
             return !finished
         }
-        if first { try group.syncShutdownGracefully() }
+        if first {
+            for loop in loops { loop.worker.postgres?.close() }
+            OutboundHTTP.serverStopped()
+            try group.syncShutdownGracefully()
+        }
     }
 
     /// Returns once the server has shut down, as `wait()` does, without
