@@ -61,6 +61,8 @@ final class Worker: @unchecked Sendable {
     /// Async host calls started and not yet taken by the request waiting.
     var asyncCalls: [Int: AsyncCall] = [:]
     var nextTicket = 1
+    /// The Lua test client's WebSockets still open, by the number Lua holds.
+    var testWebSockets: [Int: InProcessWebSocket] = [:]
     /// Coroutines that finished a request normally, kept for the next ones:
     /// reusing one costs far less than creating a thread and its reference.
     private var idleThreads: [(thread: OpaquePointer, reference: Int32)] = []
@@ -186,6 +188,7 @@ final class Worker: @unchecked Sendable {
         ("microdot.session", "session", PackageResources.session_lua),
         ("microdot.auth", "auth", PackageResources.auth_lua),
         ("microdot.login", "login", PackageResources.login_lua),
+        ("microdot.websocket", "websocket", PackageResources.websocket_lua),
     ]
 
     /// Makes the framework's modules loadable with `require` (from
@@ -340,7 +343,8 @@ final class Worker: @unchecked Sendable {
     /// The areas of `core`, one file each under Core/.
     private static let coreAreas: [CoreArea.Type] = [
         CoreServer.self, CoreCoroutines.self, CoreJSON.self, CoreRegex.self, CoreFiles.self, CoreShared.self,
-        CoreModules.self, CoreTestRequest.self, CoreWire.self, CoreCrypto.self, CoreTemplates.self, CoreClock.self,
+        CoreModules.self, CoreTestRequest.self, CoreWire.self, CoreCrypto.self, CoreWebSocket.self, CoreTemplates.self,
+        CoreClock.self, CoreTestWebSocket.self,
     ]
 
     /// Pushes the `core` table, the framework's only way into the host.
