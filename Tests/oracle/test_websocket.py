@@ -330,6 +330,24 @@ def test_send_waits_for_a_slow_client(server):
         assert read_frame(sock) == (0x1, b'end')
 
 
+def test_a_client_sending_faster_than_the_handler_takes_is_held_back(server):
+    with raw_socket(server, '/deaf') as sock:
+        message = frame(0x2, b'm' * 65536)
+        sock.setblocking(False)
+        sent, quiet_since = 0, time.monotonic()
+        while sent < 64 * 1024 * 1024 and time.monotonic() - quiet_since < 0.5:
+            try:
+                sent += sock.send(message)
+                quiet_since = time.monotonic()
+            except BlockingIOError:
+                time.sleep(0.01)
+        # 16 messages wait for the handler; the rest is in the socket buffers.
+        assert sent < 32 * 1024 * 1024, sent
+        sock.setblocking(True)
+        opcode, payload = read_frame(sock)
+        assert (opcode, payload) == (0x1, b'awake')
+
+
 def test_write_timeout_applies_after_the_upgrade():
     with serve('--write-timeout', '1') as (port, _):
         sock = raw_socket(port, '/flood/2000/65536')

@@ -76,6 +76,12 @@ app:get("/flood/<int:count>/<int:size>", with_websocket(function(req, ws, count,
   ws:receive()
 end))
 
+-- Takes nothing for a while: the client is held back meanwhile.
+app:get("/deaf", with_websocket(function(req, ws)
+  microdot.sleep(2)
+  ws:send("awake")
+end))
+
 app:get("/plain", function(req) return "plain" end)
 
 -- A page that echoes through /echo from a browser (test_websocket_browser.py).
