@@ -27,4 +27,9 @@ app:get("/streams", function(req)
   return {opened = shared:get("streams_opened") or 0, closed = shared:get("streams_closed") or 0}
 end)
 
+-- An echo WebSocket, for the WebSocket phase.
+app:get("/ws", require("microdot.websocket").with_websocket(function(req, ws)
+  while true do ws:send(ws:receive()) end
+end))
+
 return app

@@ -53,16 +53,7 @@ enum CoreTestRequest: CoreArea {
         let sink = CollectingSink { [unowned worker] bytes, failure in
             worker.lua.release(app)
             call.complete(
-                Result {
-                    let response = try ResponseParser.parse(bytes, method: method, cutShort: failure != nil)
-                    return .table([
-                        "status": .integer(response.status),
-                        "reason": LuaValue(response.reason),
-                        "headers": .array(response.headers.map { .array([LuaValue($0.name), LuaValue($0.value)]) }),
-                        "body": .string(response.body),
-                        "failure": failure.map { LuaValue($0) } ?? .nil,
-                    ])
-                })
+                Result { try responseValue(bytes, method: method, failure: failure) })
         }
         RequestTask(worker: worker, sink: sink, request: request, app: app).start()
         if let result = call.finishedResult {
@@ -73,5 +64,18 @@ enum CoreTestRequest: CoreArea {
             lua_pushinteger(L, lua_Integer(ticket))
         }
         return 2
+    }
+
+    /// The response in `bytes` as the Lua test client reads it: status,
+    /// reason, headers (an array of {name, value}), body, failure.
+    static func responseValue(_ bytes: [UInt8], method: String, failure: String?) throws -> LuaValue {
+        let response = try ResponseParser.parse(bytes, method: method, cutShort: failure != nil)
+        return .table([
+            "status": .integer(response.status),
+            "reason": LuaValue(response.reason),
+            "headers": .array(response.headers.map { .array([LuaValue($0.name), LuaValue($0.value)]) }),
+            "body": .string(response.body),
+            "failure": failure.map { LuaValue($0) } ?? .nil,
+        ])
     }
 }

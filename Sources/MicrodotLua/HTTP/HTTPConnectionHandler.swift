@@ -8,17 +8,17 @@ import NIOHTTP1
 /// One HTTP/1.x connection: collects each request (head and body), runs them
 /// one at a time in arrival order (pipelined requests wait their turn, and
 /// reading pauses meanwhile), and writes the responses the Lua tasks produce.
-final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
+final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink, LoopConnection {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = IOData
     typealias OutboundOut = IOData
 
-    private let loop: WorkerLoop
+    let loop: WorkerLoop
     /// The loop's current worker: a reload gives new requests a new one.
     private var worker: Worker { loop.worker }
     /// Dropped when the handler is removed: the context holds the handler,
     /// and a connection must not outlive its channel.
-    private var context: ChannelHandlerContext?
+    private(set) var context: ChannelHandlerContext?
 
     private var receiving: ReceivedRequest?
     /// The request being received asked for 100 Continue while responses

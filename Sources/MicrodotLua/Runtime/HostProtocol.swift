@@ -20,9 +20,12 @@ enum HostProtocol {
         case sleep = 1
         /// `SUSPEND, AWAIT, ticket`: an async host function's call.
         case await = 2
+        /// `SUSPEND, WEBSOCKET, op, ...`: see `WebSocketOperation`.
+        case webSocket = 3
     }
 
-    /// Sets `SUSPEND`, `SLEEP`, `AWAIT` and `BODY_TOO_LARGE` in the table at `core`.
+    /// Sets `SUSPEND`, `SLEEP`, `AWAIT`, `WEBSOCKET` (and its operations) and
+    /// `BODY_TOO_LARGE` in the table at `core`.
     static func publish(_ L: OpaquePointer, into core: Int32) {
         let core = lua_absindex(L, core)
         lua_pushlightuserdata(L, suspendMarker)
@@ -31,6 +34,9 @@ enum HostProtocol {
         LuaStack(L).setField("SLEEP", at: core)
         lua_pushinteger(L, SuspensionKind.await.rawValue)
         LuaStack(L).setField("AWAIT", at: core)
+        lua_pushinteger(L, SuspensionKind.webSocket.rawValue)
+        LuaStack(L).setField("WEBSOCKET", at: core)
+        WebSocketOperation.publish(L, into: core)
         lua_pushlightuserdata(L, bodyTooLargeMarker)
         LuaStack(L).setField("BODY_TOO_LARGE", at: core)
     }
@@ -54,6 +60,7 @@ enum HostProtocol {
         case chunk(at: Int32)
         case sleep(seconds: Double)
         case await(ticket: Int)
+        case webSocket(WebSocketOperation)
         /// A suspension of a kind the host does not know.
         case unknownSuspension
         /// A yield that is none of the above (a bare `coroutine.yield`).
@@ -79,6 +86,8 @@ enum HostProtocol {
                 switch isInteger != 0 ? kind : nil {
                 case .sleep: return .sleep(seconds: mdl_tonumber(co, first + 2))
                 case .await: return .await(ticket: Int(mdl_tointegerx(co, first + 2, nil)))
+                case .webSocket:
+                    return WebSocketOperation.decode(co, at: first + 2).map(Outcome.webSocket) ?? .unknownSuspension
                 case nil: return .unknownSuspension
                 }
             case LUA_TTABLE:

@@ -11,16 +11,16 @@ import NIOHTTP1
 /// One request running in its own Lua coroutine: started, resumed after a
 /// sleep or when the connection can take the next chunk, and finished.
 final class RequestTask {
-    private let worker: Worker
-    private let sink: ResponseSink
-    private let request: ReceivedRequest
+    let worker: Worker
+    let sink: ResponseSink
+    let request: ReceivedRequest
     private var framing: RequestFraming
-    private let thread: OpaquePointer
+    let thread: OpaquePointer
     private let threadReference: Int32
     /// The registry reference of the app to dispatch to.
     private let app: Int32
 
-    private enum State {
+    enum State {
         case running
         case waitingForWritable
         /// Sending a file, part by part; the next part once the client
@@ -28,17 +28,21 @@ final class RequestTask {
         case sendingFile(FileBody)
         case sleeping(Scheduled<Void>)
         case awaiting(AsyncCall)
+        /// Waiting on the WebSocket (`WebSocketSession` resumes it).
+        case webSocket
         case finished
     }
-    private var state = State.running
+    var state = State.running
     /// Set once the head is on the wire: an error after it can only close.
-    private var headSent = false
+    var headSent = false
     private var chunked = false
-    private var cancelled = false
+    private(set) var cancelled = false
     /// Stream bytes written but not flushed: chunks a generator gives one
     /// after the other leave in one write, flushed before the request waits
     /// for anything (a sleep, an async call, the client) or past 64 KiB.
     private var unflushedBytes = 0
+    /// Set once the connection became a WebSocket (`RequestTask+WebSocket.swift`).
+    var webSocket: WebSocketSession?
     /// This request's number in its worker (the `request` log metadata).
     private let id: Int
 
@@ -88,7 +92,7 @@ final class RequestTask {
 
     // MARK: Driving the coroutine
 
-    private func resume(arguments: Int32) {
+    func resume(arguments: Int32) {
         let co = thread
         let L = worker.lua.L
         var arguments = arguments
@@ -143,6 +147,9 @@ final class RequestTask {
                 arguments = answered
             case .await(let ticket):
                 guard let answered = awaitCall(ticket) else { return }
+                arguments = answered
+            case .webSocket(let operation):
+                guard let answered = webSocketOperation(operation) else { return }
                 arguments = answered
             case .unknownSuspension:
                 lua_settop(co, 0)
@@ -250,7 +257,7 @@ final class RequestTask {
         case .sendingFile(let file):
             try? file.handle.close()
             finish()
-        case .running, .finished:
+        case .running, .webSocket, .finished:
             break
         }
     }
@@ -269,7 +276,7 @@ final class RequestTask {
     /// Writes the head (and a complete body); returns whether chunks follow.
     @discardableResult
     private func respond(at index: Int32, streaming: Bool) -> Bool {
-        guard !cancelled else { return false }
+        guard !cancelled, webSocket == nil else { return false }
         if sink.isDraining { framing.keepAlive = false }
         var buffer = worker.responseBuffer(sink.allocator)
         defer { worker.recycle(buffer) }
@@ -298,66 +305,6 @@ final class RequestTask {
             sink.write(.byteBuffer(buffer), flush: false, completion: nil)
             unflushedBytes += buffer.readableBytes
             return true
-        }
-    }
-
-    /// A file being sent: read part by part (`pread`), not `sendfile`, so a
-    /// file that shrinks while it is sent is seen at once (a short read)
-    /// instead of making the loop retry a `sendfile` that sends nothing.
-    /// Grown, it is sent as it was when opened (its Content-Length).
-    struct FileBody {
-        let handle: NIOFileHandle
-        var offset: Int
-        let end: Int
-    }
-
-    /// The most read from a file per write: the client must take this much
-    /// before the next part is read, so a file costs this much memory.
-    static let filePart = 256 * 1024
-
-    /// Sends `file` from its offset (after `head`, when given) while the
-    /// connection takes it; waits for writability otherwise. Finishes the
-    /// request when the file is sent or cannot be.
-    private func sendFile(_ file: FileBody, after head: ByteBuffer? = nil) {
-        var file = file
-        var pending = head
-        while true {
-            let length = min(Self.filePart, file.end - file.offset)
-            var part = pending ?? sink.allocator.buffer(capacity: length)
-            pending = nil
-            var count = 0
-            if length > 0 {
-                count =
-                    (try? file.handle.withUnsafeFileDescriptor { descriptor in
-                        part.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { memory in
-                            max(0, pread(descriptor, memory.baseAddress, length, off_t(file.offset)))
-                        }
-                    }) ?? 0
-            }
-            if count > 0 || part.readableBytes > 0 {
-                sink.write(.byteBuffer(part), flush: true, completion: nil)
-            }
-            file.offset += count
-            guard count == length else {
-                try? file.handle.close()
-                fail("the file changed while it was sent: \(file.end - file.offset) bytes short; connection closed")
-                return
-            }
-            if file.offset >= file.end {
-                try? file.handle.close()
-                state = .running
-                finish()
-                return
-            }
-            if cancelled {
-                try? file.handle.close()
-                finish()
-                return
-            }
-            if !sink.isWritable {
-                state = .sendingFile(file)
-                return
-            }
         }
     }
 
@@ -401,7 +348,7 @@ final class RequestTask {
         sink.write(.byteBuffer(buffer), flush: false, completion: nil)
     }
 
-    private func logRequest(status: Int) {
+    func logRequest(status: Int) {
         guard worker.debug else { return }
         let uri = request.head.uri
         let path = uri.firstIndex(of: "?").map { uri[..<$0] } ?? uri[...]
@@ -411,7 +358,7 @@ final class RequestTask {
     /// An error escaped the app's own handling (a stream that failed, a
     /// response that cannot be written): 500 if nothing was sent, else the
     /// connection closes so the client sees a truncated body.
-    private func fail(_ message: String) {
+    func fail(_ message: String) {
         worker.currentRequest = id
         // A stream's failure starts with "(route /p, handler app.lua:3)"
         // (server.lua): it reads as dispatch's "GET /p (route ...): ...".
@@ -424,17 +371,22 @@ final class RequestTask {
             writeInternalError()
         } else {
             framing.keepAlive = false
+            webSocket?.failed = true
             sink.responseFailed(message)
         }
         finish()
     }
 
-    private func finish() {
+    func finish() {
         guard !isFinished else { return }
         flushStream()
         state = .finished
         worker.releaseThread(thread, reference: threadReference)
-        sink.requestFinished(keepAlive: framing.keepAlive && !cancelled)
+        if let webSocket {
+            webSocket.handlerFinished()
+        } else {
+            sink.requestFinished(keepAlive: framing.keepAlive && !cancelled)
+        }
     }
 
     private var isFinished: Bool {

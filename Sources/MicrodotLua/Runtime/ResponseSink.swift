@@ -14,9 +14,17 @@ protocol ResponseSink: AnyObject {
     /// An error stopped the response after its head was sent (the error is
     /// logged already; `requestFinished` follows).
     func responseFailed(_ message: String)
+    /// Sends the 101 answer with `accept` as `Sec-WebSocket-Accept` and
+    /// leaves HTTP for RFC 6455 frames; `maxMessageLength` 0 is no limit.
+    /// Nil when the connection cannot be upgraded.
+    func upgradeToWebSocket(accept: String, maxMessageLength: Int, session: WebSocketSession) -> WebSocketTransport?
 }
 
 extension ResponseSink {
     /// A socket has nothing to add: its client sees the connection close.
     func responseFailed(_ message: String) {}
+
+    func upgradeToWebSocket(accept: String, maxMessageLength: Int, session: WebSocketSession) -> WebSocketTransport? {
+        nil
+    }
 }

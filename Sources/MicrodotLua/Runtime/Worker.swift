@@ -71,6 +71,8 @@ final class Worker: @unchecked Sendable {
         // request is done and nothing holds it.
         postgres?.close()
     }
+    /// The Lua test client's WebSockets still open, by the number Lua holds.
+    var testWebSockets: [Int: InProcessWebSocket] = [:]
     /// Coroutines that finished a request normally, kept for the next ones:
     /// reusing one costs far less than creating a thread and its reference.
     private var idleThreads: [(thread: OpaquePointer, reference: Int32)] = []
@@ -199,6 +201,7 @@ final class Worker: @unchecked Sendable {
         ("microdot.inspect", "inspect", PackageResources.inspect_lua),
         ("microdot.http", "http", PackageResources.http_lua),
         ("microdot.pg", "pg", PackageResources.pg_lua),
+        ("microdot.websocket", "websocket", PackageResources.websocket_lua),
     ]
 
     /// Makes the framework's modules loadable with `require` (from
@@ -354,7 +357,7 @@ final class Worker: @unchecked Sendable {
     private static let coreAreas: [CoreArea.Type] = [
         CoreServer.self, CoreCoroutines.self, CoreJSON.self, CoreRegex.self, CoreFiles.self, CoreShared.self,
         CoreModules.self, CoreTestRequest.self, CoreWire.self, CoreCrypto.self, CoreTemplates.self, CoreClock.self,
-        CoreHTTP.self, CorePostgres.self,
+        CoreHTTP.self, CorePostgres.self, CoreWebSocket.self, CoreTestWebSocket.self,
     ]
 
     /// Pushes the `core` table, the framework's only way into the host.

@@ -129,8 +129,10 @@ public final class MicrodotServer: @unchecked Sendable {
                     let loop = byLoop[ObjectIdentifier(channel.eventLoop)]!
                     return channel.eventLoop.makeCompletedFuture {
                         // HTTP/1.2 and the like are read as 1.1 (RFC 9110 2.5).
+                        // Only a WebSocket upgrade removes the parser: what the
+                        // client sent after its request goes to the frame decoder.
                         let parser = HTTPRequestDecoder(
-                            leftOverBytesStrategy: .dropBytes, limitConfiguration: loop.worker.limits.decoderLimits)
+                            leftOverBytesStrategy: .forwardBytes, limitConfiguration: loop.worker.limits.decoderLimits)
                         try channel.pipeline.syncOperations.addHandler(
                             ByteToMessageHandler(MinorVersionRequestDecoder(parser)))
                         try channel.pipeline.syncOperations.addHandler(HTTPConnectionHandler(loop: loop))

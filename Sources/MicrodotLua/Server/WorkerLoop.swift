@@ -13,7 +13,7 @@ final class WorkerLoop: @unchecked Sendable {
         didSet { worker.eventLoop = eventLoop }
     }
 
-    private var connections: [ObjectIdentifier: HTTPConnectionHandler] = [:]
+    private var connections: [ObjectIdentifier: any LoopConnection] = [:]
     private(set) var isDraining = false
     private var drained: EventLoopPromise<Void>?
 
@@ -27,11 +27,11 @@ final class WorkerLoop: @unchecked Sendable {
         worker.eventLoop = eventLoop
     }
 
-    func add(_ connection: HTTPConnectionHandler) {
+    func add(_ connection: any LoopConnection) {
         connections[ObjectIdentifier(connection)] = connection
     }
 
-    func remove(_ connection: HTTPConnectionHandler) {
+    func remove(_ connection: any LoopConnection) {
         connections[ObjectIdentifier(connection)] = nil
         if isDraining && connections.isEmpty { drained?.succeed() }
     }
@@ -75,4 +75,14 @@ final class WorkerLoop: @unchecked Sendable {
     func closeAll() {
         for connection in connections.values { connection.forceClose() }
     }
+}
+
+/// A connection a loop keeps: an HTTP one, or a WebSocket after its upgrade.
+protocol LoopConnection: AnyObject {
+    /// Called by the loop's sweep.
+    func checkTimeouts(now: NIODeadline)
+    /// The server is shutting down: finish what is under way, then close.
+    func drain()
+    /// The grace period is over.
+    func forceClose()
 }

@@ -108,7 +108,12 @@ end
 
 local function handle_error(app, req, err)
   if getmetatable(err) == HTTPException then
-    return protected(error_response, app, req, err.status_code, err.reason)
+    local res = protected(error_response, app, req, err.status_code, err.reason)
+    -- Headers the answer needs (the 426 of microdot.websocket).
+    if res ~= nil and type(err.headers) == "table" then
+      for name, value in pairs(err.headers) do res.headers[name] = value end
+    end
+    return res
   end
   -- An error an error-class handler answers is the app's business, as in
   -- Flask: only errors that end in a 500 are logged.

@@ -17,6 +17,9 @@
 --   core.SUSPEND, core.AWAIT, ticket
 --       an async host function's call (ticket from its starter); resumed with
 --       true and the value, or false and the error
+--   core.SUSPEND, core.WEBSOCKET, op, ...
+--       a WebSocket's upgrade, receive, send or close (websocket.lua's
+--       header lists them and their answers)
 --   a Response table whose body is a function or a thread: a stream's head.
 --       Resumed with true to send the chunks, false when nothing must follow
 --       (a HEAD request, a client that left)

@@ -8,6 +8,7 @@ local core = require("microdot.core")
 local application = require("microdot.application")
 local coroutines = require("microdot.coroutine")
 local datastructures = require("microdot.datastructures")
+local websocket = require("microdot.websocket")
 
 local type, pairs, ipairs, tostring, tonumber, error, pcall, rawget, rawset, setmetatable, getmetatable =
   type, pairs, ipairs, tostring, tonumber, error, pcall, rawget, rawset, setmetatable, getmetatable
@@ -202,16 +203,11 @@ end
 ---@field body? string
 ---@field json? any sent as JSON (with Content-Type application/json)
 
---- Sends a request; the client's cookies and headers go with it.
----@param method string
----@param path string the request target, query string included
----@param options? microdot.TestRequestOptions
----@return microdot.TestResponse
-function TestClient:request(method, path, options)
-  options = options or {}
-  method = tostring(method):upper()
+-- The headers a request of `client` carries: the client's, the options',
+-- Host, the cookie jar; the body's Content-Length. Returns headers, body.
+local function request_headers(client, options)
   local headers = new_headers()
-  for name, value in pairs(self.headers) do headers[name] = tostring(value) end
+  for name, value in pairs(client.headers) do headers[name] = tostring(value) end
   for name, value in pairs(options.headers or {}) do headers[name] = tostring(value) end
   if headers["Host"] == nil then headers["Host"] = "localhost" end
   local body = options.body
@@ -224,15 +220,133 @@ function TestClient:request(method, path, options)
     headers["Content-Length"] = tostring(#body)
   end
   local jar = {}
-  for name, value in pairs(self.cookies) do jar[#jar + 1] = name .. "=" .. value end
+  for name, value in pairs(client.cookies) do jar[#jar + 1] = name .. "=" .. value end
   if #jar > 0 then
     table.sort(jar)
     local cookie = concat(jar, "; ")
     headers["Cookie"] = headers["Cookie"] and (headers["Cookie"] .. "; " .. cookie) or cookie
   end
+  return headers, body
+end
+
+--- Sends a request; the client's cookies and headers go with it.
+---@param method string
+---@param path string the request target, query string included
+---@param options? microdot.TestRequestOptions
+---@return microdot.TestResponse
+function TestClient:request(method, path, options)
+  options = options or {}
+  method = tostring(method):upper()
+  local headers, body = request_headers(self, options)
   local res = test_response(run_request(self.app, method, path, headers, body))
   update_cookies(self, res)
   return res
+end
+
+--- The client's end of a WebSocket opened by `client:websocket`.
+---@class microdot.TestWebSocket
+---@field closed boolean
+---@field close_code integer? the code of the server's close (nil for an empty one)
+---@field close_reason string?
+local TestWebSocket = {}
+TestWebSocket.__index = TestWebSocket
+TestWebSocket.__name = "microdot.TestWebSocket"
+M.TestWebSocket = TestWebSocket
+
+-- A host answer: now, or after waiting for the server (on its event loop).
+local function ws_call(ok, value)
+  if ok == nil then ok, value = coroutines.await(value) end
+  if not ok then error(value, 3) end
+  return value
+end
+
+local function closed_error(ws)
+  return websocket.WebSocketError(ws.close_code or 1005, ws.close_reason or "")
+end
+
+-- The server's close arrived: remembered, as the error receive raises.
+local function got_close(ws, event)
+  ws.closed = true
+  ws._close = event
+  ws.close_code, ws.close_reason = event.code, event.reason
+end
+
+--- The server's next message and whether it is binary. Raises
+--- WebSocketError (its `code` and `reason`) once the server closed.
+---@return string message
+---@return boolean binary
+function TestWebSocket:receive()
+  if self._close ~= nil then error(closed_error(self), 2) end
+  local event = ws_call(core.test_ws_receive(self._id))
+  if event.closed then
+    got_close(self, event)
+    error(closed_error(self), 2)
+  end
+  return event.data, event.binary
+end
+
+--- Sends a message to the handler: text (checked by the server as UTF-8)
+--- or, with `binary`, bytes.
+---@param data string
+---@param binary? boolean
+function TestWebSocket:send(data, binary)
+  if type(data) ~= "string" then error("ws:send expects a string", 2) end
+  if self.closed or not core.test_ws_send(self._id, data, binary and true or false) then
+    error(closed_error(self), 2)
+  end
+end
+
+--- Closes (a close frame with `code` and `reason`, empty without a code)
+--- and takes the server's answer; messages not received are dropped.
+---@param code? integer
+---@param reason? string
+function TestWebSocket:close(code, reason)
+  -- After the server's close this is the answer it waits for.
+  if self._sent_close then return end
+  self._sent_close = true
+  self.closed = true
+  core.test_ws_close(self._id, code, reason)
+  while self._close == nil do
+    local event = ws_call(core.test_ws_receive(self._id))
+    if event.closed then got_close(self, event) end
+  end
+end
+
+--- Opens a WebSocket to `path` and runs `fn(ws)`; closes it (1000) when
+--- `fn` returns, unless closed. Returns the handshake's response (101,
+--- with `websocket`, the TestWebSocket), then what `fn` returned; a
+--- refused upgrade returns the response (400, 401...) and `fn` is not run.
+---@param path string
+---@param fn fun(ws: microdot.TestWebSocket): ...
+---@param options? { headers?: table<string, any> }
+---@return microdot.TestResponse
+function TestClient:websocket(path, fn, options)
+  if type(path) ~= "string" or type(fn) ~= "function" then
+    error("client:websocket expects a path and a function", 2)
+  end
+  local headers = request_headers(self, options or {})
+  local defaults = {
+    Upgrade = "websocket", Connection = "Upgrade", ["Sec-WebSocket-Key"] = "dGhlIHNhbXBsZSBub25jZQ==",
+    ["Sec-WebSocket-Version"] = "13",
+  }
+  for name, value in pairs(defaults) do
+    if headers[name] == nil then headers[name] = value end
+  end
+  local plain = {}
+  for name, value in pairs(headers) do plain[name] = value end
+  local value = ws_call(core.test_websocket(self.app, path, plain))
+  if value.upgraded == nil then
+    local res = test_response(value)
+    update_cookies(self, res)
+    return res
+  end
+  local res = test_response(value.head)
+  local ws = setmetatable({ _id = value.upgraded, closed = false }, TestWebSocket)
+  res.websocket = ws
+  local results = table.pack(pcall(fn, ws))
+  ws:close(1000)
+  if not results[1] then error(results[2], 0) end
+  return res, table.unpack(results, 2, results.n)
 end
 
 for _, method in ipairs({ "get", "post", "put", "patch", "delete", "head", "options" }) do

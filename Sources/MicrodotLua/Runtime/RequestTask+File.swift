@@ -1,0 +1,70 @@
+import CLua
+import NIOCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+extension RequestTask {
+    /// A file being sent: read part by part (`pread`), not `sendfile`, so a
+    /// file that shrinks while it is sent is seen at once (a short read)
+    /// instead of making the loop retry a `sendfile` that sends nothing.
+    /// Grown, it is sent as it was when opened (its Content-Length).
+    struct FileBody {
+        let handle: NIOFileHandle
+        var offset: Int
+        let end: Int
+    }
+
+    /// The most read from a file per write: the client must take this much
+    /// before the next part is read, so a file costs this much memory.
+    static let filePart = 256 * 1024
+
+    /// Sends `file` from its offset (after `head`, when given) while the
+    /// connection takes it; waits for writability otherwise. Finishes the
+    /// request when the file is sent or cannot be.
+    func sendFile(_ file: FileBody, after head: ByteBuffer? = nil) {
+        var file = file
+        var pending = head
+        while true {
+            let length = min(Self.filePart, file.end - file.offset)
+            var part = pending ?? sink.allocator.buffer(capacity: length)
+            pending = nil
+            var count = 0
+            if length > 0 {
+                count =
+                    (try? file.handle.withUnsafeFileDescriptor { descriptor in
+                        part.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { memory in
+                            max(0, pread(descriptor, memory.baseAddress, length, off_t(file.offset)))
+                        }
+                    }) ?? 0
+            }
+            if count > 0 || part.readableBytes > 0 {
+                sink.write(.byteBuffer(part), flush: true, completion: nil)
+            }
+            file.offset += count
+            guard count == length else {
+                try? file.handle.close()
+                fail("the file changed while it was sent: \(file.end - file.offset) bytes short; connection closed")
+                return
+            }
+            if file.offset >= file.end {
+                try? file.handle.close()
+                state = .running
+                finish()
+                return
+            }
+            if cancelled {
+                try? file.handle.close()
+                finish()
+                return
+            }
+            if !sink.isWritable {
+                state = .sendingFile(file)
+                return
+            }
+        }
+    }
+}

@@ -1,0 +1,206 @@
+import CLua
+import NIOCore
+
+/// The server's end of a WebSocket as the request's coroutine sees it
+/// (`ws:receive`, `ws:send`, `ws:close` of `microdot.websocket`): messages
+/// the client sent wait here until the handler takes them, and an
+/// operation that cannot finish yet keeps the coroutine suspended here,
+/// the rest of the worker going on.
+///
+/// Owned by the transport (the channel's handler); it holds the request's
+/// task until the handler is done.
+final class WebSocketSession {
+    /// How long `ws:close()` (and the close at the end) waits for the
+    /// client's close frame before closing the connection (RFC 6455 section
+    /// 7.1.1 lets the server close first; 5 s as the spec says).
+    static let closeWait: TimeAmount = .seconds(5)
+    /// Messages kept while the handler does not receive; past this the
+    /// connection stops reading, so a client sending faster than the
+    /// handler takes is held back by TCP.
+    static let queuedMessageLimit = 16
+
+    private(set) var task: RequestTask?
+    weak var transport: WebSocketTransport?
+    private let eventLoop: EventLoop?
+    private var messages = CircularBuffer<(data: ByteBuffer, binary: Bool)>()
+    /// Why no message can pass any more: the client's close (its code, or
+    /// 1005 for none), a drop (1006), an error the server closed for, the
+    /// server's own close. Nil while open.
+    private(set) var closure: (code: Int, reason: String, byClient: Bool)?
+
+    private enum Wait {
+        case none
+        case receive(Scheduled<Void>?)
+        case send
+        case close(Scheduled<Void>?)
+    }
+    private var wait = Wait.none
+    /// The handler failed: the close at the end says 1011.
+    var failed = false
+
+    init(task: RequestTask, eventLoop: EventLoop?) {
+        self.task = task
+        self.eventLoop = eventLoop
+    }
+
+    var isBacklogged: Bool { messages.count >= Self.queuedMessageLimit }
+
+    // MARK: From the transport
+
+    /// A whole message arrived (fragments joined, text checked as UTF-8).
+    func received(_ data: ByteBuffer, binary: Bool) {
+        if case .receive(let timer) = wait {
+            timer?.cancel()
+            answer { co in
+                lua_pushboolean(co, 1)
+                Self.push(data, on: co)
+                lua_pushboolean(co, binary ? 1 : 0)
+                return 3
+            }
+        } else {
+            messages.append((data, binary))
+        }
+    }
+
+    /// No message can pass any more (see `closure`); the first reason wins.
+    /// A handler that waits for the client is woken; one that sleeps is
+    /// cancelled when the client went (its sleep raises).
+    func closed(code: Int, reason: String, byClient: Bool) {
+        if closure == nil { closure = (code, reason, byClient) }
+        switch wait {
+        case .receive(let timer):
+            timer?.cancel()
+            answer(pushClosure)
+        case .send:
+            answer(pushClosure)
+        case .close(let timer):
+            timer?.cancel()
+            answer { co in
+                lua_pushboolean(co, 1)
+                return 1
+            }
+        case .none:
+            if byClient { task?.cancel() }
+        }
+    }
+
+    /// The connection takes more: a send that waited for it returns.
+    func writable() {
+        guard case .send = wait else { return }
+        answer { co in
+            lua_pushboolean(co, 1)
+            return 1
+        }
+    }
+
+    /// The handler is done: the transport gets the connection back.
+    func handlerFinished() {
+        switch wait {
+        case .receive(let timer?), .close(let timer?): timer.cancel()
+        default: break
+        }
+        wait = .none
+        task = nil
+        messages.removeAll()
+        transport?.handlerFinished(failed: failed)
+    }
+
+    // MARK: From the coroutine
+
+    /// Carries out `operation` for the coroutine `co` (its stack is
+    /// cleared); returns how many values to resume it with now, or nil
+    /// when it waits (the session resumes it later).
+    func perform(_ operation: WebSocketOperation, on co: OpaquePointer) -> Int32? {
+        switch operation {
+        case .upgrade:
+            lua_settop(co, 0)
+            lua_pushboolean(co, 0)
+            LuaStack(co).push("the connection is a WebSocket already")
+            return 2
+        case .receive(let timeout):
+            lua_settop(co, 0)
+            if let message = messages.popFirst() {
+                if messages.count == Self.queuedMessageLimit - 1 { transport?.resumeReading() }
+                lua_pushboolean(co, 1)
+                Self.push(message.data, on: co)
+                lua_pushboolean(co, message.binary ? 1 : 0)
+                return 3
+            }
+            if closure != nil { return pushClosure(co) }
+            var timer: Scheduled<Void>?
+            if let timeout, let eventLoop {
+                timer = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(min(timeout, 1e9) * 1e9))) {
+                    [self] in
+                    guard case .receive = wait else { return }
+                    answer { co in
+                        lua_pushboolean(co, 1)
+                        lua_pushnil(co)
+                        LuaStack(co).push("timeout")
+                        return 3
+                    }
+                }
+            }
+            wait = .receive(timer)
+            return nil
+        case .send(let index, let binary):
+            guard closure == nil, let transport else {
+                lua_settop(co, 0)
+                return pushClosure(co)
+            }
+            let length = Int(lua_rawlen(co, index))
+            var buffer = transport.allocator.buffer(capacity: length)
+            LuaStack(co).withBytes(at: index) { buffer.writeBytes($0) }
+            lua_settop(co, 0)
+            transport.send(buffer, binary: binary)
+            if transport.isWritable || closure != nil {
+                lua_pushboolean(co, 1)
+                return 1
+            }
+            wait = .send
+            return nil
+        case .close(let code, let reason, let shouldWait):
+            lua_settop(co, 0)
+            if closure != nil { return pushClosure(co) }
+            closure = (code ?? 1005, String(decoding: reason, as: UTF8.self), false)
+            transport?.sendClose(code: code, reason: reason)
+            guard shouldWait, let eventLoop, transport != nil else {
+                lua_pushboolean(co, 1)
+                return 1
+            }
+            let timer = eventLoop.assumeIsolated().scheduleTask(in: Self.closeWait) { [self] in
+                guard case .close = wait else { return }
+                transport?.closeNow()
+                // closeNow reports the drop, which answers the wait; this in case it did not.
+                if case .close = wait {
+                    answer { co in
+                        lua_pushboolean(co, 1)
+                        return 1
+                    }
+                }
+            }
+            wait = .close(timer)
+            return nil
+        }
+    }
+
+    /// `false, code, reason, by_client`: what makes Lua raise WebSocketError.
+    private func pushClosure(_ co: OpaquePointer) -> Int32 {
+        let closure = closure ?? (1006, "", true)
+        lua_pushboolean(co, 0)
+        lua_pushinteger(co, lua_Integer(closure.code))
+        LuaStack(co).push(closure.reason)
+        lua_pushboolean(co, closure.byClient ? 1 : 0)
+        return 4
+    }
+
+    /// Ends the wait: `push` gives the values, and the coroutine resumes.
+    private func answer(_ push: (OpaquePointer) -> Int32) {
+        wait = .none
+        guard let task else { return }
+        task.resumeWebSocket(push)
+    }
+
+    private static func push(_ data: ByteBuffer, on co: OpaquePointer) {
+        data.withUnsafeReadableBytes { LuaStack(co).push(bytes: $0) }
+    }
+}
