@@ -25,6 +25,14 @@ struct CheckCommand: ParsableCommand {
                 ? String(problem.message.dropFirst(problem.option.count + 1)) : problem.message
             return "\(problem.option): \(rest)"
         }
+        // Both files given (one alone is a problem above): readable, PEM, matching.
+        if let certificate = options.tlsCert, let key = options.tlsKey, !certificate.isEmpty, !key.isEmpty {
+            do throws(TLSError) {
+                _ = try TLSFiles.context(certificate: certificate, key: key)
+            } catch {
+                problems.append("\(error.flag): \(error.message)")
+            }
+        }
         var routeCount = 0
         do {
             let inspection = try MicrodotApp(scriptPath: script).inspect(

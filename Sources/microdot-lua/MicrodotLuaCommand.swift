@@ -61,6 +61,9 @@ struct MicrodotLuaCommand: ParsableCommand {
         } catch let error as ConfigurationError {
             StandardStreams.error("microdot-lua: \(error)\n")
             throw ExitCode.failure
+        } catch let error as TLSError {
+            StandardStreams.error("microdot-lua: \(error.flag): \(error)\n")
+            throw ExitCode.failure
         }
         // Signals are handled before the start-up lines, by a C handler that
         // is in place at once: a parent that stops the server as soon as it
@@ -71,7 +74,8 @@ struct MicrodotLuaCommand: ParsableCommand {
             server.configuration.workers == Configuration.autoWorkers
             ? "one per core" : "--workers N or --workers auto for more; state shared by all goes in microdot.shared"
         StandardStreams.output("\(workerCount) worker\(workerCount == 1 ? "" : "s") (\(more))\n")
-        StandardStreams.output("Serving on http://\(server.host):\(server.port)\n")
+        let scheme = server.configuration.tlsCertificatePath == nil ? "http" : "https"
+        StandardStreams.output("Serving on \(scheme)://\(server.host):\(server.port)\n")
         try server.wait()
     }
 }

@@ -91,6 +91,15 @@ struct ServeOptions: ParsableArguments {
             valueName: "CIDR"))
     var trustedProxy: [String] = []
 
+    @Option(
+        help: ArgumentHelp(
+            "Serve HTTPS only (TLS 1.2+) with this PEM certificate, followed by its chain; needs --tls-key.",
+            valueName: "file"))
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp("The PEM private key of --tls-cert (unencrypted).", valueName: "file"))
+    var tlsKey: String?
+
     /// Every value out of its range, by `Configuration`'s rules (the same as
     /// `app:run{...}` and the Swift API's), each naming the flag, the valid
     /// values and the value given; empty when all are good.
@@ -119,6 +128,9 @@ struct ServeOptions: ParsableArguments {
                 _ = try Configuration.check(trustedProxy: network, from: .commandLine)
             }
         }
+        note { () throws(ConfigurationError) in
+            try Configuration.check(tlsCertificate: tlsCert, tlsKey: tlsKey, from: .commandLine)
+        }
         return problems
     }
 
@@ -134,6 +146,7 @@ struct ServeOptions: ParsableArguments {
             timeouts: Timeouts(
                 requestHead: headerTimeout ?? defaults.requestHead, idle: idleTimeout ?? defaults.idle,
                 body: bodyTimeout ?? defaults.body, write: writeTimeout ?? defaults.write),
-            reusePort: reusePort ? true : nil, trustedProxies: trustedProxy.isEmpty ? nil : trustedProxy)
+            reusePort: reusePort ? true : nil, trustedProxies: trustedProxy.isEmpty ? nil : trustedProxy,
+            tlsCertificatePath: tlsCert, tlsKeyPath: tlsKey)
     }
 }

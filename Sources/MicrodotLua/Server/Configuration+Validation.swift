@@ -22,7 +22,7 @@ extension Configuration {
     package enum Option: CaseIterable, Sendable {
         case host, port, workers, debug, shutdownTimeout, handlerTimeout, memoryLimit, sharedSize
         case headerTimeout, idleTimeout, bodyTimeout, writeTimeout, lingeringTime, lingeringTimeout
-        case reusePort, trustedProxy
+        case reusePort, trustedProxy, tlsCertificate, tlsKey
 
         /// Where a value was given, which decides the option's name in a
         /// message and its unit (the command line gives sizes in MiB).
@@ -60,6 +60,8 @@ extension Configuration {
             case .lingeringTimeout: return "timeouts.lingeringTimeout"
             case .reusePort: return "reusePort"
             case .trustedProxy: return "trustedProxies"
+            case .tlsCertificate: return "tlsCertificatePath"
+            case .tlsKey: return "tlsKeyPath"
             }
         }
 
@@ -80,6 +82,8 @@ extension Configuration {
             case .lingeringTime, .lingeringTimeout: return nil
             case .reusePort: return "reuse-port"
             case .trustedProxy: return "trusted-proxy"
+            case .tlsCertificate: return "tls-cert"
+            case .tlsKey: return "tls-key"
             }
         }
 
@@ -105,7 +109,7 @@ extension Configuration {
             let megabytes = source == .commandLine
             let seconds = Bounds(lower: 0, upper: Self.maxSeconds, unit: "seconds", note: "0: no limit")
             switch self {
-            case .host, .debug, .reusePort, .trustedProxy:
+            case .host, .debug, .reusePort, .trustedProxy, .tlsCertificate, .tlsKey:
                 return nil
             case .port:
                 return Bounds(lower: 0, upper: 65535, note: "0 picks a free port")
@@ -135,6 +139,8 @@ extension Configuration {
             case .host: return "an address such as 127.0.0.1, or 0.0.0.0 for every interface"
             case .debug, .reusePort: return "true or false"
             case .trustedProxy: return "an address or a network such as 10.0.0.0/8, 127.0.0.1 or ::1/128"
+            case .tlsCertificate: return "a PEM certificate file, given with \(Option.tlsKey.name(in: source))"
+            case .tlsKey: return "a PEM private key file, given with \(Option.tlsCertificate.name(in: source))"
             default: break
             }
             guard let bounds = bounds(in: source) else { return "" }
@@ -194,6 +200,28 @@ extension Configuration {
             throw Option.trustedProxy.error(from: source, got: String(reflecting: text))
         }
         return network
+    }
+
+    /// Throws unless the TLS files are both given or both absent, and
+    /// neither path is empty; whether they can be used is known when they
+    /// are loaded (`TLSError`).
+    package static func check(tlsCertificate: String?, tlsKey: String?, from source: Option.Source)
+        throws(ConfigurationError)
+    {
+        for (option, path) in [(Option.tlsCertificate, tlsCertificate), (.tlsKey, tlsKey)] {
+            if path == "" { throw option.error(from: source, got: "an empty path") }
+        }
+        let certificate = Option.tlsCertificate.name(in: source)
+        let key = Option.tlsKey.name(in: source)
+        switch (tlsCertificate, tlsKey) {
+        case (.some, nil):
+            throw ConfigurationError(
+                option: certificate, message: "\(certificate) needs \(key) (the certificate's private key, a PEM file)")
+        case (nil, .some):
+            throw ConfigurationError(
+                option: key, message: "\(key) needs \(certificate) (the certificate and its chain, a PEM file)")
+        default: break
+        }
     }
 
     /// The options of the script's `app:run{...}`, the table at `index` (or

@@ -47,6 +47,14 @@ public struct Configuration: Sendable {
     /// never believed. Not read from the script; `validate()` refuses an
     /// entry that is not a network.
     public var trustedProxies: [String]?
+    /// A PEM file with the server's certificate, then the rest of its chain
+    /// (`--tls-cert`): with `tlsKeyPath`, the server speaks HTTPS only (TLS
+    /// 1.2 or later, ALPN `http/1.1`) and `req.scheme` is `https`. Both or
+    /// neither; `MicrodotServer.start` throws `TLSError` when a file cannot
+    /// be used. Not read from the script.
+    public var tlsCertificatePath: String?
+    /// The PEM file with the certificate's private key, unencrypted (`--tls-key`).
+    public var tlsKeyPath: String?
 
     /// A configuration; every field left nil comes from the script's
     /// `app:run{...}`, then from the defaults below. `timeouts` are not read
@@ -55,7 +63,8 @@ public struct Configuration: Sendable {
         host: String? = nil, port: Int? = nil, workers: Int? = nil, debug: Bool? = nil,
         shutdownTimeout: Double? = nil, reload: Bool? = nil, handlerTimeout: Double? = nil,
         memoryLimit: Int? = nil, sharedSize: Int? = nil, timeouts: Timeouts = Timeouts(),
-        reusePort: Bool? = nil, trustedProxies: [String]? = nil
+        reusePort: Bool? = nil, trustedProxies: [String]? = nil,
+        tlsCertificatePath: String? = nil, tlsKeyPath: String? = nil
     ) {
         self.host = host
         self.port = port
@@ -69,6 +78,8 @@ public struct Configuration: Sendable {
         self.timeouts = timeouts
         self.reusePort = reusePort
         self.trustedProxies = trustedProxies
+        self.tlsCertificatePath = tlsCertificatePath
+        self.tlsKeyPath = tlsKeyPath
     }
 
     /// One worker, as Microdot, Flask's development server and nginx start
@@ -106,7 +117,9 @@ public struct Configuration: Sendable {
             memoryLimit: memoryLimit ?? other.memoryLimit,
             sharedSize: sharedSize ?? other.sharedSize,
             timeouts: timeouts, reusePort: reusePort ?? other.reusePort,
-            trustedProxies: trustedProxies ?? other.trustedProxies)
+            trustedProxies: trustedProxies ?? other.trustedProxies,
+            tlsCertificatePath: tlsCertificatePath ?? other.tlsCertificatePath,
+            tlsKeyPath: tlsKeyPath ?? other.tlsKeyPath)
     }
 
     /// The number of workers this configuration starts.
@@ -138,12 +151,16 @@ public struct Configuration: Sendable {
         ]
         for case (let option, let value?) in seconds { try Self.check(option, value, from: source) }
         for network in trustedProxies ?? [] { _ = try Self.check(trustedProxy: network, from: source) }
+        try Self.check(tlsCertificate: tlsCertificatePath, tlsKey: tlsKeyPath, from: source)
     }
 
     /// The trusted proxies as networks (each checked by `validate()`).
     var trustedNetworks: TrustedProxies {
-        TrustedProxies((trustedProxies ?? []).compactMap(IPNetwork.init))
+        TrustedProxies((trustedProxies ?? []).compactMap(IPNetwork.init), scheme: servesTLS ? "https" : "http")
     }
+
+    /// Whether both TLS files are given (`validate()` refuses one alone).
+    var servesTLS: Bool { tlsCertificatePath != nil && tlsKeyPath != nil }
 
     var luaLimits: Worker.LuaLimits {
         Worker.LuaLimits(

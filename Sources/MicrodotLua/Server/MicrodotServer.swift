@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 #if canImport(Glibc)
     import Glibc
@@ -81,7 +82,8 @@ public final class MicrodotServer: @unchecked Sendable {
     /// `ConfigurationError` for a configuration value out of its range
     /// (checked first), `LuaError` when the app cannot start (a script error,
     /// or a bad `app:run{...}` option, names file and line), or
-    /// `ListenError` when the address cannot be bound.
+    /// `ListenError` when the address cannot be bound, or `TLSError` when
+    /// the TLS certificate or key cannot be used.
     public static func start(
         app: MicrodotApp, configuration: Configuration = Configuration(),
         logger: Logger = Logger(label: "microdot-lua")
@@ -98,6 +100,12 @@ public final class MicrodotServer: @unchecked Sendable {
         if settings.debug == true { first.logger.showDebug() }
         let logger = first.logger
         let workerCount = settings.workerCount
+        // Loaded once, before any loop starts: a bad file stops start-up.
+        let tls = try settings.tlsCertificatePath.flatMap { certificate in
+            try settings.tlsKeyPath.map { key throws(TLSError) in
+                try TLSFiles.context(certificate: certificate, key: key)
+            }
+        }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: workerCount)
         do {
             var loops: [WorkerLoop] = []
@@ -128,6 +136,9 @@ public final class MicrodotServer: @unchecked Sendable {
                 .childChannelInitializer { channel in
                     let loop = byLoop[ObjectIdentifier(channel.eventLoop)]!
                     return channel.eventLoop.makeCompletedFuture {
+                        // First: everything after it sees plaintext. A client
+                        // speaking plain HTTP fails the handshake and is closed.
+                        if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                         // HTTP/1.2 and the like are read as 1.1 (RFC 9110 2.5).
                         // Only a WebSocket upgrade removes the parser: what the
                         // client sent after its request goes to the frame decoder.

@@ -10,9 +10,12 @@ import NIOHTTP1
 /// malformed header is ignored, and so is every header from other peers.
 struct TrustedProxies: Sendable {
     let networks: [IPNetwork]
+    /// The connection's own scheme: `https` under `--tls-cert`.
+    let scheme: String
 
-    init(_ networks: [IPNetwork] = []) {
+    init(_ networks: [IPNetwork] = [], scheme: String = "http") {
         self.networks = networks
+        self.scheme = scheme
     }
 
     /// What `req.client_addr` and `req.scheme` say for a request from `peer`.
@@ -23,7 +26,7 @@ struct TrustedProxies: Sendable {
     }
 
     func client(peer: (host: String, port: Int), headers: HTTPHeaders) -> Client {
-        let direct = Client(host: peer.host, port: peer.port, scheme: "http")
+        let direct = Client(host: peer.host, port: peer.port, scheme: scheme)
         guard !networks.isEmpty, let address = IPAddress(peer.host), trusts(address) else { return direct }
         var client = direct
         var proto: String?
