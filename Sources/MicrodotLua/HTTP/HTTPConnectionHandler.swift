@@ -13,7 +13,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
     typealias OutboundIn = IOData
     typealias OutboundOut = IOData
 
-    private let loop: WorkerLoop
+    let loop: WorkerLoop
     /// The loop's current worker: a reload gives new requests a new one.
     private var worker: Worker { loop.worker }
     /// Dropped when the handler is removed: the context holds the handler,
@@ -33,6 +33,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
     /// returns to the loop instead of recursing.
     private var dispatching = false
     private var needsFlush = false
+    /// Files being sent, checked by the sweep (`HTTPConnectionHandler+Files`).
+    var filesInFlight: [FileInFlight] = []
+    var fileWrites = 0
 
     private(set) var clientAddress: (host: String, port: Int) = ("", 0)
 
@@ -79,7 +82,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink {
 
     /// Called by the loop's sweep.
     func checkTimeouts(now: NIODeadline) {
-        if deadlines.writeExpired(now: now) {
+        if deadlines.writeExpired(now: now) || fileShrank() {
             forceClose()
             return
         }

@@ -23,9 +23,6 @@ final class RequestTask {
     private enum State {
         case running
         case waitingForWritable
-        /// Sending a file, part by part; the next part once the client
-        /// takes what was written.
-        case sendingFile(FileBody)
         case sleeping(Scheduled<Void>)
         case awaiting(AsyncCall)
         case finished
@@ -50,7 +47,7 @@ final class RequestTask {
         self.app = app ?? worker.appObject
         let head = request.head
         framing = RequestFraming(
-            isHead: head.method == .HEAD,
+            isHead: head.method == .HEAD, isGet: head.method == .GET,
             isHTTP10: head.version.major == 1 && head.version.minor == 0,
             keepAlive: head.isKeepAlive && !request.closesConnection)
         (thread, threadReference) = worker.acquireThread()
@@ -111,7 +108,6 @@ final class RequestTask {
             switch HostProtocol.decode(co, status: status, results: results) {
             case .response(let index):
                 respond(at: index, streaming: false)
-                if case .sendingFile = state { return }
                 finish()
                 return
             case .streamEnded:
@@ -221,13 +217,8 @@ final class RequestTask {
         resume(arguments: 2)
     }
 
-    /// The connection can take more: send the next chunk, or the next part
-    /// of a file.
+    /// The connection can take more: send the next chunk.
     func writable() {
-        if case .sendingFile(let file) = state {
-            sendFile(file)
-            return
-        }
         guard case .waitingForWritable = state else { return }
         lua_pushboolean(thread, 1)
         resume(arguments: 1)
@@ -246,9 +237,6 @@ final class RequestTask {
         case .awaiting(let call):
             call.cancel()
             resumeCancelled()
-        case .sendingFile(let file):
-            try? file.handle.close()
-            finish()
         case .running, .finished:
             break
         }
@@ -275,7 +263,8 @@ final class RequestTask {
         let encoded: EncodedResponse
         do {
             encoded = try ResponseEncoder.encode(
-                thread, at: index, request: framing, date: worker.dateHeader.current(), into: &buffer)
+                thread, at: index, request: framing, date: worker.dateHeader.current(), into: &buffer,
+                files: worker.openFiles, requestHeaders: request.head.headers)
         } catch {
             worker.currentRequest = id
             worker.log(.error, "invalid response to \(request.head.method) \(request.head.uri): \(error)")
@@ -290,73 +279,14 @@ final class RequestTask {
         case .complete:
             sink.write(.byteBuffer(buffer), flush: streaming, completion: nil)
             return false
-        case .file(let handle, let region):
-            sendFile(FileBody(handle: handle, offset: region.readerIndex, end: region.endIndex), after: buffer)
+        case .file(let file, let region):
+            sink.write(.byteBuffer(buffer), flush: false, completion: nil)
+            sink.writeFile(file, region)
             return false
         case .stream:
             sink.write(.byteBuffer(buffer), flush: false, completion: nil)
             unflushedBytes += buffer.readableBytes
             return true
-        }
-    }
-
-    /// A file being sent: read part by part (`pread`), not `sendfile`, so a
-    /// file that shrinks while it is sent is seen at once (a short read)
-    /// instead of making the loop retry a `sendfile` that sends nothing.
-    /// Grown, it is sent as it was when opened (its Content-Length).
-    struct FileBody {
-        let handle: NIOFileHandle
-        var offset: Int
-        let end: Int
-    }
-
-    /// The most read from a file per write: the client must take this much
-    /// before the next part is read, so a file costs this much memory.
-    static let filePart = 256 * 1024
-
-    /// Sends `file` from its offset (after `head`, when given) while the
-    /// connection takes it; waits for writability otherwise. Finishes the
-    /// request when the file is sent or cannot be.
-    private func sendFile(_ file: FileBody, after head: ByteBuffer? = nil) {
-        var file = file
-        var pending = head
-        while true {
-            let length = min(Self.filePart, file.end - file.offset)
-            var part = pending ?? sink.allocator.buffer(capacity: length)
-            pending = nil
-            var count = 0
-            if length > 0 {
-                count =
-                    (try? file.handle.withUnsafeFileDescriptor { descriptor in
-                        part.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { memory in
-                            max(0, pread(descriptor, memory.baseAddress, length, off_t(file.offset)))
-                        }
-                    }) ?? 0
-            }
-            if count > 0 || part.readableBytes > 0 {
-                sink.write(.byteBuffer(part), flush: true, completion: nil)
-            }
-            file.offset += count
-            guard count == length else {
-                try? file.handle.close()
-                fail("the file changed while it was sent: \(file.end - file.offset) bytes short; connection closed")
-                return
-            }
-            if file.offset >= file.end {
-                try? file.handle.close()
-                state = .running
-                finish()
-                return
-            }
-            if cancelled {
-                try? file.handle.close()
-                finish()
-                return
-            }
-            if !sink.isWritable {
-                state = .sendingFile(file)
-                return
-            }
         }
     }
 

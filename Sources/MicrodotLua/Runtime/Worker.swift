@@ -32,6 +32,8 @@ final class Worker: @unchecked Sendable {
     /// The id of the request whose Lua is running (0: none, the script's
     /// top level): the `request` metadata of what Lua logs.
     var currentRequest = 0
+    /// The files `send_file` opened, kept for the next request (nginx's `open_file_cache`).
+    let openFiles = OpenFileCache()
 
     /// Logs `message` with the worker's id and, while a request's Lua runs
     /// (or given `request`), the request's (`worker` and `request`
