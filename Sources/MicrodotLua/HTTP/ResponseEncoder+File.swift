@@ -96,17 +96,23 @@ struct FilePlan {
             let headers = lua_gettop(L)
             lua_pushnil(L)
             while lua_next(L, headers) != 0 {
-                let value = LuaStack(L).withBytes(at: -1) { Array($0) }
-                LuaStack(L).withBytes(at: -2) { name in
-                    if HeaderOmission.etag.contains(name: name) {
-                        appSet.insert(.etag)
+                let name = LuaStack(L).withBytes(at: -2) { name -> HeaderOmission in
+                    for member: HeaderOmission in [.etag, .lastModified, .acceptRanges]
+                    where member.contains(name: name) {
+                        return member
+                    }
+                    return []
+                }
+                if let name, !name.isEmpty {
+                    // A value that is not a string (an array) is set, but compares with nothing.
+                    let value = LuaStack(L).withBytes(at: -1) { Array($0) }
+                    appSet.insert(name)
+                    if name == .etag {
                         validators.etag = value
-                    } else if HeaderOmission.lastModified.contains(name: name) {
-                        appSet.insert(.lastModified)
+                    } else if name == .lastModified {
                         validators.lastModified = value.flatMap { HTTPDate.parse($0) }
-                    } else if HeaderOmission.acceptRanges.contains(name: name) {
-                        appSet.insert(.acceptRanges)
-                        if let value, EntityTags.trim(value[...]).elementsEqual("none".utf8) { ranges = false }
+                    } else if let value, EntityTags.trim(value[...]).elementsEqual("none".utf8) {
+                        ranges = false
                     }
                 }
                 mdl_pop(L, 1)

@@ -91,11 +91,12 @@ enum ResponseEncoder {
         let sendsBody = bodyAllowed && !request.isHead
         switch body.kind {
         case .complete:
-            if !sendsBody || body.length == 0 {
-            } else if let text = body.text {
-                buffer.writeStaticString(text)
-            } else {
-                LuaStack(L).withBytes(at: body.index) { buffer.writeBytes($0) }
+            if sendsBody, body.length > 0 {
+                if let text = body.text {
+                    buffer.writeStaticString(text)
+                } else {
+                    LuaStack(L).withBytes(at: body.index) { buffer.writeBytes($0) }
+                }
             }
         case .file:
             if !sendsBody { body.kind = .complete }

@@ -51,7 +51,8 @@ extension ResponseEncoder {
                 break
             case .connection:
                 if let text = LuaStack(L).string(at: value), text.lowercased().contains("close") { keepAlive = false }
-            case .app where !omitted.isEmpty
+            case .app
+            where !omitted.isEmpty
                 && LuaStack(L).withBytes(at: value - 1, { omitted.contains(name: $0) }) == true:
                 break
             case .app, .date:
