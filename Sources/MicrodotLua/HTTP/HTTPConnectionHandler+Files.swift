@@ -21,8 +21,10 @@ extension HTTPConnectionHandler {
         fileWrites &+= 1
         let number = fileWrites
         filesInFlight.append(FileInFlight(file: file, end: region.endIndex, number: number))
-        write(.fileRegion(region), flush: true) { [weak self] _ in
-            self?.filesInFlight.removeAll { $0.number == number }
+        // A strong reference (the write ends, or fails at close, so the
+        // handler is let go): a weak one costs a side table per response.
+        write(.fileRegion(region), flush: true) { _ in
+            self.filesInFlight.removeAll { $0.number == number }
         }
     }
 

@@ -97,11 +97,9 @@ struct FilePlan {
             lua_pushnil(L)
             while lua_next(L, headers) != 0 {
                 let name = LuaStack(L).withBytes(at: -2) { name -> HeaderOmission in
-                    for member: HeaderOmission in [.etag, .lastModified, .acceptRanges]
-                    where member.contains(name: name) {
-                        return member
-                    }
-                    return []
+                    if HeaderOmission.etag.contains(name: name) { return .etag }
+                    if HeaderOmission.lastModified.contains(name: name) { return .lastModified }
+                    return HeaderOmission.acceptRanges.contains(name: name) ? .acceptRanges : []
                 }
                 if let name, !name.isEmpty {
                     // A value that is not a string (an array) is set, but compares with nothing.

@@ -46,8 +46,11 @@ final class RequestTask {
         self.request = request
         self.app = app ?? worker.appObject
         let head = request.head
+        // A pattern match, not ==, which compares HTTPMethod's raw strings.
+        var isGet = false
+        if case .GET = head.method { isGet = true }
         framing = RequestFraming(
-            isHead: head.method == .HEAD, isGet: head.method == .GET,
+            isHead: head.method == .HEAD, isGet: isGet,
             isHTTP10: head.version.major == 1 && head.version.minor == 0,
             keepAlive: head.isKeepAlive && !request.closesConnection)
         (thread, threadReference) = worker.acquireThread()
