@@ -7,11 +7,11 @@ import CLuaRuntime
     import Darwin
 #endif
 
-/// `core.realpath` and `core.file_size`, for `send_file` and `app:static`.
+/// `core.realpath` and `core.open_file`, for `send_file` and `app:static`.
 enum CoreFiles: CoreArea {
     static func register(in core: CoreTable) {
         core.set("realpath", realPath)
-        core.set("file_size", fileSize)
+        core.set("open_file", openFile)
     }
 
     /// `core.realpath(path)`: the path with symlinks, `.` and `..` resolved,
@@ -38,31 +38,24 @@ enum CoreFiles: CoreArea {
         return 2
     }
 
-    /// `core.file_size(path)`: the size of a regular file that can be read,
-    /// or nil and why not (as `io.open` words it; "Not a regular file" for a
-    /// FIFO, a socket or a device).
-    private static let fileSize: mdl_SwiftFunction = { L in
+    /// `core.open_file(path)`: the size and mtime (whole seconds) of the
+    /// regular file at `path`, opened (or found unchanged in the worker's
+    /// cache) for the response to send; or nil and why not, as `io.open`
+    /// words it ("Not a regular file" for a FIFO, a socket or a device).
+    private static let openFile: mdl_SwiftFunction = { L in
         let L = L!
-        guard let path = LuaStack(L).string(at: 1) else { return LuaStack(L).raise("file_size expects a path") }
-        var info = stat()
-        let reason: String
-        if path.utf8.contains(0) {
-            reason = "Invalid argument"
-        } else if stat(path, &info) != 0 {
-            reason = String(cString: strerror(errno))
-        } else if info.st_mode & S_IFMT == S_IFDIR {
-            reason = "Is a directory"
-        } else if info.st_mode & S_IFMT != S_IFREG {
-            // A FIFO or a device: opening or reading it could block the loop.
-            reason = "Not a regular file"
-        } else if access(path, R_OK) != 0 {
-            reason = String(cString: strerror(errno))
-        } else {
-            lua_pushinteger(L, lua_Integer(info.st_size))
-            return 1
+        let result = LuaStack(L).withBytes(at: 1) { Worker.from(L).openFiles.open($0) }
+        switch result {
+        case nil:
+            return LuaStack(L).raise("open_file expects a path")
+        case .success(let file):
+            lua_pushinteger(L, lua_Integer(file.size))
+            lua_pushinteger(L, lua_Integer(file.modified))
+            return 2
+        case .failure(let failure):
+            lua_pushnil(L)
+            LuaStack(L).push(failure.reason)
+            return 2
         }
-        lua_pushnil(L)
-        LuaStack(L).push(reason)
-        return 2
     }
 }

@@ -33,6 +33,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink, LoopConne
     /// returns to the loop instead of recursing.
     private var dispatching = false
     private var needsFlush = false
+    /// Files being sent, checked by the sweep (`HTTPConnectionHandler+Files`).
+    var filesInFlight: [FileInFlight] = []
+    var fileWrites = 0
 
     private(set) var clientAddress: (host: String, port: Int) = ("", 0)
 
@@ -79,7 +82,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink, LoopConne
 
     /// Called by the loop's sweep.
     func checkTimeouts(now: NIODeadline) {
-        if deadlines.writeExpired(now: now) {
+        if deadlines.writeExpired(now: now) || fileShrank() {
             forceClose()
             return
         }

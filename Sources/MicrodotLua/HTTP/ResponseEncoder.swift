@@ -11,6 +11,8 @@ import NIOHTTP1
 /// What the connection needs to know of the request it answers.
 struct RequestFraming {
     let isHead: Bool
+    /// GET: the one method a `Range` applies to (RFC 9110 section 14.2).
+    var isGet = false
     let isHTTP10: Bool
     var keepAlive: Bool
 }
@@ -19,8 +21,8 @@ struct RequestFraming {
 enum ResponseBody {
     /// Nothing: the body (if any) is already in the buffer.
     case complete
-    /// A file streamed from disk after the head.
-    case file(NIOFileHandle, FileRegion)
+    /// A file (or the part of it a range asked for) sent after the head.
+    case file(OpenFile, FileRegion)
     /// Chunks the Lua generator gives, chunked for HTTP/1.1.
     case stream
 }
@@ -45,9 +47,11 @@ enum ResponseEncoder {
     /// Encodes the response at `index`: a response table, or a body string
     /// with its Content-Type at `index + 1` and its status at `index + 2`
     /// (see `encodePlain`). The stack is left as it was.
+    /// A `send_file` body is found in `files` (else opened), and a 200 to
+    /// a GET or HEAD goes through `requestHeaders`' conditions (`FilePlan`).
     static func encode(
         _ L: OpaquePointer, at index: Int32, request: RequestFraming, date: [UInt8],
-        into buffer: inout ByteBuffer
+        into buffer: inout ByteBuffer, files: OpenFileCache, requestHeaders: HTTPHeaders
     ) throws -> EncodedResponse {
         let response = lua_absindex(L, index)
         if lua_type(L, response) == LUA_TSTRING, lua_type(L, response + 1) == LUA_TSTRING {
@@ -59,17 +63,25 @@ enum ResponseEncoder {
         let base = lua_gettop(L)
         defer { lua_settop(L, base) }
 
-        let status = try readStatus(L, of: response)
-        try writeStatusLine(status, L, response: response, into: &buffer)
-        var body = try readBody(L, of: response)
-        var keepAlive = request.keepAlive
-        do {
-            let hasDate = try writeHeaders(L, of: response, into: &buffer, keepAlive: &keepAlive)
-            if !hasDate { buffer.writeBytes(date) }
-        } catch {
-            if case .file(let handle, _) = body.kind { try? handle.close() }
-            throw error
+        var status = try readStatus(L, of: response)
+        var body = try readBody(L, of: response, files: files)
+        var plan: FilePlan?
+        if case .file(let file, _) = body.kind, status == 200, request.isGet || request.isHead {
+            plan = FilePlan.make(
+                L, response: response, file: file, conditions: FileConditions(requestHeaders), isGet: request.isGet)
         }
+        if let plan, plan.outcome != .whole {
+            status = plan.status
+            buffer.writeBytes(StatusLine.standard(status))
+            apply(plan, to: &body)
+        } else {
+            try writeStatusLine(status, L, response: response, into: &buffer)
+        }
+        var keepAlive = request.keepAlive
+        let hasDate = try writeHeaders(
+            L, of: response, into: &buffer, keepAlive: &keepAlive, omitting: plan?.omission ?? [])
+        if !hasDate { buffer.writeBytes(date) }
+        plan?.writeHeaders(into: &buffer)
         let bodyAllowed = !(100...199).contains(status) && status != 204 && status != 304
         let chunked = writeFraming(
             body, bodyAllowed: bodyAllowed, request: request, keepAlive: &keepAlive, into: &buffer)
@@ -79,12 +91,15 @@ enum ResponseEncoder {
         let sendsBody = bodyAllowed && !request.isHead
         switch body.kind {
         case .complete:
-            if sendsBody, body.length > 0 { LuaStack(L).withBytes(at: body.index) { buffer.writeBytes($0) } }
-        case .file(let handle, _):
-            if !sendsBody {
-                try? handle.close()
-                body.kind = .complete
+            if sendsBody, body.length > 0 {
+                if let text = body.text {
+                    buffer.writeStaticString(text)
+                } else {
+                    LuaStack(L).withBytes(at: body.index) { buffer.writeBytes($0) }
+                }
             }
+        case .file:
+            if !sendsBody { body.kind = .complete }
         case .stream:
             if !sendsBody { body.kind = .complete }
         }
@@ -166,11 +181,28 @@ enum ResponseEncoder {
         var length = 0
         /// The stack slot of the body value, left pushed.
         let index: Int32
+        /// The server's own body, instead of the value at `index`.
+        var text: StaticString?
+    }
+
+    /// The body `plan` calls for: a part of the file, a text, or (304)
+    /// nothing, which the status rules out.
+    private static func apply(_ plan: FilePlan, to body: inout TableBody) {
+        if let text = plan.errorBody {
+            body.kind = .complete
+            body.text = text
+            body.length = text.utf8CodeUnitCount
+        } else if case .partial(let range) = plan.outcome {
+            body.kind = .file(
+                plan.file,
+                FileRegion(fileHandle: plan.file.handle, readerIndex: range.lowerBound, endIndex: range.upperBound + 1))
+            body.length = range.count
+        }
     }
 
     /// Pushes the body field and reads its kind: a string, nothing, a
     /// generator (streamed), or a `send_file` table (a file).
-    private static func readBody(_ L: OpaquePointer, of response: Int32) throws -> TableBody {
+    private static func readBody(_ L: OpaquePointer, of response: Int32, files: OpenFileCache) throws -> TableBody {
         let index = lua_gettop(L) + 1
         switch LuaStack(L).rawField("body", of: response) {
         case LUA_TSTRING:
@@ -180,49 +212,28 @@ enum ResponseEncoder {
         case LUA_TFUNCTION, LUA_TTHREAD:
             return TableBody(kind: .stream, index: index)
         case LUA_TTABLE:
-            guard LuaStack(L).rawField("path", of: index) == LUA_TSTRING, let path = LuaStack(L).string(at: -1) else {
+            guard LuaStack(L).rawField("path", of: index) == LUA_TSTRING else {
                 throw Invalid(description: "a response body table must come from send_file")
             }
-            mdl_pop(L, 1)
-            let (handle, size) = try openRegularFile(path)
-            return TableBody(
-                kind: .file(handle, FileRegion(fileHandle: handle, readerIndex: 0, endIndex: size)), length: size,
-                index: index)
+            defer { mdl_pop(L, 1) }
+            // What send_file opened in this request; else (a body whose path
+            // was changed since) the path opened now.
+            let opened = LuaStack(L).withBytes(at: -1) { files.recent($0).map { .success($0) } ?? files.open($0) }
+            switch opened {
+            case .success(let file):
+                return TableBody(
+                    kind: .file(file, FileRegion(fileHandle: file.handle, readerIndex: 0, endIndex: file.size)),
+                    length: file.size, index: index)
+            case .failure(.notRegular), .failure(.directory):
+                throw Invalid(description: "cannot read \(LuaStack(L).string(at: -1) ?? ""): not a regular file")
+            case .failure(let failure):
+                throw Invalid(description: "cannot open \(LuaStack(L).string(at: -1) ?? ""): \(failure.reason)")
+            case nil:
+                throw Invalid(description: "a response body table must come from send_file")
+            }
         default:
             throw Invalid(description: "invalid response body type")
         }
-    }
-
-    /// Opens a file to send and gives its size, with one fstat
-    /// (`FileRegion(fileHandle:)` would seek twice). Only a regular file:
-    /// anything else (a FIFO, a device) is refused before it is opened, and
-    /// the open does not block (`O_NONBLOCK`) should the path change kind in
-    /// between; the kind is checked again on what was opened.
-    private static func openRegularFile(_ path: String) throws -> (NIOFileHandle, Int) {
-        var info = stat()
-        guard !path.utf8.contains(0), stat(path, &info) == 0 else {
-            throw Invalid(description: "cannot open \(path): \(String(cString: strerror(errno)))")
-        }
-        guard info.st_mode & S_IFMT == S_IFREG else {
-            throw Invalid(description: "cannot read \(path): not a regular file")
-        }
-        let handle: NIOFileHandle
-        do {
-            handle = try NIOFileHandle(_deprecatedPath: path, mode: .read, flags: .posix(flags: O_NONBLOCK, mode: 0))
-        } catch {
-            throw Invalid(description: "cannot open \(path): \(error)")
-        }
-        let size =
-            (try? handle.withUnsafeFileDescriptor { descriptor -> Int? in
-                var info = stat()
-                guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
-                return Int(info.st_size)
-            }) ?? nil
-        guard let size else {
-            try? handle.close()
-            throw Invalid(description: "cannot read \(path): not a regular file")
-        }
-        return (handle, size)
     }
 
     /// Content-Length or chunked Transfer-Encoding, the Connection header and

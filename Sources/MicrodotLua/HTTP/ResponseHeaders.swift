@@ -29,7 +29,8 @@ extension ResponseEncoder {
     /// held a Date. Throws `Invalid` for a name that is not a token or a
     /// value that is not allowed.
     static func writeHeaders(
-        _ L: OpaquePointer, of response: Int32, into buffer: inout ByteBuffer, keepAlive: inout Bool
+        _ L: OpaquePointer, of response: Int32, into buffer: inout ByteBuffer, keepAlive: inout Bool,
+        omitting omitted: HeaderOmission = []
     ) throws -> Bool {
         guard LuaStack(L).rawField("headers", of: response) == LUA_TTABLE else {
             if lua_type(L, -1) == LUA_TNIL { return false }
@@ -50,6 +51,10 @@ extension ResponseEncoder {
                 break
             case .connection:
                 if let text = LuaStack(L).string(at: value), text.lowercased().contains("close") { keepAlive = false }
+            case .app
+            where !omitted.isEmpty
+                && LuaStack(L).withBytes(at: value - 1, { omitted.contains(name: $0) }) == true:
+                break
             case .app, .date:
                 if role == .date { hasDate = true }
                 do {
@@ -81,7 +86,7 @@ extension ResponseEncoder {
     /// ASCII case-insensitive comparison of a token with a lower-case name
     /// of letters and '-' (`| 0x20` lower-cases a letter and maps no other
     /// token byte onto a letter or '-').
-    private static func equalsIgnoringASCIICase(_ bytes: UnsafeRawBufferPointer, lowercase: [UInt8]) -> Bool {
+    static func equalsIgnoringASCIICase(_ bytes: UnsafeRawBufferPointer, lowercase: [UInt8]) -> Bool {
         guard bytes.count == lowercase.count else { return false }
         for index in 0..<bytes.count where bytes[index] | 0x20 != lowercase[index] {
             return false

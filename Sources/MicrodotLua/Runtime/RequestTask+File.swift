@@ -8,12 +8,13 @@ import NIOCore
 #endif
 
 extension RequestTask {
-    /// A file being sent: read part by part (`pread`), not `sendfile`, so a
-    /// file that shrinks while it is sent is seen at once (a short read)
-    /// instead of making the loop retry a `sendfile` that sends nothing.
-    /// Grown, it is sent as it was when opened (its Content-Length).
+    /// A file sent through buffers (under TLS, where `sendfile` cannot
+    /// work): read part by part (`pread`); a file that shrinks while it is
+    /// sent is seen at once (a short read). Grown, it is sent as it was
+    /// when opened (its Content-Length). The descriptor belongs to `file`
+    /// (the worker's open-file cache), which closes it.
     struct FileBody {
-        let handle: NIOFileHandle
+        let file: OpenFile
         var offset: Int
         let end: Int
     }
@@ -35,7 +36,7 @@ extension RequestTask {
             var count = 0
             if length > 0 {
                 count =
-                    (try? file.handle.withUnsafeFileDescriptor { descriptor in
+                    (try? file.file.handle.withUnsafeFileDescriptor { descriptor in
                         part.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { memory in
                             max(0, pread(descriptor, memory.baseAddress, length, off_t(file.offset)))
                         }
@@ -46,18 +47,15 @@ extension RequestTask {
             }
             file.offset += count
             guard count == length else {
-                try? file.handle.close()
                 fail("the file changed while it was sent: \(file.end - file.offset) bytes short; connection closed")
                 return
             }
             if file.offset >= file.end {
-                try? file.handle.close()
                 state = .running
                 finish()
                 return
             }
             if cancelled {
-                try? file.handle.close()
                 finish()
                 return
             }

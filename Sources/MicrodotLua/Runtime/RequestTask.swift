@@ -23,8 +23,8 @@ final class RequestTask {
     enum State {
         case running
         case waitingForWritable
-        /// Sending a file, part by part; the next part once the client
-        /// takes what was written.
+        /// Sending a file through buffers (under TLS), part by part; the
+        /// next part once the client takes what was written.
         case sendingFile(FileBody)
         case sleeping(Scheduled<Void>)
         case awaiting(AsyncCall)
@@ -53,8 +53,11 @@ final class RequestTask {
         self.request = request
         self.app = app ?? worker.appObject
         let head = request.head
+        // A pattern match, not ==, which compares HTTPMethod's raw strings.
+        var isGet = false
+        if case .GET = head.method { isGet = true }
         framing = RequestFraming(
-            isHead: head.method == .HEAD,
+            isHead: head.method == .HEAD, isGet: isGet,
             isHTTP10: head.version.major == 1 && head.version.minor == 0,
             keepAlive: head.isKeepAlive && !request.closesConnection)
         (thread, threadReference) = worker.acquireThread()
@@ -229,8 +232,7 @@ final class RequestTask {
         resume(arguments: 2)
     }
 
-    /// The connection can take more: send the next chunk, or the next part
-    /// of a file.
+    /// The connection can take more: send the next chunk.
     func writable() {
         if case .sendingFile(let file) = state {
             sendFile(file)
@@ -254,8 +256,7 @@ final class RequestTask {
         case .awaiting(let call):
             call.cancel()
             resumeCancelled()
-        case .sendingFile(let file):
-            try? file.handle.close()
+        case .sendingFile:
             finish()
         case .running, .webSocket, .finished:
             break
@@ -283,7 +284,8 @@ final class RequestTask {
         let encoded: EncodedResponse
         do {
             encoded = try ResponseEncoder.encode(
-                thread, at: index, request: framing, date: worker.dateHeader.current(), into: &buffer)
+                thread, at: index, request: framing, date: worker.dateHeader.current(), into: &buffer,
+                files: worker.openFiles, requestHeaders: request.head.headers)
         } catch {
             worker.currentRequest = id
             worker.log(.error, "invalid response to \(request.head.method) \(request.head.uri): \(error)")
@@ -298,8 +300,13 @@ final class RequestTask {
         case .complete:
             sink.write(.byteBuffer(buffer), flush: streaming, completion: nil)
             return false
-        case .file(let handle, let region):
-            sendFile(FileBody(handle: handle, offset: region.readerIndex, end: region.endIndex), after: buffer)
+        case .file(let file, let region):
+            if worker.sendsFilesThroughBuffers {
+                sendFile(FileBody(file: file, offset: region.readerIndex, end: region.endIndex), after: buffer)
+                return false
+            }
+            sink.write(.byteBuffer(buffer), flush: false, completion: nil)
+            sink.writeFile(file, region)
             return false
         case .stream:
             sink.write(.byteBuffer(buffer), flush: false, completion: nil)

@@ -8,6 +8,9 @@ protocol ResponseSink: AnyObject {
     /// The server is shutting down: the connection closes after this response.
     var isDraining: Bool { get }
     func write(_ data: IOData, flush: Bool, completion: ((Result<Void, Error>) -> Void)?)
+    /// Writes `region` of `file` and flushes, keeping `file` open until it
+    /// is written (the socket sends it with `sendfile`).
+    func writeFile(_ file: OpenFile, _ region: FileRegion)
     /// Sends what was written without a flush.
     func flush()
     func requestFinished(keepAlive: Bool)
@@ -21,6 +24,10 @@ protocol ResponseSink: AnyObject {
 }
 
 extension ResponseSink {
+    func writeFile(_ file: OpenFile, _ region: FileRegion) {
+        write(.fileRegion(region), flush: true) { _ in withExtendedLifetime(file) {} }
+    }
+
     /// A socket has nothing to add: its client sees the connection close.
     func responseFailed(_ message: String) {}
 

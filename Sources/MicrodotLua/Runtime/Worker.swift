@@ -29,11 +29,15 @@ final class Worker: @unchecked Sendable {
     var onShutdown: (() -> Void)?
     /// `--trusted-proxy`: whose forwarding headers give `req.client_addr`.
     var trustedProxies = TrustedProxies()
+    /// Under TLS a file cannot go out by `sendfile`: it is read into buffers.
+    var sendsFilesThroughBuffers = false
     /// Requests this worker has started; the last one's number is its id.
     var requestCount = 0
     /// The id of the request whose Lua is running (0: none, the script's
     /// top level): the `request` metadata of what Lua logs.
     var currentRequest = 0
+    /// The files `send_file` opened, kept for the next request (nginx's `open_file_cache`).
+    let openFiles = OpenFileCache()
 
     /// Logs `message` with the worker's id and, while a request's Lua runs
     /// (or given `request`), the request's (`worker` and `request`

@@ -178,6 +178,7 @@ public final class MicrodotServer: @unchecked Sendable {
         worker.reload = configuration.reload ?? false
         worker.onShutdown = { [weak self] in self?.shutdown() }
         worker.trustedProxies = configuration.trustedNetworks
+        worker.sendsFilesThroughBuffers = configuration.servesTLS
     }
 
     /// `SO_REUSEPORT`, which NIO has no name for.

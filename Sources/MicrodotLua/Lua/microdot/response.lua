@@ -263,6 +263,19 @@ local function resolve_path(filename)
 end
 M.resolve_path = resolve_path
 
+local open_file = core.open_file
+-- Header values send_file has found valid (types from types_map repeat).
+local valid_file_headers, valid_file_header_count = {}, 0
+
+-- Raises at send_file's caller when `value` cannot be written as `name`.
+local function check_file_header(name, value)
+  if valid_file_headers[value] then return end
+  local problem = header_problem(name, value)
+  if problem ~= nil then wire_error(problem, 3) end
+  if valid_file_header_count >= 256 then valid_file_headers, valid_file_header_count = {}, 0 end
+  valid_file_headers[value], valid_file_header_count = true, valid_file_header_count + 1
+end
+
 ---@class microdot.SendFileOptions
 ---@field status_code? integer
 ---@field content_type? string default: from the extension, through Response.types_map
@@ -276,30 +289,44 @@ M.resolve_path = resolve_path
 ---@param options? microdot.SendFileOptions
 ---@return microdot.Response
 function M.send_file(filename, options)
-  options = options or {}
   if type(filename) ~= "string" then error("send_file expects a file name", 2) end
-  local content_type = options.content_type
+  local content_type, max_age, compressed, extension, status_code
+  if options ~= nil then
+    content_type, max_age, compressed = options.content_type, options.max_age, options.compressed
+    extension, status_code = options.file_extension, options.status_code
+  end
   if content_type == nil then
     local name = filename
-    if options.compressed and name:sub(-3) == ".gz" then name = name:sub(1, -4) end
+    if compressed and name:sub(-3) == ".gz" then name = name:sub(1, -4) end
     local ext = name:match("%.([^./]*)$") or name
     content_type = Response.types_map[ext] or "application/octet-stream"
   end
+  -- Built as a plain table (its keys differ in more than case), then made
+  -- a header table; only the values that can come from the app are checked.
   local headers = { ["Content-Type"] = content_type }
-  local max_age = options.max_age
+  check_file_header("Content-Type", content_type)
   if max_age == nil then max_age = Response.default_send_file_max_age end
-  if max_age ~= nil then headers["Cache-Control"] = "max-age=" .. tostring(math_tointeger(max_age) or max_age) end
-  if options.compressed then
-    headers["Content-Encoding"] = type(options.compressed) == "string" and options.compressed
-      or "gzip"
+  if max_age ~= nil then
+    local value = "max-age=" .. tostring(math_tointeger(max_age) or max_age)
+    check_file_header("Cache-Control", value)
+    headers["Cache-Control"] = value
   end
-  check_wire(headers, nil, 2)
-  local path = resolve_path(filename .. (options.file_extension or ""))
-  -- One stat, not an open: the host opens the file once, to send it.
-  local size, err = core.file_size(path)
+  if compressed then
+    local encoding = type(compressed) == "string" and compressed or "gzip"
+    check_file_header("Content-Encoding", encoding)
+    headers["Content-Encoding"] = encoding
+  end
+  setmetatable(headers, Headers)
+  local path = resolve_path(extension and filename .. extension or filename)
+  -- Opened here (or found unchanged in the worker's cache), so that a
+  -- missing file raises at the call; the host sends that descriptor.
+  local size, err = open_file(path)
   if size == nil then error(path .. ": " .. err, 2) end
   local body = setmetatable({ path = path, size = size }, FileBody)
-  return new_response(Response, 3, body, options.status_code or 200, headers)
+  if status_code == nil then
+    return setmetatable({ status_code = 200, headers = headers, body = body }, Response)
+  end
+  return new_response(Response, 3, body, status_code, headers)
 end
 Response.send_file = M.send_file
 

@@ -38,7 +38,8 @@
 -- Response fields the host's ResponseEncoder reads: status_code (200-999),
 -- reason (the status line's phrase, optional), headers (name -> string,
 -- number or array of strings; a table or a NoCaseDict), body (a string, a
--- send_file FileBody {path, size}, or a stream: a function or a thread).
+-- send_file FileBody {path, size}: the host sends the file at path, opened
+-- by send_file; or a stream: a function or a thread).
 local core = require("microdot.core")
 local coroutines = require("microdot.coroutine")
 local dispatch = require("microdot.dispatch")
