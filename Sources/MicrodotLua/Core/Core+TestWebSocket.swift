@@ -23,7 +23,8 @@ enum CoreTestWebSocket: CoreArea {
     ) -> Int32 {
         if ready() || worker.eventLoop == nil {
             worker.pushResult(
-                ready() ? Result { try value() } : .failure(LuaError(message: "the server waits for the client")),
+                ready()
+                    ? Result { .value(try value()) } : .failure(LuaError(message: "the server waits for the client")),
                 on: L)
             return 2
         }
@@ -105,7 +106,7 @@ enum CoreTestWebSocket: CoreArea {
         var isInteger: Int32 = 0
         let id = Int(mdl_tointegerx(L, 1, &isInteger))
         guard let socket = worker.testWebSockets[id] else {
-            worker.pushResult(.success(closeValue(code: 1006, reason: [])), on: L)
+            worker.pushResult(.success(.value(closeValue(code: 1006, reason: []))), on: L)
             return 2
         }
         let value = { () -> LuaValue in
