@@ -20,9 +20,12 @@ enum HostProtocol {
         case sleep = 1
         /// `SUSPEND, AWAIT, ticket`: an async host function's call.
         case await = 2
+        /// `SUSPEND, BODY_WAIT`: more of the request's streamed body.
+        case bodyWait = 3
     }
 
-    /// Sets `SUSPEND`, `SLEEP`, `AWAIT` and `BODY_TOO_LARGE` in the table at `core`.
+    /// Sets `SUSPEND`, `SLEEP`, `AWAIT`, `BODY_WAIT` and `BODY_TOO_LARGE` in
+    /// the table at `core`.
     static func publish(_ L: OpaquePointer, into core: Int32) {
         let core = lua_absindex(L, core)
         lua_pushlightuserdata(L, suspendMarker)
@@ -31,6 +34,8 @@ enum HostProtocol {
         LuaStack(L).setField("SLEEP", at: core)
         lua_pushinteger(L, SuspensionKind.await.rawValue)
         LuaStack(L).setField("AWAIT", at: core)
+        lua_pushinteger(L, SuspensionKind.bodyWait.rawValue)
+        LuaStack(L).setField("BODY_WAIT", at: core)
         lua_pushlightuserdata(L, bodyTooLargeMarker)
         LuaStack(L).setField("BODY_TOO_LARGE", at: core)
     }
@@ -54,6 +59,8 @@ enum HostProtocol {
         case chunk(at: Int32)
         case sleep(seconds: Double)
         case await(ticket: Int)
+        /// The route waits for more of its streamed body.
+        case bodyWait
         /// A suspension of a kind the host does not know.
         case unknownSuspension
         /// A yield that is none of the above (a bare `coroutine.yield`).
@@ -79,6 +86,7 @@ enum HostProtocol {
                 switch isInteger != 0 ? kind : nil {
                 case .sleep: return .sleep(seconds: mdl_tonumber(co, first + 2))
                 case .await: return .await(ticket: Int(mdl_tointegerx(co, first + 2, nil)))
+                case .bodyWait: return .bodyWait
                 case nil: return .unknownSuspension
                 }
             case LUA_TTABLE:

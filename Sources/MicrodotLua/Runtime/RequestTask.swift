@@ -11,16 +11,16 @@ import NIOHTTP1
 /// One request running in its own Lua coroutine: started, resumed after a
 /// sleep or when the connection can take the next chunk, and finished.
 final class RequestTask {
-    private let worker: Worker
+    let worker: Worker
     private let sink: ResponseSink
-    private let request: ReceivedRequest
+    let request: ReceivedRequest
     private var framing: RequestFraming
-    private let thread: OpaquePointer
+    let thread: OpaquePointer
     private let threadReference: Int32
     /// The registry reference of the app to dispatch to.
     private let app: Int32
 
-    private enum State {
+    enum State {
         case running
         case waitingForWritable
         /// Sending a file, part by part; the next part once the client
@@ -28,19 +28,22 @@ final class RequestTask {
         case sendingFile(FileBody)
         case sleeping(Scheduled<Void>)
         case awaiting(AsyncCall)
+        /// Waiting for more of the streamed request body.
+        case waitingForBody(RequestBodyStream)
         case finished
     }
-    private var state = State.running
+    var state = State.running
     /// Set once the head is on the wire: an error after it can only close.
     private var headSent = false
     private var chunked = false
-    private var cancelled = false
+    private(set) var cancelled = false
     /// Stream bytes written but not flushed: chunks a generator gives one
     /// after the other leave in one write, flushed before the request waits
     /// for anything (a sleep, an async call, the client) or past 64 KiB.
     private var unflushedBytes = 0
-    /// This request's number in its worker (the `request` log metadata).
-    private let id: Int
+    /// This request's number in its worker (the `request` log metadata),
+    /// and its streamed body's ticket in `Worker.bodyStreams`.
+    let id: Int
 
     /// `app` is a registry reference to the app; by default the worker's.
     init(worker: Worker, sink: ResponseSink, request: ReceivedRequest, app: Int32? = nil) {
@@ -74,6 +77,9 @@ final class RequestTask {
         LuaStack(thread).pushHeaders(head.headers)
         if request.bodyTooLarge {
             HostProtocol.pushBodyTooLarge(co)
+        } else if let stream = request.bodyStream {
+            worker.bodyStreams[id] = stream
+            lua_pushinteger(co, lua_Integer(id))
         } else if let body = request.body {
             body.withUnsafeReadableBytes { stack.push(bytes: $0) }
         } else {
@@ -87,7 +93,7 @@ final class RequestTask {
 
     // MARK: Driving the coroutine
 
-    private func resume(arguments: Int32) {
+    func resume(arguments: Int32) {
         let co = thread
         let L = worker.lua.L
         var arguments = arguments
@@ -143,6 +149,9 @@ final class RequestTask {
             case .await(let ticket):
                 guard let answered = awaitCall(ticket) else { return }
                 arguments = answered
+            case .bodyWait:
+                guard let answered = waitForBody() else { return }
+                arguments = answered
             case .unknownSuspension:
                 lua_settop(co, 0)
                 lua_pushboolean(co, 0)
@@ -165,60 +174,6 @@ final class RequestTask {
                 return
             }
         }
-    }
-
-    /// Sleeps `seconds` on the event loop; returns nil. A script run without
-    /// one (a test script) has no time to wait: the sleep ends now, and the
-    /// number of values to resume with is returned.
-    private func sleep(_ seconds: Double) -> Int32? {
-        flushStream()
-        lua_settop(thread, 0)
-        guard let loop = worker.eventLoop else {
-            lua_pushboolean(thread, 1)
-            return 1
-        }
-        let nanoseconds = Int64(min(seconds, 1e9) * 1e9)
-        let scheduled = loop.assumeIsolated().scheduleTask(in: .nanoseconds(nanoseconds)) { [self] in
-            guard case .sleeping = state else { return }
-            if cancelled {
-                resumeCancelled()
-            } else {
-                lua_pushboolean(thread, 1)
-                resume(arguments: 1)
-            }
-        }
-        state = .sleeping(scheduled)
-        return nil
-    }
-
-    /// Waits for the async call `ticket` on the event loop; returns nil.
-    /// Without one (a test script), blocks until the call is done and
-    /// returns the number of values to resume with.
-    private func awaitCall(_ ticket: Int) -> Int32? {
-        flushStream()
-        let co = thread
-        lua_settop(co, 0)
-        guard let call = worker.asyncCalls.removeValue(forKey: ticket) else {
-            lua_pushboolean(co, 0)
-            LuaStack(co).push("unknown suspension")
-            return 2
-        }
-        guard let loop = worker.eventLoop else {
-            worker.pushResult(call.wait(), on: co)
-            return 2
-        }
-        state = .awaiting(call)
-        let task = NIOLoopBound(self, eventLoop: loop)
-        call.whenComplete { result in
-            loop.execute { task.value.asyncCallFinished(call, result) }
-        }
-        return nil
-    }
-
-    private func asyncCallFinished(_ call: AsyncCall, _ result: Result<LuaValue, Error>) {
-        guard case .awaiting(let awaited) = state, awaited === call else { return }
-        worker.pushResult(result, on: thread)
-        resume(arguments: 2)
     }
 
     /// The connection can take more: send the next chunk, or the next part
@@ -246,6 +201,9 @@ final class RequestTask {
         case .awaiting(let call):
             call.cancel()
             resumeCancelled()
+        case .waitingForBody(let stream):
+            stream.onAvailable = nil
+            resumeCancelled()
         case .sendingFile(let file):
             try? file.handle.close()
             finish()
@@ -256,7 +214,7 @@ final class RequestTask {
 
     /// Wakes a suspended request with `false, "request cancelled"`: the
     /// wait raises, so the Lua code unwinds (to-be-closed variables run).
-    private func resumeCancelled() {
+    func resumeCancelled() {
         state = .running
         lua_pushboolean(thread, 0)
         LuaStack(thread).push("request cancelled")
@@ -269,7 +227,11 @@ final class RequestTask {
     @discardableResult
     private func respond(at index: Int32, streaming: Bool) -> Bool {
         guard !cancelled else { return false }
-        if sink.isDraining { framing.keepAlive = false }
+        // A body the client withholds (it waits for a 100 Continue) or that
+        // went wrong cannot be skipped to reach the next request.
+        if sink.isDraining || request.bodyStream.map({ $0.bodyWithheld || $0.failure != nil }) == true {
+            framing.keepAlive = false
+        }
         var buffer = worker.responseBuffer(sink.allocator)
         defer { worker.recycle(buffer) }
         let encoded: EncodedResponse
@@ -375,7 +337,7 @@ final class RequestTask {
         if unflushedBytes >= 64 * 1024 { flushStream() }
     }
 
-    private func flushStream() {
+    func flushStream() {
         guard unflushedBytes > 0 else { return }
         unflushedBytes = 0
         if !cancelled { sink.flush() }
@@ -432,6 +394,11 @@ final class RequestTask {
         guard !isFinished else { return }
         flushStream()
         state = .finished
+        if let stream = request.bodyStream {
+            worker.bodyStreams[id] = nil
+            stream.onAvailable = nil
+            stream.removeTempFiles()
+        }
         worker.releaseThread(thread, reference: threadReference)
         sink.requestFinished(keepAlive: framing.keepAlive && !cancelled)
     }

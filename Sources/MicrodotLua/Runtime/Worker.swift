@@ -60,6 +60,9 @@ final class Worker: @unchecked Sendable {
     var hostFunctions: [LuaModule.Body] = []
     /// Async host calls started and not yet taken by the request waiting.
     var asyncCalls: [Int: AsyncCall] = [:]
+    /// The streamed bodies of running requests, by request id (the ticket
+    /// Lua reads them with: `core.body_read`).
+    var bodyStreams: [Int: RequestBodyStream] = [:]
     var nextTicket = 1
     /// Coroutines that finished a request normally, kept for the next ones:
     /// reusing one costs far less than creating a thread and its reference.
@@ -176,6 +179,7 @@ final class Worker: @unchecked Sendable {
         ("microdot.helpers", "helpers", PackageResources.helpers_lua),
         ("microdot.multipart", "multipart", PackageResources.multipart_lua),
         ("microdot.request", "request", PackageResources.request_lua),
+        ("microdot.request_stream", "request_stream", PackageResources.request_stream_lua),
         ("microdot.response", "response", PackageResources.response_lua),
         ("microdot.router", "router", PackageResources.router_lua),
         ("microdot.server", "server", PackageResources.server_lua),
@@ -341,6 +345,7 @@ final class Worker: @unchecked Sendable {
     private static let coreAreas: [CoreArea.Type] = [
         CoreServer.self, CoreCoroutines.self, CoreJSON.self, CoreRegex.self, CoreFiles.self, CoreShared.self,
         CoreModules.self, CoreTestRequest.self, CoreWire.self, CoreCrypto.self, CoreTemplates.self, CoreClock.self,
+        CoreBody.self,
     ]
 
     /// Pushes the `core` table, the framework's only way into the host.
