@@ -28,6 +28,16 @@ final class RequestStreamTests: XCTestCase {
         app:post("/ignore", function(req) return "ignored" end)
         app:post("/first/<int:n>", function(req, n) return req.stream:readexactly(n) end)
         app:get("/seen", function(req) return seen end)
+        app:post("/echo", function(req)
+          local started = false
+          return function()
+            if not started then
+              started = true
+              return "start;"
+            end
+            return req.stream:read(4096)
+          end
+        end)
         app:get("/ok", function(req) return "ok" end)
         app:errorhandler(408, function(req) return "too slow", 408 end)
         return app
@@ -152,6 +162,22 @@ final class RequestStreamTests: XCTestCase {
         XCTAssertEqual(response.status, 200)
         XCTAssertEqual(response.header("Connection"), "close")
         XCTAssertTrue(try client.isClosed())
+    }
+
+    /// A route whose response starts before it reads (a stream that gives
+    /// a chunk, then echoes the body as it comes): no 100 may follow the
+    /// response's head, and the connection closes after it.
+    func testNo100FollowsAResponseThatStartedBeforeTheFirstRead() throws {
+        let server = try server()
+        let client = try server.client()
+        try client.send(head("/echo", length: 3000, extra: "Expect: 100-continue\r\n"))
+        Thread.sleep(forTimeInterval: 0.3)
+        try client.send([UInt8](repeating: 76, count: 3000))
+        let response = try client.readResponse()
+        XCTAssertEqual(response.status, 200)
+        XCTAssertEqual(response.text, "start;" + String(repeating: "L", count: 3000))
+        XCTAssertEqual(response.header("Connection"), "close")
+        XCTAssertTrue(try client.isClosed(), "something (a 100?) came after the response")
     }
 
     func testADeclaredLengthOverTheLimitGets413InsteadOf100() throws {

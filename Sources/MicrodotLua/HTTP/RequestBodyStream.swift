@@ -146,6 +146,11 @@ final class RequestBodyStream {
         continuePending = false
     }
 
+    /// The response's head is going out: no 100 Continue may follow it.
+    func responseStarted() {
+        continuePending = false
+    }
+
     // MARK: Temp files
 
     /// A new empty file, mode 0600, in `$TMPDIR` (or `/tmp`), removed when

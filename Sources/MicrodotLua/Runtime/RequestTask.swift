@@ -227,11 +227,8 @@ final class RequestTask {
     @discardableResult
     private func respond(at index: Int32, streaming: Bool) -> Bool {
         guard !cancelled else { return false }
-        // A body the client withholds (it waits for a 100 Continue) or that
-        // went wrong cannot be skipped to reach the next request.
-        if sink.isDraining || request.bodyStream.map({ $0.bodyWithheld || $0.failure != nil }) == true {
-            framing.keepAlive = false
-        }
+        if sink.isDraining { framing.keepAlive = false }
+        headStarts()
         var buffer = worker.responseBuffer(sink.allocator)
         defer { worker.recycle(buffer) }
         let encoded: EncodedResponse
@@ -351,7 +348,18 @@ final class RequestTask {
         unflushedBytes = 0
     }
 
+    /// The head is about to go. A streamed body the client withholds (it
+    /// waits for a 100 Continue) or that went wrong cannot be skipped to
+    /// reach the next request; and no 100 may follow a final response
+    /// (RFC 9110 section 10.1.1).
+    private func headStarts() {
+        guard let stream = request.bodyStream else { return }
+        if stream.bodyWithheld || stream.failure != nil { framing.keepAlive = false }
+        stream.responseStarted()
+    }
+
     private func writeInternalError() {
+        headStarts()
         var buffer = sink.allocator.buffer(capacity: 0)
         PlainResponse.write(
             .internalServerError, sendsBody: !framing.isHead,
