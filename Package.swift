@@ -64,6 +64,7 @@ let package = Package(
                 .embedInCode("Lua/microdot/helpers.lua"),
                 .embedInCode("Lua/microdot/multipart.lua"),
                 .embedInCode("Lua/microdot/request.lua"),
+                .embedInCode("Lua/microdot/request_stream.lua"),
                 .embedInCode("Lua/microdot/response.lua"),
                 .embedInCode("Lua/microdot/router.lua"),
                 .embedInCode("Lua/microdot/server.lua"),

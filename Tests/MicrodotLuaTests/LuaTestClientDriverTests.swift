@@ -45,16 +45,18 @@ final class LuaTestClientDriverTests: XCTestCase {
         XCTAssertNoThrow(try app.runScript())
     }
 
-    func testTheBodyLimitIsTheServersEvenWhenTheScriptChangesIt() throws {
+    func testTheBodyLimitsAreTheServersEvenWhenTheScriptChangesThem() throws {
         let app = MicrodotApp(
             source: """
                 local microdot = require("microdot")
                 local app = microdot.Microdot()
-                app:post("/", function(req) return req.body end)
+                app:post("/", function(req) return req.body .. "|" .. (req.stream:read() or "") end)
                 local client = microdot.test_client(app)
                 microdot.Request.max_body_length = 4
-                assert(client:post("/", {body = "1234"}).text == "1234")
-                assert(client:post("/", {body = "12345"}).status_code == 413)
+                microdot.Request.max_content_length = 8
+                assert(client:post("/", {body = "1234"}).text == "1234|1234")
+                assert(client:post("/", {body = "12345"}).text == "|12345")
+                assert(client:post("/", {body = "123456789"}).status_code == 413)
                 """)
         XCTAssertNoThrow(try app.runScript())
     }

@@ -17,8 +17,11 @@ enum CoreTestRequest: CoreArea {
     /// response short after its head. Returns true and that table (or false
     /// and an error) when the request ended at once, which it always does
     /// without an event loop; else nil and the ticket of an async call (taken
-    /// like an async host function's) that ends with them. A body over
-    /// `microdot.Request`'s limits is not kept, as from a socket.
+    /// like an async host function's) that ends with them. The body is a
+    /// string, or an array of strings: the chunks of a chunked body (the
+    /// request's headers say `Transfer-Encoding: chunked`). It is judged by
+    /// `microdot.Request`'s limits as a socket's body is (read whole,
+    /// streamed, or 413).
     static let testRequest: mdl_SwiftFunction = { L in
         let L = L!
         let worker = Worker.from(L)
@@ -35,14 +38,18 @@ enum CoreTestRequest: CoreArea {
             }
             mdl_pop(L, 1)
         }
-        var request = ReceivedRequest(head: head)
+        var parts: [ByteBuffer] = []
         if lua_type(L, 5) == LUA_TSTRING {
-            if Int(lua_rawlen(L, 5)) > worker.scriptLimits().bodyLimit {
-                request.bodyTooLarge = true
-            } else {
-                request.body = LuaStack(L).withBytes(at: 5) { ByteBuffer(bytes: $0) }
+            parts.append(LuaStack(L).withBytes(at: 5) { ByteBuffer(bytes: $0) }!)
+        } else if lua_type(L, 5) == LUA_TTABLE {
+            for index in 0..<Int(lua_rawlen(L, 5)) {
+                if lua_rawgeti(L, 5, lua_Integer(index + 1)) == LUA_TSTRING {
+                    parts.append(LuaStack(L).withBytes(at: -1) { ByteBuffer(bytes: $0) }!)
+                }
+                mdl_pop(L, 1)
             }
         }
+        let request = ReceivedRequest.inProcess(head: head, parts: parts, limits: worker.scriptLimits())
         lua_pushvalue(L, 1)
         let app = luaL_ref(L, mdl_registryindex())
 

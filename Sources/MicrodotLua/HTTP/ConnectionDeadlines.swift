@@ -14,6 +14,9 @@ struct ConnectionDeadlines {
         case requestHead
         /// The rest of a request whose head arrived: measured between reads.
         case body
+        /// The rest of a streamed body its route left unread, read and
+        /// dropped after the response: measured from the response, in all.
+        case bodyRest
         /// A next request on a kept-alive connection.
         case nextRequest
         /// Nothing: the response is written and the output closed; what the
@@ -47,7 +50,7 @@ struct ConnectionDeadlines {
         let seconds: Double
         switch wait {
         case .requestHead: seconds = timeouts.requestHead
-        case .body: seconds = timeouts.body
+        case .body, .bodyRest: seconds = timeouts.body
         case .nextRequest: seconds = timeouts.idle
         case .lingering:
             startLingering(now: now)

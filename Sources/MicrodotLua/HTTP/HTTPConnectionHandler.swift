@@ -15,20 +15,25 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink, LoopConne
 
     let loop: WorkerLoop
     /// The loop's current worker: a reload gives new requests a new one.
-    private var worker: Worker { loop.worker }
+    var worker: Worker { loop.worker }
     /// Dropped when the handler is removed: the context holds the handler,
     /// and a connection must not outlive its channel.
     private(set) var context: ChannelHandlerContext?
 
-    private var receiving: ReceivedRequest?
+    /// The request being received: until its end, also when its body
+    /// streams to a route already running (`HTTPConnectionHandler+Body`).
+    var receiving: ReceivedRequest?
     /// The request being received asked for 100 Continue while responses
     /// before it were due: it is sent when their turn is over.
-    private var continuePending = false
+    var continuePending = false
     /// The rest of a body that went over the limit is dropped, not kept.
-    private var discardingBody = false
-    private var queue = RequestQueue<ReceivedRequest, RequestTask>()
-    private var lifecycle = ConnectionLifecycle()
-    private var deadlines: ConnectionDeadlines
+    var discardingBody = false
+    /// Reading paused because a streamed body's route has not taken what
+    /// came (backpressure).
+    var streamReadHeld = false
+    var queue = RequestQueue<ReceivedRequest, RequestTask>()
+    private(set) var lifecycle = ConnectionLifecycle()
+    var deadlines: ConnectionDeadlines
     /// Set while `dispatch` starts requests: a task that finishes at once
     /// returns to the loop instead of recursing.
     private var dispatching = false
@@ -87,10 +92,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink, LoopConne
             return
         }
         guard let wait = deadlines.expired(now: now) else { return }
-        if wait == .lingering {
+        if wait == .lingering || wait == .bodyRest {
             forceClose()
             return
         }
+        if wait == .body { streamFailed(.timedOut) }
         perform(lifecycle.readTimedOut(wait, isIdle: queue.isIdle))
     }
 
@@ -109,7 +115,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink, LoopConne
     }
 
     /// Carries out what the lifecycle decided.
-    private func perform(_ action: ConnectionLifecycle.Action) {
+    func perform(_ action: ConnectionLifecycle.Action) {
         switch action {
         case .none:
             break
@@ -128,6 +134,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink, LoopConne
     }
 
     private func abandonRequestBeingRead() {
+        streamFailed(.unreadable)
         receiving = nil
         deadlines.stopReading()
     }
@@ -195,14 +202,20 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink, LoopConne
                 refuse(error)
                 return
             }
-            if let declared = outcome.declaredLength, declared > worker.limits.bodyLimit {
-                bodyTooLarge()
-            } else if outcome.expectsContinue {
+            switch worker.limits.handling(ofLength: outcome.declaredLength ?? 0) {
+            case .tooLarge: bodyTooLarge()
+            case .stream: startStreaming(expectsContinue: outcome.expectsContinue)
+            case .whole where outcome.expectsContinue:
                 continuePending = true
                 sendContinueIfDue()
+            case .whole: break
             }
         case .body(var part):
             continuePending = false
+            if let stream = receiving?.bodyStream {
+                received(&part, into: stream)
+                return
+            }
             deadlines.startReading(.body, now: .now())
             guard !discardingBody, receiving != nil else { return }
             if receiving!.body == nil {
@@ -210,8 +223,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink, LoopConne
             } else {
                 receiving!.body!.writeBuffer(&part)
             }
-            if receiving!.body!.readableBytes > worker.limits.bodyLimit {
-                bodyTooLarge()
+            // A chunked body is judged as it grows.
+            switch worker.limits.handling(ofLength: receiving!.body!.readableBytes) {
+            case .tooLarge: bodyTooLarge()
+            case .stream: startStreaming(expectsContinue: false)
+            case .whole: break
             }
         case .end:
             deadlines.stopReading()
@@ -220,6 +236,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink, LoopConne
                 return
             }
             guard let request = receiving.take() else { return }
+            if let stream = request.bodyStream {
+                streamEnded(stream)
+                return
+            }
             queue.append(request)
             dispatch()
         }
@@ -247,21 +267,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink, LoopConne
         dispatch()
     }
 
-    /// Answers 413 through the app now and closes afterwards: the unread
-    /// body cannot be skipped on a kept-alive connection.
-    private func bodyTooLarge() {
-        guard var request = receiving.take() else { return }
-        discardingBody = true
-        request.body = nil
-        request.bodyTooLarge = true
-        request.head.headers.replaceOrAdd(name: "connection", value: "close")
-        queue.append(request)
-        dispatch()
-    }
-
     /// Runs waiting requests in order, one at a time. A loop, not recursion:
     /// a task that finishes at once returns here for the next one.
-    private func dispatch() {
+    func dispatch() {
         guard !dispatching else { return }
         dispatching = true
         while lifecycle.acceptsRequests, let request = queue.next() {
@@ -284,7 +292,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink, LoopConne
     }
 
     func read(context: ChannelHandlerContext) {
-        if lifecycle.isLingering || queue.readRequested() == .read { context.read() }
+        if lifecycle.isLingering {
+            context.read()
+        } else if let stream = receiving?.bodyStream, lifecycle.acceptsRequests {
+            readForStream(stream)
+        } else if queue.readRequested() == .read {
+            context.read()
+        }
     }
 
     // MARK: ResponseSink
@@ -345,6 +359,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink, LoopConne
 
     func requestFinished(keepAlive: Bool) {
         queue.finished()
+        if keepAlive { dropUnreadBody() }
         let hasMore = queue.hasWaiting || receiving != nil
         if !hasMore { deadlines.startReading(.nextRequest, now: .now()) }
         let action = lifecycle.requestFinished(keepAlive: keepAlive, isDraining: loop.isDraining, hasMore: hasMore)
@@ -354,21 +369,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink, LoopConne
         } else {
             perform(action)
         }
-    }
-
-    /// RFC 9110 section 10.1.1: 100 Continue for the request being received,
-    /// once every response before it is written (responses go in order) and
-    /// while its body has not started.
-    private func sendContinueIfDue() {
-        guard continuePending, let context, let request = receiving, request.body == nil, queue.isIdle,
-            lifecycle.acceptsRequests
-        else {
-            return
-        }
-        continuePending = false
-        var buffer = context.channel.allocator.buffer(capacity: 25)
-        buffer.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
-        context.writeAndFlush(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
     }
 
     // MARK: Connection events

@@ -8,9 +8,22 @@ struct RequestLimits {
     /// The longest request line or header line.
     var maxReadline = 8 * 1024
 
-    /// Bodies are read whole before the route runs, so the smaller of the two
-    /// body limits is the one that holds.
-    var bodyLimit: Int { min(maxContentLength, maxBodyLength) }
+    /// What a body of `length` bytes gets, as Microdot 2.7's `Request.create`
+    /// and `dispatch_request`: over `max_content_length` a 413; over
+    /// `max_body_length` (but within the other) it is not read before the
+    /// route, which reads it as it arrives (`req.stream`); else it is read
+    /// whole. A chunked body is judged as it grows.
+    func handling(ofLength length: Int) -> BodyHandling {
+        if length > maxContentLength { return .tooLarge }
+        if length > maxBodyLength { return .stream }
+        return .whole
+    }
+
+    enum BodyHandling: Equatable {
+        case whole
+        case stream
+        case tooLarge
+    }
 
     /// The most header lines a request may have (Apache's default).
     static let maxHeaderCount = 100

@@ -22,10 +22,12 @@ enum HostProtocol {
         case await = 2
         /// `SUSPEND, WEBSOCKET, op, ...`: see `WebSocketOperation`.
         case webSocket = 3
+        /// `SUSPEND, BODY_WAIT`: more of the request's streamed body.
+        case bodyWait = 4
     }
 
-    /// Sets `SUSPEND`, `SLEEP`, `AWAIT`, `WEBSOCKET` (and its operations) and
-    /// `BODY_TOO_LARGE` in the table at `core`.
+    /// Sets `SUSPEND`, `SLEEP`, `AWAIT`, `WEBSOCKET` (and its operations),
+    /// `BODY_WAIT` and `BODY_TOO_LARGE` in the table at `core`.
     static func publish(_ L: OpaquePointer, into core: Int32) {
         let core = lua_absindex(L, core)
         lua_pushlightuserdata(L, suspendMarker)
@@ -37,6 +39,8 @@ enum HostProtocol {
         lua_pushinteger(L, SuspensionKind.webSocket.rawValue)
         LuaStack(L).setField("WEBSOCKET", at: core)
         WebSocketOperation.publish(L, into: core)
+        lua_pushinteger(L, SuspensionKind.bodyWait.rawValue)
+        LuaStack(L).setField("BODY_WAIT", at: core)
         lua_pushlightuserdata(L, bodyTooLargeMarker)
         LuaStack(L).setField("BODY_TOO_LARGE", at: core)
     }
@@ -61,6 +65,8 @@ enum HostProtocol {
         case sleep(seconds: Double)
         case await(ticket: Int)
         case webSocket(WebSocketOperation)
+        /// The route waits for more of its streamed body.
+        case bodyWait
         /// A suspension of a kind the host does not know.
         case unknownSuspension
         /// A yield that is none of the above (a bare `coroutine.yield`).
@@ -88,6 +94,7 @@ enum HostProtocol {
                 case .await: return .await(ticket: Int(mdl_tointegerx(co, first + 2, nil)))
                 case .webSocket:
                     return WebSocketOperation.decode(co, at: first + 2).map(Outcome.webSocket) ?? .unknownSuspension
+                case .bodyWait: return .bodyWait
                 case nil: return .unknownSuspension
                 }
             case LUA_TTABLE:

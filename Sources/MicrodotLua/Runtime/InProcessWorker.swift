@@ -85,7 +85,8 @@ package final class InProcessWorker: @unchecked Sendable {
     /// Runs one request as a client would send it over HTTP/1.1: a `Host`
     /// header is added when `headers` has none, and `Content-Length` when
     /// there is a body; a body over the app's `Request.max_content_length`
-    /// gets the 413 a socket client would get. Throws
+    /// gets the 413 a socket client would get, and one over its
+    /// `max_body_length` streams to the route (`req.stream`). Throws
     /// `ResponseParser.Malformed` when the bytes written do not parse.
     package func respond(
         _ method: String, _ path: String, headers: [(String, String)], body: [UInt8]
@@ -96,12 +97,8 @@ package final class InProcessWorker: @unchecked Sendable {
             head.headers.add(contentsOf: headers)
             if !head.headers.contains(name: "host") { head.headers.add(name: "Host", value: "localhost") }
             if !body.isEmpty { head.headers.replaceOrAdd(name: "Content-Length", value: String(body.count)) }
-            var request = ReceivedRequest(head: head)
-            if body.count > loop.worker.limits.bodyLimit {
-                request.bodyTooLarge = true
-            } else if !body.isEmpty {
-                request.body = ByteBuffer(bytes: body)
-            }
+            let request = ReceivedRequest.inProcess(
+                head: head, parts: body.isEmpty ? [] : [ByteBuffer(bytes: body)], limits: loop.worker.limits)
             let finished = loop.eventLoop.makePromise(of: [UInt8].self)
             let sink = CollectingSink { bytes, _ in finished.succeed(bytes) }
             RequestTask(worker: loop.worker, sink: sink, request: request).start()

@@ -30,6 +30,8 @@ final class RequestTask {
         case awaiting(AsyncCall)
         /// Waiting on the WebSocket (`WebSocketSession` resumes it).
         case webSocket
+        /// Waiting for more of the streamed request body.
+        case waitingForBody(RequestBodyStream)
         case finished
     }
     var state = State.running
@@ -43,8 +45,9 @@ final class RequestTask {
     private var unflushedBytes = 0
     /// Set once the connection became a WebSocket (`RequestTask+WebSocket.swift`).
     var webSocket: WebSocketSession?
-    /// This request's number in its worker (the `request` log metadata).
-    private let id: Int
+    /// This request's number in its worker (the `request` log metadata),
+    /// and its streamed body's ticket in `Worker.bodyStreams`.
+    let id: Int
 
     /// `app` is a registry reference to the app; by default the worker's.
     init(worker: Worker, sink: ResponseSink, request: ReceivedRequest, app: Int32? = nil) {
@@ -81,6 +84,9 @@ final class RequestTask {
         LuaStack(thread).pushHeaders(head.headers)
         if request.bodyTooLarge {
             HostProtocol.pushBodyTooLarge(co)
+        } else if let stream = request.bodyStream {
+            worker.bodyStreams[id] = stream
+            lua_pushinteger(co, lua_Integer(id))
         } else if let body = request.body {
             body.withUnsafeReadableBytes { stack.push(bytes: $0) }
         } else {
@@ -154,6 +160,9 @@ final class RequestTask {
             case .webSocket(let operation):
                 guard let answered = webSocketOperation(operation) else { return }
                 arguments = answered
+            case .bodyWait:
+                guard let answered = waitForBody() else { return }
+                arguments = answered
             case .unknownSuspension:
                 lua_settop(co, 0)
                 lua_pushboolean(co, 0)
@@ -178,61 +187,8 @@ final class RequestTask {
         }
     }
 
-    /// Sleeps `seconds` on the event loop; returns nil. A script run without
-    /// one (a test script) has no time to wait: the sleep ends now, and the
-    /// number of values to resume with is returned.
-    private func sleep(_ seconds: Double) -> Int32? {
-        flushStream()
-        lua_settop(thread, 0)
-        guard let loop = worker.eventLoop else {
-            lua_pushboolean(thread, 1)
-            return 1
-        }
-        let nanoseconds = Int64(min(seconds, 1e9) * 1e9)
-        let scheduled = loop.assumeIsolated().scheduleTask(in: .nanoseconds(nanoseconds)) { [self] in
-            guard case .sleeping = state else { return }
-            if cancelled {
-                resumeCancelled()
-            } else {
-                lua_pushboolean(thread, 1)
-                resume(arguments: 1)
-            }
-        }
-        state = .sleeping(scheduled)
-        return nil
-    }
-
-    /// Waits for the async call `ticket` on the event loop; returns nil.
-    /// Without one (a test script), blocks until the call is done and
-    /// returns the number of values to resume with.
-    private func awaitCall(_ ticket: Int) -> Int32? {
-        flushStream()
-        let co = thread
-        lua_settop(co, 0)
-        guard let call = worker.asyncCalls.removeValue(forKey: ticket) else {
-            lua_pushboolean(co, 0)
-            LuaStack(co).push("unknown suspension")
-            return 2
-        }
-        guard let loop = worker.eventLoop else {
-            worker.pushResult(call.wait(), on: co)
-            return 2
-        }
-        state = .awaiting(call)
-        let task = NIOLoopBound(self, eventLoop: loop)
-        call.whenComplete { result in
-            loop.execute { task.value.asyncCallFinished(call, result) }
-        }
-        return nil
-    }
-
-    private func asyncCallFinished(_ call: AsyncCall, _ result: AsyncCall.Outcome) {
-        guard case .awaiting(let awaited) = state, awaited === call else { return }
-        worker.pushResult(result, on: thread)
-        resume(arguments: 2)
-    }
-
-    /// The connection can take more: send the next chunk.
+    /// The connection can take more: send the next chunk, or the next part
+    /// of a file.
     func writable() {
         if case .sendingFile(let file) = state {
             sendFile(file)
@@ -256,6 +212,9 @@ final class RequestTask {
         case .awaiting(let call):
             call.cancel()
             resumeCancelled()
+        case .waitingForBody(let stream):
+            stream.onAvailable = nil
+            resumeCancelled()
         case .sendingFile:
             finish()
         case .running, .webSocket, .finished:
@@ -265,7 +224,7 @@ final class RequestTask {
 
     /// Wakes a suspended request with `false, "request cancelled"`: the
     /// wait raises, so the Lua code unwinds (to-be-closed variables run).
-    private func resumeCancelled() {
+    func resumeCancelled() {
         state = .running
         lua_pushboolean(thread, 0)
         LuaStack(thread).push("request cancelled")
@@ -279,6 +238,7 @@ final class RequestTask {
     private func respond(at index: Int32, streaming: Bool) -> Bool {
         guard !cancelled, webSocket == nil else { return false }
         if sink.isDraining { framing.keepAlive = false }
+        headStarts()
         var buffer = worker.responseBuffer(sink.allocator)
         defer { worker.recycle(buffer) }
         let encoded: EncodedResponse
@@ -330,7 +290,7 @@ final class RequestTask {
         if unflushedBytes >= 64 * 1024 { flushStream() }
     }
 
-    private func flushStream() {
+    func flushStream() {
         guard unflushedBytes > 0 else { return }
         unflushedBytes = 0
         if !cancelled { sink.flush() }
@@ -344,7 +304,18 @@ final class RequestTask {
         unflushedBytes = 0
     }
 
+    /// The head is about to go. A streamed body the client withholds (it
+    /// waits for a 100 Continue) or that went wrong cannot be skipped to
+    /// reach the next request; and no 100 may follow a final response
+    /// (RFC 9110 section 10.1.1).
+    private func headStarts() {
+        guard let stream = request.bodyStream else { return }
+        if stream.bodyWithheld || stream.failure != nil { framing.keepAlive = false }
+        stream.responseStarted()
+    }
+
     private func writeInternalError() {
+        headStarts()
         var buffer = sink.allocator.buffer(capacity: 0)
         PlainResponse.write(
             .internalServerError, sendsBody: !framing.isHead,
@@ -388,6 +359,11 @@ final class RequestTask {
         guard !isFinished else { return }
         flushStream()
         state = .finished
+        if let stream = request.bodyStream {
+            worker.bodyStreams[id] = nil
+            stream.onAvailable = nil
+            stream.removeTempFiles()
+        }
         worker.releaseThread(thread, reference: threadReference)
         if let webSocket {
             webSocket.handlerFinished()

@@ -66,6 +66,9 @@ final class Worker: @unchecked Sendable {
     var hostFunctions: [LuaModule.Body] = []
     /// Async host calls started and not yet taken by the request waiting.
     var asyncCalls: [Int: AsyncCall] = [:]
+    /// The streamed bodies of running requests, by request id (the ticket
+    /// Lua reads them with: `core.body_read`).
+    var bodyStreams: [Int: RequestBodyStream] = [:]
     var nextTicket = 1
     /// `microdot.pg`'s pools, made by the first query (Core+Postgres.swift).
     var postgres: PostgresClients?
@@ -192,6 +195,7 @@ final class Worker: @unchecked Sendable {
         ("microdot.helpers", "helpers", PackageResources.helpers_lua),
         ("microdot.multipart", "multipart", PackageResources.multipart_lua),
         ("microdot.request", "request", PackageResources.request_lua),
+        ("microdot.request_stream", "request_stream", PackageResources.request_stream_lua),
         ("microdot.response", "response", PackageResources.response_lua),
         ("microdot.router", "router", PackageResources.router_lua),
         ("microdot.server", "server", PackageResources.server_lua),
@@ -361,7 +365,7 @@ final class Worker: @unchecked Sendable {
     private static let coreAreas: [CoreArea.Type] = [
         CoreServer.self, CoreCoroutines.self, CoreJSON.self, CoreRegex.self, CoreFiles.self, CoreShared.self,
         CoreModules.self, CoreTestRequest.self, CoreWire.self, CoreCrypto.self, CoreTemplates.self, CoreClock.self,
-        CoreHTTP.self, CorePostgres.self, CoreWebSocket.self, CoreTestWebSocket.self,
+        CoreHTTP.self, CorePostgres.self, CoreWebSocket.self, CoreTestWebSocket.self, CoreBody.self,
     ]
 
     /// Pushes the `core` table, the framework's only way into the host.

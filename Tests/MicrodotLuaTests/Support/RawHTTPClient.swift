@@ -78,6 +78,26 @@ final class RawHTTPClient {
         }
     }
 
+    /// Sends what the server takes within `seconds` in all; returns how
+    /// many bytes went.
+    func send(_ bytes: [UInt8], within seconds: Double) -> Int {
+        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        defer {
+            var none = timeval(tv_sec: 0, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, socklen_t(MemoryLayout<timeval>.size))
+        }
+        let deadline = Date().addingTimeInterval(seconds)
+        var offset = 0
+        while offset < bytes.count && Date() < deadline {
+            let sent = bytes[offset...].withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress, min($0.count, 65536), Int32(MSG_NOSIGNAL))
+            }
+            if sent > 0 { offset += sent }
+        }
+        return offset
+    }
+
     func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
 
     /// Reads more bytes; false at end of stream.

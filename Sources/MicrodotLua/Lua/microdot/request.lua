@@ -4,6 +4,7 @@ local core = require("microdot.core")
 local datastructures = require("microdot.datastructures")
 local errors = require("microdot.errors")
 local multipart = require("microdot.multipart")
+local request_stream = require("microdot.request_stream")
 local routing_path = require("microdot.router").routing_path
 
 local tonumber, pcall, rawget, rawset, setmetatable = tonumber, pcall, rawget, rawset, setmetatable
@@ -26,14 +27,15 @@ local M = {}
 ---@field http_version string "1.1" or "1.0"
 ---@field scheme string
 ---@field headers microdot.NoCaseDict
----@field body string
+---@field body string "" when the body streams (over max_body_length)
+---@field stream microdot.RequestStream the body as a stream
 ---@field url_prefix string the mount prefix of the route's sub-app
 ---@field subapp microdot.Microdot|false the mounted app the route came from
 ---@field route function|false the route's handler
 ---@field url_args table<string, any> the URL pattern's arguments by name
 ---@field args microdot.MultiDict the query string
 ---@field cookies table<string, string>
----@field content_length integer
+---@field content_length integer? nil for a chunked body that streams
 ---@field content_type string?
 ---@field form microdot.MultiDict? an urlencoded or multipart form
 ---@field files microdot.MultiDict? the files of a multipart form
@@ -76,11 +78,26 @@ function request_fields.cookies(req)
   return cookies
 end
 
--- A chunked body has no Content-Length header: its length is what arrived.
+-- A chunked body has no Content-Length header: its length is what arrived,
+-- unknown (nil) while it streams.
 function request_fields.content_length(req)
   local header = req.headers["Content-Length"]
-  if header == nil then return #req.body end
+  if header == nil then
+    if rawget(req, "_ticket") ~= nil then return nil end
+    return #req.body
+  end
   return math_tointeger(tonumber(header)) or 0
+end
+
+-- The host's streamed body (its ticket), or the body read whole.
+function request_fields.stream(req)
+  return request_stream.new(rawget(req, "_ticket"), req.body, req.max_readline)
+end
+
+-- A body as one string: a streamed one is read whole (what is left of it).
+local function whole_body(req)
+  if rawget(req, "_ticket") == nil then return req.body end
+  return req.stream:read() or ""
 end
 
 function request_fields.content_type(req)
@@ -92,10 +109,20 @@ local function content_type_is(req, expected)
   return content_type ~= nil and content_type:lower():find("^%s*" .. expected) ~= nil
 end
 
--- A multipart body is parsed once, for both req.form and req.files.
+-- A multipart body is parsed once, for both req.form and req.files; a
+-- streamed one as it arrives, its spooled files closed when the request
+-- ends (`close_uploads`).
 local function multipart_fields(req)
   if not content_type_is(req, "multipart/form%-data") then return nil end
-  local form, files = multipart.parse(req.content_type, req.body)
+  local form, files
+  local ticket = rawget(req, "_ticket")
+  if ticket ~= nil then
+    local uploads = {}
+    req._uploads = uploads
+    form, files = multipart.parse_stream(req.content_type, req.stream, ticket, uploads)
+  else
+    form, files = multipart.parse(req.content_type, req.body)
+  end
   rawset(req, "form", form)
   rawset(req, "files", files)
   return form, files
@@ -103,7 +130,7 @@ end
 
 function request_fields.form(req)
   if content_type_is(req, "application/x%-www%-form%-urlencoded") then
-    return parse_urlencoded(req.body)
+    return parse_urlencoded(whole_body(req))
   end
   return (multipart_fields(req))
 end
@@ -115,7 +142,7 @@ end
 
 function request_fields.json(req)
   if not content_type_is(req, "application/json") then return nil end
-  local ok, value = pcall(core.json.decode, req.body)
+  local ok, value = pcall(core.json.decode, whole_body(req))
   if not ok then errors.abort(400, "Bad request") end
   return value
 end
@@ -157,9 +184,20 @@ function Request:after_request(f)
   return f
 end
 
---- The request the host's arguments describe; `headers` becomes its header table.
+--- Closes the temp files a streamed multipart body spooled to (the host
+--- removes them).
+---@param req microdot.Request
+function M.close_uploads(req)
+  local uploads = rawget(req, "_uploads")
+  if uploads == nil then return end
+  for i = 1, #uploads do pcall(uploads[i].close, uploads[i]) end
+end
+
+--- The request the host's arguments describe; `headers` becomes its header
+--- table; `body` is a string or nil. A body that streams has no string but
+--- a `ticket`, the host's handle on it.
 ---@return microdot.Request
-function M.new_request(app, method, url, http_version, headers, body, host, port, scheme)
+function M.new_request(app, method, url, http_version, headers, body, host, port, scheme, ticket)
   local path, query_string = url, nil
   local q = find(url, "?", 1, true)
   if q ~= nil then
@@ -182,6 +220,7 @@ function M.new_request(app, method, url, http_version, headers, body, host, port
     scheme = scheme or "http",
     headers = setmetatable(headers, Headers),
     body = body or "",
+    _ticket = ticket,
     url_prefix = "",
     -- Set here so that dispatching does not grow the table.
     subapp = false,

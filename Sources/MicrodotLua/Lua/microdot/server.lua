@@ -7,7 +7,9 @@
 --   http_version     "1.1" or "1.0"
 --   headers          a plain table, name -> value (repeated headers joined)
 --   body             the body bytes; nil when there is none; core.BODY_TOO_LARGE
---                    when it went over the request limits and was not kept
+--                    when it went over the request limits and was not kept;
+--                    an integer when it streams (over max_body_length): the
+--                    ticket req.stream reads it with (core.body_read)
 --   host, port       the client's address
 --
 -- Yields (the coroutine suspends; what the host resumes it with):
@@ -20,6 +22,10 @@
 --   core.SUSPEND, core.WEBSOCKET, op, ...
 --       a WebSocket's upgrade, receive, send or close (websocket.lua's
 --       header lists them and their answers)
+--   core.SUSPEND, core.BODY_WAIT
+--       req.stream waits for more of the body; resumed with true once
+--       something arrived (or the body ended or failed: core.body_read
+--       says which), or false and a message when the client went away
 --   a Response table whose body is a function or a thread: a stream's head.
 --       Resumed with true to send the chunks, false when nothing must follow
 --       (a HEAD request, a client that left)
@@ -50,7 +56,8 @@ local response = require("microdot.response")
 local type, error, xpcall, getmetatable = type, error, xpcall, getmetatable
 local co_yield, co_status = coroutine.yield, coroutine.status
 local resume = coroutines.resume
-local new_request, dispatch_request = request.new_request, dispatch.dispatch
+local new_request, dispatch_request, close_uploads = request.new_request, dispatch.dispatch, request.close_uploads
+local math_type, setmetatable = math.type, setmetatable
 local close_stream, check_chunk = response.close_stream, response.check_chunk
 local catch, CaughtError, traceback_for, describe_route =
   errors.catch, errors.CaughtError, errors.traceback_for, errors.describe_route
@@ -61,6 +68,14 @@ local BODY_TOO_LARGE = core.BODY_TOO_LARGE
 collectgarbage("generational", 60, 100)
 
 local M = {}
+
+-- Closes a streamed request's spooled uploads however serve ends (the host
+-- removes the files).
+local UploadsCloser = {
+  __close = function(closer)
+    close_uploads(closer[1])
+  end,
+}
 
 local function send_chunk(body, chunk)
   if type(chunk) ~= "string" then check_chunk(chunk) end
@@ -119,7 +134,10 @@ end
 function M.serve(app, method, url, http_version, headers, body, host, port, scheme)
   local body_too_large = body == BODY_TOO_LARGE
   if body_too_large then body = nil end
-  local req = new_request(app, method, url, http_version, headers, body, host, port, scheme)
+  local ticket
+  if math_type(body) == "integer" then ticket, body = body, nil end
+  local req = new_request(app, method, url, http_version, headers, body, host, port, scheme, ticket)
+  local uploads <close> = ticket and setmetatable({ req }, UploadsCloser) or nil -- luacheck: ignore 211
   local res, content_type, status, first = dispatch_request(app, req, body_too_large, method ~= "HEAD")
   if content_type ~= nil then return res, content_type, status end
   local kind = type(res.body)

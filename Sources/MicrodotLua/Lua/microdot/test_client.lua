@@ -200,7 +200,7 @@ end
 
 ---@class microdot.TestRequestOptions
 ---@field headers? table<string, any>
----@field body? string
+---@field body? string|fun(): string? a string, or a function giving chunks (nil at the end): a chunked body
 ---@field json? any sent as JSON (with Content-Type application/json)
 
 -- The headers a request of `client` carries: the client's, the options',
@@ -215,7 +215,14 @@ local function request_headers(client, options)
     body = core.json.encode(options.json)
     if headers["Content-Type"] == nil then headers["Content-Type"] = "application/json" end
   end
-  if body ~= nil then
+  if type(body) == "function" then
+    -- A body that streams: its chunks, sent as a chunked body.
+    local chunks = {}
+    for chunk in body do chunks[#chunks + 1] = tostring(chunk) end
+    body = chunks
+    headers["Content-Length"] = nil
+    headers["Transfer-Encoding"] = "chunked"
+  elseif body ~= nil then
     body = tostring(body)
     headers["Content-Length"] = tostring(#body)
   end
