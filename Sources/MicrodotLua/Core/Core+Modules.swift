@@ -50,11 +50,14 @@ extension Worker {
     }
 
     /// true and the value, or false and the error's message.
-    func pushResult(_ result: Result<LuaValue, Error>, on L: OpaquePointer) {
+    func pushResult(_ result: Result<AsyncValue, Error>, on L: OpaquePointer) {
         switch result {
-        case .success(let value):
+        case .success(.value(let value)):
             lua_pushboolean(L, 1)
             push(value, on: L)
+        case .success(.pushed(let value)):
+            lua_pushboolean(L, 1)
+            value.push(on: L, worker: self)
         case .failure(let error):
             lua_pushboolean(L, 0)
             LuaStack(L).push("\(error)")
@@ -110,7 +113,7 @@ enum CoreModules: CoreArea {
         worker.asyncCalls[ticket] = call
         call.task = Task {
             do {
-                call.complete(.success(try await body(arguments)))
+                call.complete(.success(.value(try await body(arguments))))
             } catch {
                 call.complete(.failure(error))
             }

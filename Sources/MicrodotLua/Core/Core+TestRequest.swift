@@ -62,7 +62,7 @@ enum CoreTestRequest: CoreArea {
                         "body": .string(response.body),
                         "failure": failure.map { LuaValue($0) } ?? .nil,
                     ])
-                })
+                }.map { .value($0) })
         }
         RequestTask(worker: worker, sink: sink, request: request, app: app).start()
         if let result = call.finishedResult {
