@@ -215,7 +215,7 @@ final class RequestTask {
         return nil
     }
 
-    private func asyncCallFinished(_ call: AsyncCall, _ result: Result<LuaValue, Error>) {
+    private func asyncCallFinished(_ call: AsyncCall, _ result: Result<AsyncValue, Error>) {
         guard case .awaiting(let awaited) = state, awaited === call else { return }
         worker.pushResult(result, on: thread)
         resume(arguments: 2)
@@ -432,6 +432,7 @@ final class RequestTask {
         guard !isFinished else { return }
         flushStream()
         state = .finished
+        worker.requestEnded(id)
         worker.releaseThread(thread, reference: threadReference)
         sink.requestFinished(keepAlive: framing.keepAlive && !cancelled)
     }

@@ -58,6 +58,17 @@ final class Worker: @unchecked Sendable {
 
     /// The Swift functions of the app's modules, by the number Lua holds.
     var hostFunctions: [LuaModule.Body] = []
+    /// microdot.redis's endpoints, pools and subscriptions.
+    lazy var redis = RedisClients()
+    /// What to do when a request ends, by request id (a Redis subscription
+    /// it made closes).
+    var requestEndActions: [Int: [() -> Void]] = [:]
+
+    func requestEnded(_ id: Int) {
+        guard !requestEndActions.isEmpty, let actions = requestEndActions.removeValue(forKey: id) else { return }
+        for action in actions { action() }
+    }
+
     /// Async host calls started and not yet taken by the request waiting.
     var asyncCalls: [Int: AsyncCall] = [:]
     var nextTicket = 1
@@ -186,6 +197,7 @@ final class Worker: @unchecked Sendable {
         ("microdot.session", "session", PackageResources.session_lua),
         ("microdot.auth", "auth", PackageResources.auth_lua),
         ("microdot.login", "login", PackageResources.login_lua),
+        ("microdot.redis", "redis", PackageResources.redis_lua),
     ]
 
     /// Makes the framework's modules loadable with `require` (from
@@ -341,6 +353,7 @@ final class Worker: @unchecked Sendable {
     private static let coreAreas: [CoreArea.Type] = [
         CoreServer.self, CoreCoroutines.self, CoreJSON.self, CoreRegex.self, CoreFiles.self, CoreShared.self,
         CoreModules.self, CoreTestRequest.self, CoreWire.self, CoreCrypto.self, CoreTemplates.self, CoreClock.self,
+        CoreRedis.self,
     ]
 
     /// Pushes the `core` table, the framework's only way into the host.
