@@ -29,6 +29,12 @@ final class RedisClients {
         for subscription in subscriptions.values { subscription.close() }
     }
 
+    /// Closes the blocking pools (their connections served the top level).
+    func closeBlockingPools() {
+        for pool in blockingPools.values { pool.loop.execute { pool.shutDown() } }
+        blockingPools = [:]
+    }
+
     /// A loop for blocking calls: NIO's shared group, never a worker's.
     static var blockingLoop: EventLoop { MultiThreadedEventLoopGroup.singleton.next() }
 

@@ -22,7 +22,10 @@ final class Worker: @unchecked Sendable {
     let shared: SharedStore
     /// `microdot.worker_id`: 1 for the first worker, and so on.
     let index: Int
-    var eventLoop: EventLoop!
+    var eventLoop: EventLoop! {
+        // Serving now: the script's top-level Redis connections go.
+        didSet { redisClients?.closeBlockingPools() }
+    }
     var debug = false
     /// `--reload`: templates are compiled again when their file changes.
     var reload = false
@@ -58,8 +61,14 @@ final class Worker: @unchecked Sendable {
 
     /// The Swift functions of the app's modules, by the number Lua holds.
     var hostFunctions: [LuaModule.Body] = []
-    /// microdot.redis's endpoints, pools and subscriptions.
-    lazy var redis = RedisClients()
+    /// microdot.redis's endpoints, pools and subscriptions, made on first use.
+    private var redisClients: RedisClients?
+    var redis: RedisClients {
+        if let redisClients { return redisClients }
+        let clients = RedisClients()
+        redisClients = clients
+        return clients
+    }
     /// What to do when a request ends, by request id (a Redis subscription
     /// it made closes).
     var requestEndActions: [Int: [() -> Void]] = [:]
