@@ -23,7 +23,9 @@ final class RedisTests: XCTestCase {
         try TestServer(script: TestPaths.fixture("redis_app.lua"))
     }
 
-    private func expectOK(_ server: TestServer, _ path: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    private func expectOK(_ server: TestServer, _ path: String, file: StaticString = #filePath, line: UInt = #line)
+        throws
+    {
         let response = try server.request(path)
         XCTAssertEqual(response.status, 200, "\(path): \(response.text)\n\(server.log.text)", file: file, line: line)
         XCTAssertEqual(response.text, "ok", "\(path)\n\(server.log.text)", file: file, line: line)
@@ -114,8 +116,9 @@ final class RedisTests: XCTestCase {
         XCTAssertEqual(warmup.filter { $0.status == 200 }.count, 200, server.log.text)
         let (elapsed, responses) = try concurrently(server, paths)
         XCTAssertEqual(responses.filter { $0.text == "nil" }.count, 200, server.log.text)
-        print("redis: 200 concurrent 100 ms BLPOPs on one worker: \(Int(elapsed * 1000)) ms (first round, "
-            + "connecting: \(Int(first * 1000)) ms)")
+        print(
+            "redis: 200 concurrent 100 ms BLPOPs on one worker: \(Int(elapsed * 1000)) ms (first round, "
+                + "connecting: \(Int(first * 1000)) ms)")
         XCTAssertGreaterThanOrEqual(elapsed, 0.1)
         XCTAssertLessThan(elapsed, 0.6, "200 waits of 100 ms overlap")
         XCTAssertLessThanOrEqual(try redis.clientCount(), 200)

@@ -44,7 +44,8 @@ final class RedisServer {
             Thread.sleep(forTimeInterval: 0.02)
         }
         stop()
-        throw NSError(domain: "RedisServer", code: 1, userInfo: [NSLocalizedDescriptionKey: "redis-server did not start"])
+        throw NSError(
+            domain: "RedisServer", code: 1, userInfo: [NSLocalizedDescriptionKey: "redis-server did not start"])
     }
 
     func stop() {
@@ -83,7 +84,9 @@ final class RedisServer {
         address.sin_port = 0
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
         }
         guard bound else { throw NSError(domain: "RedisServer", code: 2) }
         return Int(UInt16(bigEndian: address.sin_port))
