@@ -14,6 +14,9 @@ final class AsyncCall: @unchecked Sendable {
     func complete(_ result: Result<AsyncValue, Error>) {
         let callback = lock.withLock { () -> ((Result<AsyncValue, Error>) -> Void)? in
             self.result = result
+            // The callback usually holds this call: keeping it would keep
+            // both, and the result, for good.
+            defer { self.callback = nil }
             return self.callback
         }
         finished.signal()
