@@ -23,10 +23,9 @@ final class RedisClients {
     var errorClassReference = LUA_NOREF
 
     deinit {
-        for pool in Array(pools.values) + Array(blockingPools.values) {
-            pool.loop.execute { pool.shutDown() }
-        }
-        for subscription in subscriptions.values { subscription.close() }
+        // Only the blocking loop surely still runs: the worker's own closes
+        // its connections when it shuts down.
+        closeBlockingPools()
     }
 
     /// Closes the blocking pools (their connections served the top level).
