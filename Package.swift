@@ -32,12 +32,21 @@ let package = Package(
         // RE2 (Debian's libre2-dev) behind a C interface: matching in time
         // linear in the path, for <re:...> segments and the like.
         .target(name: "CRE2", linkerSettings: [.linkedLibrary("re2")]),
+        // Debian's hiredis: its reader parses RESP replies for microdot.redis
+        // (the socket is NIO's); CRedis turns the replies into Lua values.
+        .systemLibrary(
+            name: "CHiredis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
+        .target(name: "CRedis", dependencies: ["CLua", "CHiredis"]),
         .target(
             name: "MicrodotLua",
             dependencies: [
                 "CLua",
                 "CLuaRuntime",
                 "CRE2",
+                "CRedis",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -79,6 +88,7 @@ let package = Package(
                 .embedInCode("Lua/microdot/http.lua"),
                 .embedInCode("Lua/microdot/pg.lua"),
                 .embedInCode("Lua/microdot/websocket.lua"),
+                .embedInCode("Lua/microdot/redis.lua"),
             ]
         ),
         .target(

@@ -30,4 +30,14 @@ app:post("/echo", function(req)
   return req.json
 end)
 
+-- One Redis GET per request (scripts/bench starts a private redis-server
+-- and passes its URL in BENCH_REDIS; without it the route is not served).
+local redis_url = os.getenv("BENCH_REDIS")
+if redis_url then
+  local cache = require("microdot.redis").connect(redis_url, {pool_size = 64})
+  app:get("/redis", function(req)
+    return cache:get("bench:key")
+  end)
+end
+
 return app

@@ -28,6 +28,9 @@ final class AsyncCall: @unchecked Sendable {
     func complete(outcome result: Outcome) {
         let callback = lock.withLock { () -> ((Outcome) -> Void)? in
             self.result = result
+            // The callback usually holds this call: keeping it would keep
+            // both, and the result, for good.
+            defer { self.callback = nil }
             return self.callback
         }
         finished.signal()

@@ -364,6 +364,7 @@ final class RequestTask {
             stream.onAvailable = nil
             stream.removeTempFiles()
         }
+        worker.requestEnded(id)
         worker.releaseThread(thread, reference: threadReference)
         if let webSocket {
             webSocket.handlerFinished()

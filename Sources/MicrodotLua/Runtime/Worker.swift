@@ -22,7 +22,10 @@ final class Worker: @unchecked Sendable {
     let shared: SharedStore
     /// `microdot.worker_id`: 1 for the first worker, and so on.
     let index: Int
-    var eventLoop: EventLoop!
+    var eventLoop: EventLoop! {
+        // Serving now: the script's top-level Redis connections go.
+        didSet { redisClients?.closeBlockingPools() }
+    }
     var debug = false
     /// `--reload`: templates are compiled again when their file changes.
     var reload = false
@@ -64,6 +67,23 @@ final class Worker: @unchecked Sendable {
 
     /// The Swift functions of the app's modules, by the number Lua holds.
     var hostFunctions: [LuaModule.Body] = []
+    /// microdot.redis's endpoints, pools and subscriptions, made on first use.
+    private var redisClients: RedisClients?
+    var redis: RedisClients {
+        if let redisClients { return redisClients }
+        let clients = RedisClients()
+        redisClients = clients
+        return clients
+    }
+    /// What to do when a request ends, by request id (a Redis subscription
+    /// it made closes).
+    var requestEndActions: [Int: [() -> Void]] = [:]
+
+    func requestEnded(_ id: Int) {
+        guard !requestEndActions.isEmpty, let actions = requestEndActions.removeValue(forKey: id) else { return }
+        for action in actions { action() }
+    }
+
     /// Async host calls started and not yet taken by the request waiting.
     var asyncCalls: [Int: AsyncCall] = [:]
     /// The streamed bodies of running requests, by request id (the ticket
@@ -210,6 +230,7 @@ final class Worker: @unchecked Sendable {
         ("microdot.http", "http", PackageResources.http_lua),
         ("microdot.pg", "pg", PackageResources.pg_lua),
         ("microdot.websocket", "websocket", PackageResources.websocket_lua),
+        ("microdot.redis", "redis", PackageResources.redis_lua),
     ]
 
     /// Makes the framework's modules loadable with `require` (from
@@ -366,6 +387,7 @@ final class Worker: @unchecked Sendable {
         CoreServer.self, CoreCoroutines.self, CoreJSON.self, CoreRegex.self, CoreFiles.self, CoreShared.self,
         CoreModules.self, CoreTestRequest.self, CoreWire.self, CoreCrypto.self, CoreTemplates.self, CoreClock.self,
         CoreHTTP.self, CorePostgres.self, CoreWebSocket.self, CoreTestWebSocket.self, CoreBody.self,
+        CoreRedis.self,
     ]
 
     /// Pushes the `core` table, the framework's only way into the host.
