@@ -20,9 +20,14 @@ enum HostProtocol {
         case sleep = 1
         /// `SUSPEND, AWAIT, ticket`: an async host function's call.
         case await = 2
+        /// `SUSPEND, WAIT, key [, seconds]`: until `key` is woken (a
+        /// pub/sub message, a spawned coroutine's end), or the time passes.
+        case wait = 3
+        /// `SUSPEND, SPAWN, id`: start background run `id` now (`microdot.spawn`).
+        case spawn = 4
     }
 
-    /// Sets `SUSPEND`, `SLEEP`, `AWAIT` and `BODY_TOO_LARGE` in the table at `core`.
+    /// Sets `SUSPEND`, `SLEEP`, `AWAIT`, `WAIT`, `SPAWN` and `BODY_TOO_LARGE` in the table at `core`.
     static func publish(_ L: OpaquePointer, into core: Int32) {
         let core = lua_absindex(L, core)
         lua_pushlightuserdata(L, suspendMarker)
@@ -31,6 +36,10 @@ enum HostProtocol {
         LuaStack(L).setField("SLEEP", at: core)
         lua_pushinteger(L, SuspensionKind.await.rawValue)
         LuaStack(L).setField("AWAIT", at: core)
+        lua_pushinteger(L, SuspensionKind.wait.rawValue)
+        LuaStack(L).setField("WAIT", at: core)
+        lua_pushinteger(L, SuspensionKind.spawn.rawValue)
+        LuaStack(L).setField("SPAWN", at: core)
         lua_pushlightuserdata(L, bodyTooLargeMarker)
         LuaStack(L).setField("BODY_TOO_LARGE", at: core)
     }
@@ -54,6 +63,9 @@ enum HostProtocol {
         case chunk(at: Int32)
         case sleep(seconds: Double)
         case await(ticket: Int)
+        /// Wait for `key` to be woken, for at most `timeout` seconds (nil: no limit).
+        case wait(key: Int, timeout: Double?)
+        case spawn(id: Int)
         /// A suspension of a kind the host does not know.
         case unknownSuspension
         /// A yield that is none of the above (a bare `coroutine.yield`).
@@ -79,6 +91,10 @@ enum HostProtocol {
                 switch isInteger != 0 ? kind : nil {
                 case .sleep: return .sleep(seconds: mdl_tonumber(co, first + 2))
                 case .await: return .await(ticket: Int(mdl_tointegerx(co, first + 2, nil)))
+                case .wait:
+                    let timeout = lua_type(co, first + 3) == LUA_TNUMBER ? mdl_tonumber(co, first + 3) : nil
+                    return .wait(key: Int(mdl_tointegerx(co, first + 2, nil)), timeout: timeout)
+                case .spawn: return .spawn(id: Int(mdl_tointegerx(co, first + 2, nil)))
                 case nil: return .unknownSuspension
                 }
             case LUA_TTABLE:

@@ -9,18 +9,22 @@ import NIOHTTP1
 #endif
 
 /// One request running in its own Lua coroutine: started, resumed after a
-/// sleep or when the connection can take the next chunk, and finished.
+/// sleep or when the connection can take the next chunk, and finished. The
+/// same driver runs background work (timers, `on_start`, `microdot.spawn`:
+/// `background` set, RequestTask+Background.swift) with a `BackgroundSink`.
+/// Members without `private` are used by the extensions in
+/// RequestTask+Waits.swift and RequestTask+Background.swift.
 final class RequestTask {
-    private let worker: Worker
+    let worker: Worker
     private let sink: ResponseSink
     private let request: ReceivedRequest
     private var framing: RequestFraming
-    private let thread: OpaquePointer
+    let thread: OpaquePointer
     private let threadReference: Int32
     /// The registry reference of the app to dispatch to.
     private let app: Int32
 
-    private enum State {
+    enum State {
         case running
         case waitingForWritable
         /// Sending a file, part by part; the next part once the client
@@ -28,13 +32,26 @@ final class RequestTask {
         case sendingFile(FileBody)
         case sleeping(Scheduled<Void>)
         case awaiting(AsyncCall)
+        /// Waiting for `key` to be woken (`Worker.wake`), until `timeout`.
+        case waiting(key: Int, timeout: Scheduled<Void>?)
         case finished
     }
-    private var state = State.running
+    var state = State.running
     /// Set once the head is on the wire: an error after it can only close.
     private var headSent = false
     private var chunked = false
-    private var cancelled = false
+    private(set) var cancelled = false
+    /// What runs in the background instead of a request (nil: a request).
+    let background: BackgroundRun?
+    /// For a coroutine spawned in a request: that request.
+    var spawnedIn: RequestTask?
+    /// The request whose end closes what this task opened (its pub/sub
+    /// subscriptions, the coroutines it spawned): itself for a request, its
+    /// request for a coroutine spawned there, nil for a timer's run.
+    var scope: RequestTask? { background == nil ? self : spawnedIn }
+    /// Spawned coroutines and pub/sub subscriptions closed when this ends.
+    var children: [ObjectIdentifier: RequestTask] = [:]
+    var subscriptions: Set<Int> = []
     /// Stream bytes written but not flushed: chunks a generator gives one
     /// after the other leave in one write, flushed before the request waits
     /// for anything (a sleep, an async call, the client) or past 64 KiB.
@@ -43,10 +60,14 @@ final class RequestTask {
     private let id: Int
 
     /// `app` is a registry reference to the app; by default the worker's.
-    init(worker: Worker, sink: ResponseSink, request: ReceivedRequest, app: Int32? = nil) {
+    init(
+        worker: Worker, sink: ResponseSink, request: ReceivedRequest, app: Int32? = nil,
+        background: BackgroundRun? = nil
+    ) {
         self.worker = worker
         self.sink = sink
         self.request = request
+        self.background = background
         self.app = app ?? worker.appObject
         let head = request.head
         framing = RequestFraming(
@@ -59,6 +80,10 @@ final class RequestTask {
     }
 
     func start() {
+        if let background {
+            startBackground(background)
+            return
+        }
         let co = thread
         let stack = LuaStack(co)
         lua_rawgeti(co, mdl_registryindex(), lua_Integer(worker.serveFunction))
@@ -87,14 +112,17 @@ final class RequestTask {
 
     // MARK: Driving the coroutine
 
-    private func resume(arguments: Int32) {
+    func resume(arguments: Int32) {
         let co = thread
         let L = worker.lua.L
         var arguments = arguments
+        let outer = worker.runningTask
+        worker.runningTask = self
+        defer { worker.runningTask = outer }
         while true {
             state = .running
             let resumeArguments = arguments
-            worker.currentRequest = id
+            worker.currentRequest = background == nil ? id : 0
             defer { worker.currentRequest = 0 }
             let (status, results) = worker.lua.runProtected(on: co) { () -> (Int32, Int32) in
                 var results: Int32 = 0
@@ -143,6 +171,14 @@ final class RequestTask {
             case .await(let ticket):
                 guard let answered = awaitCall(ticket) else { return }
                 arguments = answered
+            case .wait(let key, let timeout):
+                guard let answered = wait(for: key, timeout: timeout) else { return }
+                arguments = answered
+            case .spawn(let id):
+                lua_settop(co, 0)
+                spawn(id)
+                lua_pushboolean(co, 1)
+                arguments = 1
             case .unknownSuspension:
                 lua_settop(co, 0)
                 lua_pushboolean(co, 0)
@@ -165,60 +201,6 @@ final class RequestTask {
                 return
             }
         }
-    }
-
-    /// Sleeps `seconds` on the event loop; returns nil. A script run without
-    /// one (a test script) has no time to wait: the sleep ends now, and the
-    /// number of values to resume with is returned.
-    private func sleep(_ seconds: Double) -> Int32? {
-        flushStream()
-        lua_settop(thread, 0)
-        guard let loop = worker.eventLoop else {
-            lua_pushboolean(thread, 1)
-            return 1
-        }
-        let nanoseconds = Int64(min(seconds, 1e9) * 1e9)
-        let scheduled = loop.assumeIsolated().scheduleTask(in: .nanoseconds(nanoseconds)) { [self] in
-            guard case .sleeping = state else { return }
-            if cancelled {
-                resumeCancelled()
-            } else {
-                lua_pushboolean(thread, 1)
-                resume(arguments: 1)
-            }
-        }
-        state = .sleeping(scheduled)
-        return nil
-    }
-
-    /// Waits for the async call `ticket` on the event loop; returns nil.
-    /// Without one (a test script), blocks until the call is done and
-    /// returns the number of values to resume with.
-    private func awaitCall(_ ticket: Int) -> Int32? {
-        flushStream()
-        let co = thread
-        lua_settop(co, 0)
-        guard let call = worker.asyncCalls.removeValue(forKey: ticket) else {
-            lua_pushboolean(co, 0)
-            LuaStack(co).push("unknown suspension")
-            return 2
-        }
-        guard let loop = worker.eventLoop else {
-            worker.pushResult(call.wait(), on: co)
-            return 2
-        }
-        state = .awaiting(call)
-        let task = NIOLoopBound(self, eventLoop: loop)
-        call.whenComplete { result in
-            loop.execute { task.value.asyncCallFinished(call, result) }
-        }
-        return nil
-    }
-
-    private func asyncCallFinished(_ call: AsyncCall, _ result: Result<LuaValue, Error>) {
-        guard case .awaiting(let awaited) = state, awaited === call else { return }
-        worker.pushResult(result, on: thread)
-        resume(arguments: 2)
     }
 
     /// The connection can take more: send the next chunk, or the next part
@@ -246,6 +228,10 @@ final class RequestTask {
         case .awaiting(let call):
             call.cancel()
             resumeCancelled()
+        case .waiting(let key, let timeout):
+            timeout?.cancel()
+            worker.unregisterWaiter(key, self)
+            resumeCancelled()
         case .sendingFile(let file):
             try? file.handle.close()
             finish()
@@ -256,7 +242,7 @@ final class RequestTask {
 
     /// Wakes a suspended request with `false, "request cancelled"`: the
     /// wait raises, so the Lua code unwinds (to-be-closed variables run).
-    private func resumeCancelled() {
+    func resumeCancelled() {
         state = .running
         lua_pushboolean(thread, 0)
         LuaStack(thread).push("request cancelled")
@@ -375,7 +361,7 @@ final class RequestTask {
         if unflushedBytes >= 64 * 1024 { flushStream() }
     }
 
-    private func flushStream() {
+    func flushStream() {
         guard unflushedBytes > 0 else { return }
         unflushedBytes = 0
         if !cancelled { sink.flush() }
@@ -411,15 +397,13 @@ final class RequestTask {
     /// response that cannot be written): 500 if nothing was sent, else the
     /// connection closes so the client sees a truncated body.
     private func fail(_ message: String) {
-        worker.currentRequest = id
+        worker.currentRequest = background == nil ? id : 0
         // A stream's failure starts with "(route /p, handler app.lua:3)"
         // (server.lua): it reads as dispatch's "GET /p (route ...): ...".
         let separator = message.hasPrefix("(route ") ? " " : ": "
-        worker.log(
-            .error,
-            Worker.oneRecord(
-                "error while handling \(request.head.method) \(request.head.uri)\(separator)\(message)"))
-        if !headSent && !cancelled {
+        let what = background.map { "error in \($0.label)" } ?? "error while handling \(request.head.method) \(request.head.uri)"
+        worker.log(.error, Worker.oneRecord("\(what)\(separator)\(message)"))
+        if !headSent && !cancelled && background == nil {
             writeInternalError()
         } else {
             framing.keepAlive = false
@@ -428,15 +412,16 @@ final class RequestTask {
         finish()
     }
 
-    private func finish() {
+    func finish() {
         guard !isFinished else { return }
         flushStream()
         state = .finished
+        if !children.isEmpty || !subscriptions.isEmpty { closeOwned() }
         worker.releaseThread(thread, reference: threadReference)
         sink.requestFinished(keepAlive: framing.keepAlive && !cancelled)
     }
 
-    private var isFinished: Bool {
+    var isFinished: Bool {
         if case .finished = state { return true }
         return false
     }
