@@ -87,7 +87,8 @@ function M.timer.at(delay, fn, ...)
     error("microdot.timer.at: delay must be a number of seconds >= 0, got " .. tostring(delay), 2)
   end
   check_function("microdot.timer.at", fn)
-  return new_timer("timer.at", delay, nil, fn, ...)
+  local timer = new_timer("timer.at", delay, nil, fn, ...) -- not a tail call: new_timer looks 3 levels up
+  return timer
 end
 
 --- Runs `fn(...)` every `interval` seconds (> 0), counted from the end of
@@ -101,7 +102,8 @@ function M.timer.every(interval, fn, ...)
     error("microdot.timer.every: interval must be a number of seconds > 0, got " .. tostring(interval), 2)
   end
   check_function("microdot.timer.every", fn)
-  return new_timer("timer.every", interval, interval, fn, ...)
+  local timer = new_timer("timer.every", interval, interval, fn, ...)
+  return timer
 end
 
 --- Runs `fn()` once in each worker when it starts serving (and again in a
