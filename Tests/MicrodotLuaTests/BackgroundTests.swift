@@ -52,10 +52,14 @@ final class BackgroundTests: XCTestCase {
     func testEveryRunsEachIntervalWithinFiftyMilliseconds() throws {
         let server = try server()
         XCTAssertEqual(try server.request("/every?interval=0.05&n=5").text, "scheduled")
-        guard case .table(let every)? = eventually(server, "every", { value in
-            if case .table(let t)? = value, case .integer(5)? = t["runs"] { return true }
-            return false
-        }) else { return XCTFail("no runs") }
+        guard
+            case .table(let every)? = eventually(
+                server, "every",
+                { value in
+                    if case .table(let t)? = value, case .integer(5)? = t["runs"] { return true }
+                    return false
+                })
+        else { return XCTFail("no runs") }
         XCTAssertEqual(number(every["runs"]), 5)
         XCTAssertLessThan(try XCTUnwrap(number(every["worst"])), 0.05)
         Thread.sleep(forTimeInterval: 0.2)

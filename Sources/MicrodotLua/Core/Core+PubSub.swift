@@ -35,7 +35,9 @@ enum CorePubSub: CoreArea {
         let count = lua_gettop(L)
         var channels: [[UInt8]] = []
         for index in 1...max(count, 1) {
-            guard let channel = bytes(L, at: index) else { return LuaStack(L).raise("pubsub_subscribe expects channels") }
+            guard let channel = bytes(L, at: index) else {
+                return LuaStack(L).raise("pubsub_subscribe expects channels")
+            }
             if !channels.contains(channel) { channels.append(channel) }
         }
         let worker = Worker.from(L)

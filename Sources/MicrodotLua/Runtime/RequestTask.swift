@@ -401,7 +401,9 @@ final class RequestTask {
         // A stream's failure starts with "(route /p, handler app.lua:3)"
         // (server.lua): it reads as dispatch's "GET /p (route ...): ...".
         let separator = message.hasPrefix("(route ") ? " " : ": "
-        let what = background.map { "error in \($0.label)" } ?? "error while handling \(request.head.method) \(request.head.uri)"
+        let what =
+            background.map { "error in \($0.label)" }
+            ?? "error while handling \(request.head.method) \(request.head.uri)"
         worker.log(.error, Worker.oneRecord("\(what)\(separator)\(message)"))
         if !headSent && !cancelled && background == nil {
             writeInternalError()

@@ -244,7 +244,9 @@ final class Worker: @unchecked Sendable {
         LuaStack(L).setField("cpath", at: package)
         mdl_pop(L, 1)
         try lua.run(
-            source: Array(#"require("microdot"); return require("microdot.server").serve, require("microdot.background").run"#.utf8),
+            source: Array(
+                #"require("microdot"); return require("microdot.server").serve, require("microdot.background").run"#
+                    .utf8),
             chunkName: "=microdot", results: 2)
         backgroundFunction = lua.reference()
         serveFunction = lua.reference()
