@@ -75,8 +75,9 @@ final class RequestTask {
             isHTTP10: head.version.major == 1 && head.version.minor == 0,
             keepAlive: head.isKeepAlive && !request.closesConnection)
         (thread, threadReference) = worker.acquireThread()
-        worker.requestCount &+= 1
-        id = worker.requestCount
+        // Background runs take no request number (the log's `request=`).
+        if background == nil { worker.requestCount &+= 1 }
+        id = background == nil ? worker.requestCount : 0
     }
 
     func start() {
@@ -122,7 +123,7 @@ final class RequestTask {
         while true {
             state = .running
             let resumeArguments = arguments
-            worker.currentRequest = background == nil ? id : 0
+            worker.currentRequest = id
             defer { worker.currentRequest = 0 }
             let (status, results) = worker.lua.runProtected(on: co) { () -> (Int32, Int32) in
                 var results: Int32 = 0
@@ -397,7 +398,7 @@ final class RequestTask {
     /// response that cannot be written): 500 if nothing was sent, else the
     /// connection closes so the client sees a truncated body.
     private func fail(_ message: String) {
-        worker.currentRequest = background == nil ? id : 0
+        worker.currentRequest = id
         // A stream's failure starts with "(route /p, handler app.lua:3)"
         // (server.lua): it reads as dispatch's "GET /p (route ...): ...".
         let separator = message.hasPrefix("(route ") ? " " : ": "
