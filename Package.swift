@@ -61,6 +61,8 @@ let package = Package(
             ],
             resources: [
                 .embedInCode("Lua/microdot/init.lua"),
+                .embedInCode("Lua/microdot/background.lua"),
+                .embedInCode("Lua/microdot/pubsub.lua"),
                 .embedInCode("Lua/microdot/application.lua"),
                 .embedInCode("Lua/microdot/cookies.lua"),
                 .embedInCode("Lua/microdot/coroutine.lua"),

@@ -24,10 +24,15 @@ enum HostProtocol {
         case webSocket = 3
         /// `SUSPEND, BODY_WAIT`: more of the request's streamed body.
         case bodyWait = 4
+        /// `SUSPEND, WAIT, key [, seconds]`: until `key` is woken (a
+        /// pub/sub message, a spawned coroutine's end), or the time passes.
+        case wait = 5
+        /// `SUSPEND, SPAWN, id`: start background run `id` now (`microdot.spawn`).
+        case spawn = 6
     }
 
     /// Sets `SUSPEND`, `SLEEP`, `AWAIT`, `WEBSOCKET` (and its operations),
-    /// `BODY_WAIT` and `BODY_TOO_LARGE` in the table at `core`.
+    /// `BODY_WAIT`, `WAIT`, `SPAWN` and `BODY_TOO_LARGE` in the table at `core`.
     static func publish(_ L: OpaquePointer, into core: Int32) {
         let core = lua_absindex(L, core)
         lua_pushlightuserdata(L, suspendMarker)
@@ -41,6 +46,10 @@ enum HostProtocol {
         WebSocketOperation.publish(L, into: core)
         lua_pushinteger(L, SuspensionKind.bodyWait.rawValue)
         LuaStack(L).setField("BODY_WAIT", at: core)
+        lua_pushinteger(L, SuspensionKind.wait.rawValue)
+        LuaStack(L).setField("WAIT", at: core)
+        lua_pushinteger(L, SuspensionKind.spawn.rawValue)
+        LuaStack(L).setField("SPAWN", at: core)
         lua_pushlightuserdata(L, bodyTooLargeMarker)
         LuaStack(L).setField("BODY_TOO_LARGE", at: core)
     }
@@ -67,6 +76,9 @@ enum HostProtocol {
         case webSocket(WebSocketOperation)
         /// The route waits for more of its streamed body.
         case bodyWait
+        /// Wait for `key` to be woken, for at most `timeout` seconds (nil: no limit).
+        case wait(key: Int, timeout: Double?)
+        case spawn(id: Int)
         /// A suspension of a kind the host does not know.
         case unknownSuspension
         /// A yield that is none of the above (a bare `coroutine.yield`).
@@ -95,6 +107,10 @@ enum HostProtocol {
                 case .webSocket:
                     return WebSocketOperation.decode(co, at: first + 2).map(Outcome.webSocket) ?? .unknownSuspension
                 case .bodyWait: return .bodyWait
+                case .wait:
+                    let timeout = lua_type(co, first + 3) == LUA_TNUMBER ? mdl_tonumber(co, first + 3) : nil
+                    return .wait(key: Int(mdl_tointegerx(co, first + 2, nil)), timeout: timeout)
+                case .spawn: return .spawn(id: Int(mdl_tointegerx(co, first + 2, nil)))
                 case nil: return .unknownSuspension
                 }
             case LUA_TTABLE:

@@ -1,8 +1,10 @@
 import CLua
 import NIOCore
 
-/// What a request waits for while its coroutine is suspended: a sleep, an
-/// async host call, more of its streamed body. Each returns nil when the
+/// What a request (or background run) waits for while its coroutine is
+/// suspended: a sleep, an async host call, more of its streamed body, a key
+/// that something wakes (`Worker.wake`: a pub/sub message, a spawned
+/// coroutine's end). Each returns nil when the
 /// request now waits (the loop resumes it), or the number of values to
 /// resume it with at once.
 extension RequestTask {
@@ -88,6 +90,45 @@ extension RequestTask {
 
     private func bodyArrived(_ stream: RequestBodyStream) {
         guard case .waitingForBody(let waited) = state, waited === stream else { return }
+        lua_pushboolean(thread, 1)
+        resume(arguments: 1)
+    }
+
+    /// Waits until `key` is woken or `timeout` seconds pass; returns nil.
+    /// Resumed with `true` when woken, `false, "timeout"` when the time is
+    /// up, `false, "request cancelled"` when the request ends. Without an
+    /// event loop (a test script) nothing can wake it: the time is up now.
+    func wait(for key: Int, timeout: Double?) -> Int32? {
+        flushStream()
+        lua_settop(thread, 0)
+        if cancelled {
+            lua_pushboolean(thread, 0)
+            LuaStack(thread).push("request cancelled")
+            return 2
+        }
+        guard let loop = worker.eventLoop, worker.registerWaiter(key, self) else {
+            lua_pushboolean(thread, 0)
+            LuaStack(thread).push(worker.eventLoop == nil ? "timeout" : "another coroutine is waiting")
+            return 2
+        }
+        let scheduled = timeout.map { seconds in
+            loop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(min(max(seconds, 0), 1e9) * 1e9))) {
+                [self] in
+                guard case .waiting(let waited, _) = state, waited == key else { return }
+                worker.unregisterWaiter(key, self)
+                lua_pushboolean(thread, 0)
+                LuaStack(thread).push("timeout")
+                resume(arguments: 2)
+            }
+        }
+        state = .waiting(key: key, timeout: scheduled)
+        return nil
+    }
+
+    /// `key` was woken (by `Worker.wake`, on the loop, outside any Lua).
+    func woken(_ key: Int) {
+        guard case .waiting(let waited, let timeout) = state, waited == key else { return }
+        timeout?.cancel()
         lua_pushboolean(thread, 1)
         resume(arguments: 1)
     }

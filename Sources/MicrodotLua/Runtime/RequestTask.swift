@@ -9,7 +9,11 @@ import NIOHTTP1
 #endif
 
 /// One request running in its own Lua coroutine: started, resumed after a
-/// sleep or when the connection can take the next chunk, and finished.
+/// sleep or when the connection can take the next chunk, and finished. The
+/// same driver runs background work (timers, `on_start`, `microdot.spawn`:
+/// `background` set, RequestTask+Background.swift) with a `BackgroundSink`.
+/// Members without `private` are used by the extensions in
+/// RequestTask+Waits.swift and RequestTask+Background.swift.
 final class RequestTask {
     let worker: Worker
     let sink: ResponseSink
@@ -32,6 +36,8 @@ final class RequestTask {
         case webSocket
         /// Waiting for more of the streamed request body.
         case waitingForBody(RequestBodyStream)
+        /// Waiting for `key` to be woken (`Worker.wake`), until `timeout`.
+        case waiting(key: Int, timeout: Scheduled<Void>?)
         case finished
     }
     var state = State.running
@@ -39,6 +45,17 @@ final class RequestTask {
     var headSent = false
     private var chunked = false
     private(set) var cancelled = false
+    /// What runs in the background instead of a request (nil: a request).
+    let background: BackgroundRun?
+    /// For a coroutine spawned in a request: that request.
+    var spawnedIn: RequestTask?
+    /// The request whose end closes what this task opened (its pub/sub
+    /// subscriptions, the coroutines it spawned): itself for a request, its
+    /// request for a coroutine spawned there, nil for a timer's run.
+    var scope: RequestTask? { background == nil ? self : spawnedIn }
+    /// Spawned coroutines and pub/sub subscriptions closed when this ends.
+    var children: [ObjectIdentifier: RequestTask] = [:]
+    var subscriptions: Set<Int> = []
     /// Stream bytes written but not flushed: chunks a generator gives one
     /// after the other leave in one write, flushed before the request waits
     /// for anything (a sleep, an async call, the client) or past 64 KiB.
@@ -50,10 +67,14 @@ final class RequestTask {
     let id: Int
 
     /// `app` is a registry reference to the app; by default the worker's.
-    init(worker: Worker, sink: ResponseSink, request: ReceivedRequest, app: Int32? = nil) {
+    init(
+        worker: Worker, sink: ResponseSink, request: ReceivedRequest, app: Int32? = nil,
+        background: BackgroundRun? = nil
+    ) {
         self.worker = worker
         self.sink = sink
         self.request = request
+        self.background = background
         self.app = app ?? worker.appObject
         let head = request.head
         // A pattern match, not ==, which compares HTTPMethod's raw strings.
@@ -64,11 +85,16 @@ final class RequestTask {
             isHTTP10: head.version.major == 1 && head.version.minor == 0,
             keepAlive: head.isKeepAlive && !request.closesConnection)
         (thread, threadReference) = worker.acquireThread()
-        worker.requestCount &+= 1
-        id = worker.requestCount
+        // Background runs take no request number (the log's `request=`).
+        if background == nil { worker.requestCount &+= 1 }
+        id = background == nil ? worker.requestCount : 0
     }
 
     func start() {
+        if let background {
+            startBackground(background)
+            return
+        }
         let co = thread
         let stack = LuaStack(co)
         lua_rawgeti(co, mdl_registryindex(), lua_Integer(worker.serveFunction))
@@ -105,6 +131,9 @@ final class RequestTask {
         let co = thread
         let L = worker.lua.L
         var arguments = arguments
+        let outer = worker.runningTask
+        worker.runningTask = self
+        defer { worker.runningTask = outer }
         while true {
             state = .running
             let resumeArguments = arguments
@@ -163,6 +192,14 @@ final class RequestTask {
             case .bodyWait:
                 guard let answered = waitForBody() else { return }
                 arguments = answered
+            case .wait(let key, let timeout):
+                guard let answered = wait(for: key, timeout: timeout) else { return }
+                arguments = answered
+            case .spawn(let id):
+                lua_settop(co, 0)
+                spawn(id)
+                lua_pushboolean(co, 1)
+                arguments = 1
             case .unknownSuspension:
                 lua_settop(co, 0)
                 lua_pushboolean(co, 0)
@@ -214,6 +251,10 @@ final class RequestTask {
             resumeCancelled()
         case .waitingForBody(let stream):
             stream.onAvailable = nil
+            resumeCancelled()
+        case .waiting(let key, let timeout):
+            timeout?.cancel()
+            worker.unregisterWaiter(key, self)
             resumeCancelled()
         case .sendingFile:
             finish()
@@ -341,11 +382,11 @@ final class RequestTask {
         // A stream's failure starts with "(route /p, handler app.lua:3)"
         // (server.lua): it reads as dispatch's "GET /p (route ...): ...".
         let separator = message.hasPrefix("(route ") ? " " : ": "
-        worker.log(
-            .error,
-            Worker.oneRecord(
-                "error while handling \(request.head.method) \(request.head.uri)\(separator)\(message)"))
-        if !headSent && !cancelled {
+        let what =
+            background.map { "error in \($0.label)" }
+            ?? "error while handling \(request.head.method) \(request.head.uri)"
+        worker.log(.error, Worker.oneRecord("\(what)\(separator)\(message)"))
+        if !headSent && !cancelled && background == nil {
             writeInternalError()
         } else {
             framing.keepAlive = false
@@ -365,6 +406,7 @@ final class RequestTask {
             stream.removeTempFiles()
         }
         worker.requestEnded(id)
+        if !children.isEmpty || !subscriptions.isEmpty { closeOwned() }
         worker.releaseThread(thread, reference: threadReference)
         if let webSocket {
             webSocket.handlerFinished()
@@ -373,7 +415,7 @@ final class RequestTask {
         }
     }
 
-    private var isFinished: Bool {
+    var isFinished: Bool {
         if case .finished = state { return true }
         return false
     }

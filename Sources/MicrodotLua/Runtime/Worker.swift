@@ -20,6 +20,14 @@ final class Worker: @unchecked Sendable {
     var logger: Logger
     /// `microdot.shared`, the same store in every worker of a server.
     let shared: SharedStore
+    /// This worker's `microdot.pubsub` subscriptions, on the server's backend.
+    let pubsub: WorkerPubSub
+    /// Timers, `on_start` runs and spawned coroutines.
+    private(set) lazy var background = BackgroundRuns(worker: self)
+    /// The task whose Lua is running (nil: the script's top level).
+    var runningTask: RequestTask?
+    /// Tasks waiting for a key to be woken (`Worker.wake`), by key.
+    var waiters: [Int: RequestTask] = [:]
     /// `microdot.worker_id`: 1 for the first worker, and so on.
     let index: Int
     var eventLoop: EventLoop! {
@@ -149,6 +157,8 @@ final class Worker: @unchecked Sendable {
     var dateHeader = DateHeaderCache()
 
     private(set) var serveFunction: Int32 = LUA_NOREF
+    /// `microdot.background.run`, the entry of background runs.
+    private(set) var backgroundFunction: Int32 = LUA_NOREF
     private(set) var appObject: Int32 = LUA_NOREF
     /// What the script asked for with `app:run{...}`.
     private(set) var runOptions = Configuration()
@@ -171,14 +181,16 @@ final class Worker: @unchecked Sendable {
 
     init(
         app: MicrodotApp, logger: Logger, shared: SharedStore = SharedStore(), index: Int = 1,
-        luaLimits: LuaLimits = LuaLimits(), mode: LoadMode = .serve
+        luaLimits: LuaLimits = LuaLimits(), mode: LoadMode = .serve, pubsub: PubSubHub = PubSubHub()
     ) throws {
         self.app = app
         self.logger = logger
         self.shared = shared
         self.index = index
+        self.pubsub = WorkerPubSub(hub: pubsub)
         lua = LuaState(memoryLimit: luaLimits.memoryLimit, budget: luaLimits.handlerTimeout)
         lua.worker = Unmanaged.passUnretained(self).toOpaque()
+        self.pubsub.worker = self
         try loadFramework()
         try registerModules()
         switch mode {
@@ -225,6 +237,8 @@ final class Worker: @unchecked Sendable {
         ("microdot.test_client", "test_client", PackageResources.test_client_lua),
         ("microdot.session", "session", PackageResources.session_lua),
         ("microdot.auth", "auth", PackageResources.auth_lua),
+        ("microdot.background", "background", PackageResources.background_lua),
+        ("microdot.pubsub", "pubsub", PackageResources.pubsub_lua),
         ("microdot.login", "login", PackageResources.login_lua),
         ("microdot.inspect", "inspect", PackageResources.inspect_lua),
         ("microdot.http", "http", PackageResources.http_lua),
@@ -275,8 +289,11 @@ final class Worker: @unchecked Sendable {
         LuaStack(L).setField("cpath", at: package)
         mdl_pop(L, 1)
         try lua.run(
-            source: Array(#"require("microdot"); return require("microdot.server").serve"#.utf8),
-            chunkName: "=microdot", results: 1)
+            source: Array(
+                #"require("microdot"); return require("microdot.server").serve, require("microdot.background").run"#
+                    .utf8),
+            chunkName: "=microdot", results: 2)
+        backgroundFunction = lua.reference()
         serveFunction = lua.reference()
     }
 
@@ -387,7 +404,7 @@ final class Worker: @unchecked Sendable {
         CoreServer.self, CoreCoroutines.self, CoreJSON.self, CoreRegex.self, CoreFiles.self, CoreShared.self,
         CoreModules.self, CoreTestRequest.self, CoreWire.self, CoreCrypto.self, CoreTemplates.self, CoreClock.self,
         CoreHTTP.self, CorePostgres.self, CoreWebSocket.self, CoreTestWebSocket.self, CoreBody.self,
-        CoreRedis.self,
+        CoreRedis.self, CoreBackground.self, CorePubSub.self,
     ]
 
     /// Pushes the `core` table, the framework's only way into the host.

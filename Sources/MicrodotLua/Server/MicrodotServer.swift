@@ -53,6 +53,11 @@ public final class MicrodotServer: @unchecked Sendable {
     public let host: String
     /// `microdot.shared`, readable and writable from Swift too.
     public let shared: SharedStore
+    /// `microdot.pubsub` subscriptions open in every worker now (the
+    /// `pubsub_subscriptions` gauge of section 21's `/metrics`): a request's
+    /// close when it ends, the client leaving included.
+    public var pubsubSubscriptions: Int { pubsub.subscriptions }
+    private let pubsub: PubSubHub
 
     private let app: MicrodotApp
     private let group: MultiThreadedEventLoopGroup
@@ -65,8 +70,9 @@ public final class MicrodotServer: @unchecked Sendable {
 
     private init(
         app: MicrodotApp, configuration: Configuration, group: MultiThreadedEventLoopGroup,
-        channel: Channel, loops: [WorkerLoop], shared: SharedStore, logger: Logger
+        channel: Channel, loops: [WorkerLoop], shared: SharedStore, pubsub: PubSubHub, logger: Logger
     ) {
+        self.pubsub = pubsub
         self.app = app
         self.configuration = configuration
         self.group = group
@@ -90,12 +96,14 @@ public final class MicrodotServer: @unchecked Sendable {
     ) throws -> MicrodotServer {
         try configuration.validate()
         let shared = SharedStore(capacity: configuration.sharedSize ?? SharedStore.defaultCapacity)
+        let pubsub = PubSubHub()
         var firstLogger = logger
         if configuration.debug == true { firstLogger.showDebug() }
         // The first state is loaded here, before the loops exist, because the
         // script's app:run{} may choose how many there are.
         let luaLimits = configuration.luaLimits
-        let first = try Worker(app: app, logger: firstLogger, shared: shared, index: 1, luaLimits: luaLimits)
+        let first = try Worker(
+            app: app, logger: firstLogger, shared: shared, index: 1, luaLimits: luaLimits, pubsub: pubsub)
         let settings = configuration.filling(from: first.runOptions)
         if settings.debug == true { first.logger.showDebug() }
         let logger = first.logger
@@ -115,7 +123,8 @@ public final class MicrodotServer: @unchecked Sendable {
                     ? first
                     : try eventLoop.submit {
                         try Worker(
-                            app: app, logger: logger, shared: shared, index: offset + 1, luaLimits: luaLimits)
+                            app: app, logger: logger, shared: shared, index: offset + 1, luaLimits: luaLimits,
+                            pubsub: pubsub)
                     }.wait()
                 loops.append(WorkerLoop(eventLoop: eventLoop, worker: worker, timeouts: settings.timeouts))
             }
@@ -159,10 +168,13 @@ public final class MicrodotServer: @unchecked Sendable {
             }
             let server = MicrodotServer(
                 app: app, configuration: settings, group: group, channel: channel,
-                loops: loops, shared: shared, logger: logger)
+                loops: loops, shared: shared, pubsub: pubsub, logger: logger)
             for loop in loops {
                 server.configure(loop.worker)
-                loop.eventLoop.execute { loop.startTimeoutSweep() }
+                loop.eventLoop.execute {
+                    loop.startTimeoutSweep()
+                    loop.worker.background.startServing()
+                }
             }
             if settings.reload == true { server.startReloading() }
             OutboundHTTP.serverStarted()
@@ -266,9 +278,10 @@ public final class MicrodotServer: @unchecked Sendable {
                 do {
                     let worker = try Worker(
                         app: app, logger: logger, shared: shared, index: offset + 1,
-                        luaLimits: configuration.luaLimits)
+                        luaLimits: configuration.luaLimits, pubsub: pubsub)
                     configure(worker)
-                    loop.worker = worker
+                    loop.replace(
+                        with: worker, grace: configuration.shutdownTimeout ?? Configuration.defaultShutdownTimeout)
                     if offset == 0 { logger.info("reloaded \(app.chunkName.dropFirst())") }
                 } catch {
                     if offset == 0 { logger.error("reload failed, still serving the previous code: \(error)") }

@@ -46,7 +46,9 @@ final class WorkerLoop: @unchecked Sendable {
         isDraining = true
         for connection in connections.values { connection.drain() }
         if connections.isEmpty { promise.succeed() }
-        return promise.futureResult
+        // Pending timers are dropped; runs under way get the same grace.
+        let background = worker.background.retire(on: eventLoop)
+        return promise.futureResult.and(background).map { _ in }
     }
 
     private var timeoutSweep: RepeatedTask?
@@ -74,6 +76,26 @@ final class WorkerLoop: @unchecked Sendable {
     /// The grace period is over: close whatever is still open.
     func closeAll() {
         for connection in connections.values { connection.forceClose() }
+        worker.background.closeRunning()
+        worker.pubsub.closeUnowned()
+    }
+
+    /// `--reload` loaded `worker`: the old state's pending timers are
+    /// dropped, and its runs under way get `grace` seconds before they are
+    /// closed, with the subscriptions they opened. The new one starts serving.
+    func replace(with worker: Worker, grace: Double) {
+        eventLoop.preconditionInEventLoop()
+        let old = self.worker
+        self.worker = worker
+        let closing = eventLoop.scheduleTask(in: .nanoseconds(Int64(max(0, grace) * 1e9))) {
+            old.background.closeRunning()
+            old.pubsub.closeUnowned()
+        }
+        old.background.retire(on: eventLoop).whenSuccess {
+            closing.cancel()
+            old.pubsub.closeUnowned()
+        }
+        worker.background.startServing()
     }
 }
 

@@ -128,6 +128,14 @@ final class RawHTTPClient {
         return count
     }
 
+    /// What is buffered, else what one read brings (empty at the end of
+    /// the stream): for streams read as they come.
+    func readSome() throws -> [UInt8] {
+        if buffer.isEmpty, try !fill() { return [] }
+        defer { buffer = [] }
+        return buffer
+    }
+
     /// True when the server closed the connection (reads nothing more).
     func isClosed() throws -> Bool {
         if !buffer.isEmpty { return false }

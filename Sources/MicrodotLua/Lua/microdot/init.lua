@@ -3,6 +3,7 @@
 -- modules of their own, loaded as require("microdot.NAME").
 local core = require("microdot.core")
 local application = require("microdot.application")
+local background = require("microdot.background")
 local coroutines = require("microdot.coroutine")
 local datastructures = require("microdot.datastructures")
 local errors = require("microdot.errors")
@@ -159,6 +160,11 @@ M.urlencode = datastructures.urlencode
 M.urldecode = datastructures.form_decode
 
 M.sleep = coroutines.sleep
+
+-- Background work: timers, once-per-worker start-up, spawned coroutines.
+M.timer = background.timer
+M.on_start = background.on_start
+M.spawn = background.spawn
 -- How the host wraps the starters of async host functions (Core+Modules.swift).
 M._async = coroutines.async
 

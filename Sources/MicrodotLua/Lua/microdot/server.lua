@@ -26,6 +26,14 @@
 --       req.stream waits for more of the body; resumed with true once
 --       something arrived (or the body ended or failed: core.body_read
 --       says which), or false and a message when the client went away
+--   core.SUSPEND, core.WAIT, key [, seconds]
+--       until the host wakes `key` (a pub/sub message for subscription `key`,
+--       the end of spawned coroutine `key`): resumed with true; or false and
+--       "timeout" once the seconds pass, "request cancelled" when the
+--       request ends
+--   core.SUSPEND, core.SPAWN, id
+--       start background job `id` (microdot.background) in a coroutine of
+--       its own now; resumed with true once it first waits or ends
 --   a Response table whose body is a function or a thread: a stream's head.
 --       Resumed with true to send the chunks, false when nothing must follow
 --       (a HEAD request, a client that left)
