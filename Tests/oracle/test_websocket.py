@@ -386,3 +386,18 @@ def test_shutdown_sends_1001():
             assert closed_with(ws).code == 1001
         assert process.wait(timeout=10) == 0
         assert time.monotonic() - started < 4
+
+
+def test_wss_over_the_servers_own_tls(tmp_path):
+    """`wss://`: the same echo through --tls-cert/--tls-key."""
+    import ssl
+    cert, key = tmp_path / 'cert.pem', tmp_path / 'key.pem'
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
+                    '-nodes', '-keyout', str(key), '-out', str(cert), '-days', '1', '-subj', '/CN=127.0.0.1',
+                    '-addext', 'subjectAltName=IP:127.0.0.1'], check=True, capture_output=True)
+    context = ssl.create_default_context(cafile=str(cert))
+    with serve('--tls-cert', str(cert), '--tls-key', str(key)) as (port, _):
+        with connect(f'wss://127.0.0.1:{port}/echo', ssl=context, max_size=None) as ws:
+            for message in ('over TLS ✓', b'\x00\x01' * 40000):
+                ws.send(message)
+                assert ws.recv(timeout=10) == message

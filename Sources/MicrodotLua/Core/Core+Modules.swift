@@ -113,7 +113,7 @@ enum CoreModules: CoreArea {
         worker.asyncCalls[ticket] = call
         call.task = Task {
             do {
-                call.complete(.success(.value(try await body(arguments))))
+                call.complete(.success(try await body(arguments)))
             } catch {
                 call.complete(.failure(error))
             }

@@ -153,7 +153,7 @@ enum CoreRedis: CoreArea {
         let (call, ticket) = newCall(worker)
         on(loop) {
             subscription.start(channels: channels) { result in
-                call.complete(result.map { .value(.integer(number)) }.mapError { $0 })
+                call.complete(outcome: result.map { .value(.integer(number)) }.mapError { $0 })
             }
         }
         lua_pushinteger(L, lua_Integer(ticket))
@@ -202,9 +202,9 @@ enum CoreRedis: CoreArea {
         let (call, ticket) = newCall(worker)
         if let subscription = subscription(L) {
             let timeout = lua_type(L, 2) == LUA_TNUMBER ? mdl_tonumber(L, 2) : nil
-            subscription.wait(timeout: timeout) { ready in call.complete(.success(.value(.boolean(ready)))) }
+            subscription.wait(timeout: timeout) { ready in call.complete(outcome: .success(.value(.boolean(ready)))) }
         } else {
-            call.complete(.success(.value(.boolean(true))))
+            call.complete(outcome: .success(.value(.boolean(true))))
         }
         lua_pushinteger(L, lua_Integer(ticket))
         return 1

@@ -52,7 +52,8 @@ extension RequestTask {
         case .waiting(let key, let timeout):
             timeout?.cancel()
             worker.unregisterWaiter(key, self)
-        case .running, .waitingForWritable, .sendingFile, .finished: return
+        case .waitingForBody(let stream): stream.onAvailable = nil
+        case .running, .waitingForWritable, .sendingFile, .webSocket, .finished: return
         }
         state = .running
         _ = worker.lua.runProtected(on: thread) { lua_resetthread(thread) }

@@ -10,14 +10,15 @@ extension RequestTask {
     func webSocketOperation(_ operation: WebSocketOperation) -> Int32? {
         let co = thread
         guard case .upgrade(let accept, let maxMessageLength) = operation else {
-            guard let webSocket else {
+            // A coroutine the request spawned shares the request's WebSocket.
+            guard let webSocket = webSocket ?? spawnedIn?.webSocket else {
                 lua_settop(co, 0)
                 lua_pushboolean(co, 0)
                 lua_pushinteger(co, 1006)
                 LuaStack(co).push("not a WebSocket")
                 return 3
             }
-            let answered = webSocket.perform(operation, on: co)
+            let answered = webSocket.perform(operation, on: co, by: self)
             if answered == nil { state = .webSocket }
             return answered
         }

@@ -8,7 +8,9 @@ import NIOCore
 /// the rest of the worker going on.
 ///
 /// Owned by the transport (the channel's handler); it holds the request's
-/// task until the handler is done.
+/// task until the handler is done. The request and the coroutines it
+/// spawned (`microdot.spawn`) share it: one may wait to receive while
+/// another waits to send or close.
 final class WebSocketSession {
     /// How long `ws:close()` (and the close at the end) waits for the
     /// client's close frame before closing the connection (RFC 6455 section
@@ -28,13 +30,10 @@ final class WebSocketSession {
     /// server's own close. Nil while open.
     private(set) var closure: (code: Int, reason: String, byClient: Bool)?
 
-    private enum Wait {
-        case none
-        case receive(Scheduled<Void>?)
-        case send
-        case close(Scheduled<Void>?)
-    }
-    private var wait = Wait.none
+    /// Who waits for what: at most one coroutine per kind.
+    private var receiver: (task: RequestTask, timer: Scheduled<Void>?)?
+    private var sender: RequestTask?
+    private var closer: (task: RequestTask, timer: Scheduled<Void>?)?
     /// The handler failed: the close at the end says 1011.
     var failed = false
 
@@ -49,9 +48,10 @@ final class WebSocketSession {
 
     /// A whole message arrived (fragments joined, text checked as UTF-8).
     func received(_ data: ByteBuffer, binary: Bool) {
-        if case .receive(let timer) = wait {
-            timer?.cancel()
-            answer { co in
+        if let receiver {
+            receiver.timer?.cancel()
+            self.receiver = nil
+            receiver.task.resumeWebSocket { co in
                 lua_pushboolean(co, 1)
                 Self.push(data, on: co)
                 lua_pushboolean(co, binary ? 1 : 0)
@@ -67,27 +67,32 @@ final class WebSocketSession {
     /// cancelled when the client went (its sleep raises).
     func closed(code: Int, reason: String, byClient: Bool) {
         if closure == nil { closure = (code, reason, byClient) }
-        switch wait {
-        case .receive(let timer):
-            timer?.cancel()
-            answer(pushClosure)
-        case .send:
-            answer(pushClosure)
-        case .close(let timer):
-            timer?.cancel()
-            answer { co in
+        let waiting = receiver != nil || sender != nil || closer != nil
+        if let receiver {
+            receiver.timer?.cancel()
+            self.receiver = nil
+            receiver.task.resumeWebSocket(pushClosure)
+        }
+        if let sender {
+            self.sender = nil
+            sender.resumeWebSocket(pushClosure)
+        }
+        if let closer {
+            closer.timer?.cancel()
+            self.closer = nil
+            closer.task.resumeWebSocket { co in
                 lua_pushboolean(co, 1)
                 return 1
             }
-        case .none:
-            if byClient { task?.cancel() }
         }
+        if !waiting && byClient { task?.cancel() }
     }
 
     /// The connection takes more: a send that waited for it returns.
     func writable() {
-        guard case .send = wait else { return }
-        answer { co in
+        guard let sender else { return }
+        self.sender = nil
+        sender.resumeWebSocket { co in
             lua_pushboolean(co, 1)
             return 1
         }
@@ -95,11 +100,11 @@ final class WebSocketSession {
 
     /// The handler is done: the transport gets the connection back.
     func handlerFinished() {
-        switch wait {
-        case .receive(let timer?), .close(let timer?): timer.cancel()
-        default: break
-        }
-        wait = .none
+        receiver?.timer?.cancel()
+        closer?.timer?.cancel()
+        receiver = nil
+        sender = nil
+        closer = nil
         task = nil
         messages.removeAll()
         transport?.handlerFinished(failed: failed)
@@ -107,10 +112,10 @@ final class WebSocketSession {
 
     // MARK: From the coroutine
 
-    /// Carries out `operation` for the coroutine `co` (its stack is
-    /// cleared); returns how many values to resume it with now, or nil
-    /// when it waits (the session resumes it later).
-    func perform(_ operation: WebSocketOperation, on co: OpaquePointer) -> Int32? {
+    /// Carries out `operation` for the coroutine `co` of `waiter` (its
+    /// stack is cleared); returns how many values to resume it with now, or
+    /// nil when it waits (the session resumes `waiter` later).
+    func perform(_ operation: WebSocketOperation, on co: OpaquePointer, by waiter: RequestTask) -> Int32? {
         switch operation {
         case .upgrade:
             lua_settop(co, 0)
@@ -127,12 +132,14 @@ final class WebSocketSession {
                 return 3
             }
             if closure != nil { return pushClosure(co) }
+            if receiver != nil { return pushBusy(co, "receive") }
             var timer: Scheduled<Void>?
             if let timeout, let eventLoop {
                 timer = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(min(timeout, 1e9) * 1e9))) {
                     [self] in
-                    guard case .receive = wait else { return }
-                    answer { co in
+                    guard let receiver, receiver.task === waiter else { return }
+                    self.receiver = nil
+                    waiter.resumeWebSocket { co in
                         lua_pushboolean(co, 1)
                         lua_pushnil(co)
                         LuaStack(co).push("timeout")
@@ -140,12 +147,16 @@ final class WebSocketSession {
                     }
                 }
             }
-            wait = .receive(timer)
+            receiver = (waiter, timer)
             return nil
         case .send(let index, let binary):
             guard closure == nil, let transport else {
                 lua_settop(co, 0)
                 return pushClosure(co)
+            }
+            if sender != nil {
+                lua_settop(co, 0)
+                return pushBusy(co, "send")
             }
             let length = Int(lua_rawlen(co, index))
             var buffer = transport.allocator.buffer(capacity: length)
@@ -156,11 +167,12 @@ final class WebSocketSession {
                 lua_pushboolean(co, 1)
                 return 1
             }
-            wait = .send
+            sender = waiter
             return nil
         case .close(let code, let reason, let shouldWait):
             lua_settop(co, 0)
             if closure != nil { return pushClosure(co) }
+            if closer != nil { return pushBusy(co, "close") }
             closure = (code ?? 1005, String(decoding: reason, as: UTF8.self), false)
             transport?.sendClose(code: code, reason: reason)
             guard shouldWait, let eventLoop, transport != nil else {
@@ -168,17 +180,18 @@ final class WebSocketSession {
                 return 1
             }
             let timer = eventLoop.assumeIsolated().scheduleTask(in: Self.closeWait) { [self] in
-                guard case .close = wait else { return }
+                guard let closer, closer.task === waiter else { return }
                 transport?.closeNow()
                 // closeNow reports the drop, which answers the wait; this in case it did not.
-                if case .close = wait {
-                    answer { co in
+                if let closer = self.closer, closer.task === waiter {
+                    self.closer = nil
+                    waiter.resumeWebSocket { co in
                         lua_pushboolean(co, 1)
                         return 1
                     }
                 }
             }
-            wait = .close(timer)
+            closer = (waiter, timer)
             return nil
         }
     }
@@ -193,11 +206,12 @@ final class WebSocketSession {
         return 4
     }
 
-    /// Ends the wait: `push` gives the values, and the coroutine resumes.
-    private func answer(_ push: (OpaquePointer) -> Int32) {
-        wait = .none
-        guard let task else { return }
-        task.resumeWebSocket(push)
+    /// `false, message`: another coroutine already waits for the same
+    /// thing (Lua raises the message).
+    private func pushBusy(_ co: OpaquePointer, _ what: String) -> Int32 {
+        lua_pushboolean(co, 0)
+        LuaStack(co).push("ws:\(what): another coroutine is waiting")
+        return 2
     }
 
     private static func push(_ data: ByteBuffer, on co: OpaquePointer) {

@@ -10,6 +10,8 @@
 --   core.SUSPEND, core.WEBSOCKET, core.WS_RECEIVE [, timeout]
 --       resumed with true, message, binary; true, nil, "timeout"; or
 --       false, code, reason, by_client once the connection is closed
+--   (receive, send and close may also answer false and a message: another
+--   coroutine of the request, one it spawned, waits for the same already)
 --   core.SUSPEND, core.WEBSOCKET, core.WS_SEND, data, binary
 --       resumed with true once the connection takes more (or the closure)
 --   core.SUSPEND, core.WEBSOCKET, core.WS_CLOSE, code, reason, wait
@@ -144,8 +146,11 @@ function WebSocket:receive(timeout)
   end
   in_request("ws:receive")
   local ok, message, binary = co_yield(SUSPEND, WEBSOCKET, WS_RECEIVE, timeout)
-  -- Closed: message is the code, binary the reason.
-  if not ok then error(closed_error(self, message, binary), 0) end
+  -- Closed: message is the code, binary the reason; a string: misuse.
+  if not ok then
+    if type(message) == "string" then error(message, 2) end
+    error(closed_error(self, message, binary), 0)
+  end
   if message == nil then return nil, "timeout" end
   return message, binary
 end
@@ -163,7 +168,10 @@ function WebSocket:send(data, binary)
   end
   in_request("ws:send")
   local ok, code, reason = co_yield(SUSPEND, WEBSOCKET, WS_SEND, data, binary and true or false)
-  if not ok then error(closed_error(self, code, reason), 0) end
+  if not ok then
+    if type(code) == "string" then error(code, 2) end
+    error(closed_error(self, code, reason), 0)
+  end
 end
 
 local function valid_code(code)
