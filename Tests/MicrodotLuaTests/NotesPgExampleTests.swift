@@ -6,8 +6,9 @@ import XCTest
     import Glibc
 #endif
 
-/// examples/notes-pg over a real socket, on a private PostgreSQL, sharing
-/// notes to a local webhook (itself a microdot-lua server).
+/// examples/notes-pg over a real socket, on a private PostgreSQL with a
+/// private Redis as its cache, sharing notes to a local webhook (itself a
+/// microdot-lua server).
 final class NotesPgExampleTests: XCTestCase {
     private static let webhookSource = """
         local microdot = require("microdot")
@@ -24,15 +25,18 @@ final class NotesPgExampleTests: XCTestCase {
         try? JSONSerialization.jsonObject(with: Data(response.body))
     }
 
-    func testTheNotesAPIOnPostgresWithAWebhook() throws {
+    func testTheNotesAPIOnPostgresWithARedisCacheAndAWebhook() throws {
         let postgres = try PrivatePostgres()
         defer { postgres.stop() }
+        let redis = try RedisServer()
+        setenv("REDIS_URL", redis.url, 1)
         let webhook = try TestServer(source: Self.webhookSource)
         setenv("DATABASE_URL", postgres.url, 1)
         setenv("WEBHOOK_URL", "http://127.0.0.1:\(webhook.port)/hook", 1)
         defer {
             unsetenv("DATABASE_URL")
             unsetenv("WEBHOOK_URL")
+            unsetenv("REDIS_URL")
         }
         let app = try TestServer(script: TestPaths.example("notes-pg/app.lua"))
         let jsonHeaders = ["Content-Type": "application/json"]
@@ -49,8 +53,18 @@ final class NotesPgExampleTests: XCTestCase {
         XCTAssertTrue((note["created_at"] as? String)?.hasSuffix("Z") == true, "\(note)")
         XCTAssertTrue(note["shared_status"] is NSNull, "NULL is JSON null")
 
+        // The first read fills the cache, the next one is answered from it.
+        let miss = try app.request("/notes/1")
+        XCTAssertEqual(miss.headers("X-Cache"), ["miss"])
+        XCTAssertTrue(try redis.cli(["GET", "note:1"]).contains(#""title":"milk""#))
+        let hit = try app.request("/notes/1")
+        XCTAssertEqual(hit.headers("X-Cache"), ["hit"])
+        XCTAssertEqual(hit.headers("Content-Type"), ["application/json"])
+        XCTAssertEqual(hit.body, miss.body)
+
         _ = try app.request(
             "/notes", method: "POST", headers: jsonHeaders, body: Array(#"{"title": "call mum"}"#.utf8))
+        XCTAssertEqual(try app.request("/notes/2").headers("X-Cache"), ["miss"])
         XCTAssertEqual((json(try app.request("/notes")) as? [Any])?.count, 2)
         XCTAssertEqual(
             (json(try app.request("/notes?tag=today")) as? [[String: Any]])?.first?["title"] as? String, "milk")
@@ -64,12 +78,22 @@ final class NotesPgExampleTests: XCTestCase {
         XCTAssertEqual(answer["webhook_status"] as? Int, 202)
         let posted = try XCTUnwrap(json(try webhook.request("/last")) as? [String: Any])
         XCTAssertEqual(posted["title"] as? String, "milk")
-        XCTAssertEqual((json(try app.request("/notes/1")) as? [String: Any])?["shared_status"] as? Int, 202)
+        // Sharing removed the cached copy: the read sees the new status.
+        let afterShare = try app.request("/notes/1")
+        XCTAssertEqual(afterShare.headers("X-Cache"), ["miss"])
+        XCTAssertEqual((json(afterShare) as? [String: Any])?["shared_status"] as? Int, 202)
         XCTAssertEqual(try app.request("/notes/9/share", method: "POST").status, 404)
 
         XCTAssertEqual(try app.request("/notes/2", method: "DELETE").status, 204)
         XCTAssertEqual(try app.request("/notes/2").status, 404)
         XCTAssertEqual(try app.request("/notes/2", method: "DELETE").status, 404)
+
+        // Without Redis the notes come from the database (the failure logged).
+        redis.stop()
+        let uncached = try app.request("/notes/1")
+        XCTAssertEqual(uncached.status, 200)
+        XCTAssertEqual(uncached.headers("X-Cache"), ["miss"])
+        XCTAssertTrue(app.log.text.contains("cache: redis 127.0.0.1:\(redis.port)"), app.log.text)
 
         postgres.stop()
         let down = try app.request("/notes/1")

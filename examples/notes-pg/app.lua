@@ -1,21 +1,23 @@
--- A JSON API for notes on PostgreSQL, with an outbound HTTP call: each
--- note can be shared to a webhook. Every database and HTTP call suspends
--- only its own request.
---   DATABASE_URL=postgres://app:pw@127.0.0.1:5432/app \
+-- A JSON API for notes on PostgreSQL with a Redis cache in front and an
+-- outbound HTTP call: each note can be shared to a webhook. Every
+-- database, cache and HTTP call suspends only its own request.
+--   DATABASE_URL=postgres://app:pw@127.0.0.1:5432/app REDIS_URL=redis://127.0.0.1:6379/0 \
 --   WEBHOOK_URL=http://127.0.0.1:8080/hook microdot-lua examples/notes-pg/app.lua
 --   curl -X POST localhost:5000/notes -H 'Content-Type: application/json' \
 --        -d '{"title": "milk", "tags": ["shopping"]}'
 --   curl localhost:5000/notes/1
 --   curl -X POST localhost:5000/notes/1/share
--- A Redis cache in front of GET /notes/<id> is planned (microdot.redis);
--- see README.md beside this file.
 local microdot = require("microdot")
 local http = require("microdot.http")
 local pg = require("microdot.pg")
+local redis = require("microdot.redis")
 local json = microdot.json
 
 local db = pg.connect(os.getenv("DATABASE_URL") or "postgres://app:pw@127.0.0.1:5432/app",
   {pool_size = 10, timeout = 10})
+local cache = redis.connect(os.getenv("REDIS_URL") or "redis://127.0.0.1:6379/0", {pool_size = 10, timeout = 2})
+-- How long a note stays in the cache; writes remove it at once.
+local CACHE_SECONDS = 60
 local webhook = os.getenv("WEBHOOK_URL")
 
 local app = microdot.Microdot()
@@ -89,12 +91,27 @@ app:post("/notes", function(req)
   return rows[1], 201, {Location = "/notes/" .. rows[1].id}
 end)
 
+-- The cache holds a note's JSON text under note:<id>. It only speeds
+-- things up: when Redis fails, the note comes from the database (logged).
+local function cache_call(method, ...)
+  local ok, result = pcall(cache[method], cache, ...)
+  if not ok then microdot.log.warn("cache: " .. tostring(result)) end
+  return ok, result
+end
+
 app:get("/notes/<int:id>", function(req, id)
-  return find(id)
+  local reached, text = cache_call("get", "note:" .. id)
+  if reached and text then
+    return text, 200, {["Content-Type"] = "application/json", ["X-Cache"] = "hit"}
+  end
+  local note = find(id)
+  if reached then cache_call("set", "note:" .. id, json.encode(note), {ex = CACHE_SECONDS}) end
+  return note, 200, {["X-Cache"] = "miss"}
 end)
 
 app:delete("/notes/<int:id>", function(req, id)
   local _, status = db:query("DELETE FROM notes WHERE id = $1", id)
+  cache_call("del", "note:" .. id)
   if status.affected == 0 then microdot.abort(404) end
   return "", 204
 end)
@@ -109,6 +126,7 @@ app:post("/notes/<int:id>/share", function(req, id)
     local res, err = http.request{method = "POST", url = webhook, json = rows[1], timeout = 5}
     if not res then return {error = err}, 502 end
     tx:query("UPDATE notes SET shared_status = $1 WHERE id = $2", res.status, id)
+    cache_call("del", "note:" .. id)
     return {id = id, webhook_status = res.status}
   end)
 end)
