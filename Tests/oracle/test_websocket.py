@@ -401,3 +401,25 @@ def test_wss_over_the_servers_own_tls(tmp_path):
             for message in ('over TLS ✓', b'\x00\x01' * 40000):
                 ws.send(message)
                 assert ws.recv(timeout=10) == message
+
+
+def test_a_spawned_close_while_the_handler_receives_then_sigterm_exits():
+    """A coroutine the handler spawned closes the WebSocket while the handler
+    waits in receive; the server still shuts down within its timeout."""
+    with serve('--shutdown-timeout', '1') as (port, process):
+        with connect(f'ws://127.0.0.1:{port}/spawn-close') as ws:
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=5)
+            assert closed.value.rcvd.code == 4000 and closed.value.rcvd.reason == 'from spawn'
+        assert fetch(port, 'GET', '/plain')[2] == b'plain'
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+
+
+def test_spawned_senders_wait_their_turn():
+    size = 2_000_000
+    with serve() as (port, _):
+        with connect(f'ws://127.0.0.1:{port}/senders/{size}', max_size=None) as ws:
+            time.sleep(0.5)  # the server's sends find the client behind
+            got = sorted(ws.recv(timeout=20) for _ in range(9))
+    assert got == sorted(chr(96 + i) * size + str(j) for i in range(1, 4) for j in range(1, 4))

@@ -82,6 +82,27 @@ app:get("/deaf", with_websocket(function(req, ws)
   ws:send("awake")
 end))
 
+-- A coroutine the handler spawned closes the socket while the handler waits.
+app:get("/spawn-close", with_websocket(function(req, ws)
+  microdot.spawn(function()
+    microdot.sleep(0.2)
+    ws:close(4000, "from spawn")
+  end)
+  pcall(ws.receive, ws, 5)
+end))
+
+-- Three spawned coroutines send at once, three messages each: sends wait
+-- their turn while the client is behind.
+app:get("/senders/<int:size>", with_websocket(function(req, ws, size)
+  local handles = {}
+  for i = 1, 3 do
+    handles[i] = microdot.spawn(function()
+      for j = 1, 3 do ws:send(string.rep(string.char(96 + i), size) .. j) end
+    end)
+  end
+  for i = 1, 3 do handles[i]:wait() end
+end))
+
 app:get("/plain", function(req) return "plain" end)
 
 -- A page that echoes through /echo from a browser (test_websocket_browser.py).

@@ -53,7 +53,8 @@ extension RequestTask {
             timeout?.cancel()
             worker.unregisterWaiter(key, self)
         case .waitingForBody(let stream): stream.onAvailable = nil
-        case .running, .waitingForWritable, .sendingFile, .webSocket, .finished: return
+        case .webSocket: (webSocket ?? spawnedIn?.webSocket)?.forget(self)
+        case .running, .waitingForWritable, .sendingFile, .finished: return
         }
         state = .running
         _ = worker.lua.runProtected(on: thread) { lua_resetthread(thread) }

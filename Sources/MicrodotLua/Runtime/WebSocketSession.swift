@@ -30,9 +30,10 @@ final class WebSocketSession {
     /// server's own close. Nil while open.
     private(set) var closure: (code: Int, reason: String, byClient: Bool)?
 
-    /// Who waits for what: at most one coroutine per kind.
+    /// Who waits for what: one coroutine to receive, one to close, any
+    /// number to send (each returns once the connection takes more).
     private var receiver: (task: RequestTask, timer: Scheduled<Void>?)?
-    private var sender: RequestTask?
+    private var senders: [RequestTask] = []
     private var closer: (task: RequestTask, timer: Scheduled<Void>?)?
     /// The handler failed: the close at the end says 1011.
     var failed = false
@@ -67,19 +68,20 @@ final class WebSocketSession {
     /// cancelled when the client went (its sleep raises).
     func closed(code: Int, reason: String, byClient: Bool) {
         if closure == nil { closure = (code, reason, byClient) }
-        let waiting = receiver != nil || sender != nil || closer != nil
+        // Every waiter is taken first: resuming one may end the handler,
+        // which lets go of the rest.
+        let (receiver, senders, closer) = (self.receiver, self.senders, self.closer)
+        self.receiver = nil
+        self.senders = []
+        self.closer = nil
+        let waiting = receiver != nil || !senders.isEmpty || closer != nil
         if let receiver {
             receiver.timer?.cancel()
-            self.receiver = nil
             receiver.task.resumeWebSocket(pushClosure)
         }
-        if let sender {
-            self.sender = nil
-            sender.resumeWebSocket(pushClosure)
-        }
+        for sender in senders { sender.resumeWebSocket(pushClosure) }
         if let closer {
             closer.timer?.cancel()
-            self.closer = nil
             closer.task.resumeWebSocket { co in
                 lua_pushboolean(co, 1)
                 return 1
@@ -90,11 +92,26 @@ final class WebSocketSession {
 
     /// The connection takes more: a send that waited for it returns.
     func writable() {
-        guard let sender else { return }
-        self.sender = nil
-        sender.resumeWebSocket { co in
-            lua_pushboolean(co, 1)
-            return 1
+        let senders = self.senders
+        self.senders = []
+        for sender in senders {
+            sender.resumeWebSocket { co in
+                lua_pushboolean(co, 1)
+                return 1
+            }
+        }
+    }
+
+    /// `task` stops waiting here (a spawned coroutine closed while it waits).
+    func forget(_ task: RequestTask) {
+        if let receiver, receiver.task === task {
+            receiver.timer?.cancel()
+            self.receiver = nil
+        }
+        senders.removeAll { $0 === task }
+        if let closer, closer.task === task {
+            closer.timer?.cancel()
+            self.closer = nil
         }
     }
 
@@ -103,7 +120,7 @@ final class WebSocketSession {
         receiver?.timer?.cancel()
         closer?.timer?.cancel()
         receiver = nil
-        sender = nil
+        senders = []
         closer = nil
         task = nil
         messages.removeAll()
@@ -154,10 +171,6 @@ final class WebSocketSession {
                 lua_settop(co, 0)
                 return pushClosure(co)
             }
-            if sender != nil {
-                lua_settop(co, 0)
-                return pushBusy(co, "send")
-            }
             let length = Int(lua_rawlen(co, index))
             var buffer = transport.allocator.buffer(capacity: length)
             LuaStack(co).withBytes(at: index) { buffer.writeBytes($0) }
@@ -167,7 +180,7 @@ final class WebSocketSession {
                 lua_pushboolean(co, 1)
                 return 1
             }
-            sender = waiter
+            senders.append(waiter)
             return nil
         case .close(let code, let reason, let shouldWait):
             lua_settop(co, 0)

@@ -128,15 +128,28 @@ local function finish(server, ok, result)
   return result.rows, { command = result.command, affected = result.affected }
 end
 
+-- Statements that open or end a transaction: on a pooled connection they
+-- would leave it inside one (or end db:transaction's), so they are refused.
+local TRANSACTION_CONTROL = { BEGIN = true, START = true, COMMIT = true, ROLLBACK = true, END = true, ABORT = true }
+
+local function check_statement(sql, what)
+  local keyword = sql:match("^%s*(%a+)")
+  if keyword ~= nil and TRANSACTION_CONTROL[keyword:upper()] then
+    error(what .. ": " .. keyword:upper() .. " cannot be sent on its own (use db:transaction(f))", 3)
+  end
+end
+
 --- Runs one statement, binding the arguments to $1, $2...: nil or pg.null
 --- NULL, booleans, integers (int8), floats (float8), strings (text),
---- pg.bytea(s), tables (jsonb).
+--- pg.bytea(s), tables (jsonb). BEGIN, COMMIT and the like are refused:
+--- db:transaction(f) holds one connection for a transaction.
 ---@param sql string
 ---@return table[] rows column -> value
 ---@return { command: string, affected: integer } status
 function Database:query(sql, ...)
   check_self(self, Database, "db", "query", "pg.connect handles")
   if type(sql) ~= "string" then error("db:query expects an SQL string, got " .. type(sql), 2) end
+  check_statement(sql, "db:query")
   local kinds, values = marshal("db:query", ...)
   -- Not a tail call: finish's errors name the caller's line (level 3).
   local rows, status = finish(self.server, await(core.pg_query(
@@ -158,6 +171,7 @@ function Transaction:query(sql, ...)
   check_self(self, Transaction, "tx", "query", "transactions")
   if type(sql) ~= "string" then error("tx:query expects an SQL string, got " .. type(sql), 2) end
   if self.done then error("tx:query: the transaction has ended", 2) end
+  check_statement(sql, "tx:query")
   local kinds, values = marshal("tx:query", ...)
   local rows, status = finish(self.server, await(core.pg_tx_query(self.id, self.timeout, sql, kinds, values)))
   return rows, status

@@ -343,9 +343,22 @@ local function unescape(s)
   return (s:gsub("%%(%x%x)", function(hex) return string.char(tonumber(hex, 16)) end))
 end
 
-local function bad_url(url, why)
+-- Raised at connect's caller: bad_url <- parse_url <- connect <- caller
+-- (level 4; 5 from host_and_port).
+local function bad_url(url, why, level)
   error("redis.connect: " .. why .. " in " .. describe(url)
-    .. " (expected redis://[[user]:password@]host[:port][/db])", 3)
+    .. " (expected redis://[[user]:password@]host[:port][/db])", level or 4)
+end
+
+-- "host", "host:port" or "[v6]:port" (level: as bad_url's, one deeper).
+local function host_and_port(url, hostport)
+  local host, port = hostport:match("^%[([%x:.]+)%]:?(%d*)$")
+  if host == nil then host, port = hostport:match("^([^:]*):?(%d*)$") end
+  if host == nil and hostport:find(":", 1, true) then bad_url(url, "a port that is not a number", 5) end
+  if host == nil or host == "" then bad_url(url, "no host", 5) end
+  port = port ~= "" and tonumber(port) or 6379
+  if port < 1 or port > 65535 then bad_url(url, "a port out of 1-65535", 5) end
+  return host, port
 end
 
 local function parse_url(url)
@@ -365,11 +378,7 @@ local function parse_url(url)
     password = unescape(password)
   end
   local hostport, db = location:match("^([^/]*)/?(.*)$")
-  local host, port = hostport:match("^%[([%x:.]+)%]:?(%d*)$")
-  if host == nil then host, port = hostport:match("^([^:]*):?(%d*)$") end
-  if host == nil or host == "" then bad_url(url, "no host") end
-  port = port ~= "" and tonumber(port) or 6379
-  if port < 1 or port > 65535 then bad_url(url, "a port out of 1-65535") end
+  local host, port = host_and_port(url, hostport)
   if db ~= "" and not db:match("^%d+$") then bad_url(url, "a database that is not a number") end
   db = db ~= "" and tonumber(db) or 0
   return host, port, user, password, db
