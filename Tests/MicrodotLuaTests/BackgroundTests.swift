@@ -82,7 +82,8 @@ final class BackgroundTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(number(eventually(server, "failures") { (self.number($0) ?? 0) >= 4 }) ?? 0, 4)
         XCTAssertEqual(try server.request("/failing/stop").text, "true")
         let log = server.log.text
-        XCTAssertTrue(log.contains("error in timer.every (/") && log.contains("timers_app.lua:50): /"), log)
+        // The log may shorten a long path to ".../folder/file.lua".
+        XCTAssertTrue(log.contains("error in timer.every (") && log.contains("timers_app.lua:50): "), log)
         XCTAssertTrue(log.contains("timers_app.lua:52: boom\n    stack traceback:"), log)
         let stopped = number(server.server.shared.get("failures"))
         Thread.sleep(forTimeInterval: 0.1)
@@ -96,7 +97,7 @@ final class BackgroundTests: XCTestCase {
         XCTAssertEqual(try server.request("/ping").text, "pong")
         XCTAssertLessThan(Date().timeIntervalSince(started), 2)
         let log = server.log.text
-        XCTAssertTrue(log.contains("error in timer.at (/") && log.contains("timers_app.lua:59): handler timeout"), log)
+        XCTAssertTrue(log.contains("error in timer.at (") && log.contains("timers_app.lua:59): handler timeout"), log)
         XCTAssertTrue(log.contains("handler timeout"), log)
         XCTAssertEqual(try server.request("/at?delay=0").text, "scheduled", "timers still run")
         XCTAssertNotNil(eventually(server, "at_late"))
