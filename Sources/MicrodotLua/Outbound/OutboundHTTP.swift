@@ -155,22 +155,12 @@ enum OutboundHTTP {
                 return "\(error): \(place)"
             }
         }
-        if errno(of: error) == ECONNREFUSED { return "connection refused: \(place)" }
+        if connectionErrno(of: error) == ECONNREFUSED { return "connection refused: \(place)" }
         if error is CancellationError { return "request cancelled: \(place)" }
         if error is NIOConnectionError || error is IOError || error is SocketAddressError {
             return "cannot connect (\(error)): \(place)"
         }
         return "\(error): \(place)"
-    }
-
-    private static func errno(of error: Error) -> Int32? {
-        if let error = error as? IOError { return error.errnoCode }
-        if let error = error as? NIOConnectionError {
-            for attempt in error.connectionErrors {
-                if let code = errno(of: attempt.error) { return code }
-            }
-        }
-        return nil
     }
 }
 

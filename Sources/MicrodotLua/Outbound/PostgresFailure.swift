@@ -55,20 +55,11 @@ struct PostgresFailure: Error, Sendable {
 
     private static func connectMessage(_ underlying: Error?) -> String {
         guard let underlying else { return "cannot connect" }
-        if errno(of: underlying) == ECONNREFUSED { return "connection refused" }
+        if connectionErrno(of: underlying) == ECONNREFUSED { return "connection refused" }
         if case .some(.connectTimeout) = underlying as? ChannelError { return "connect timeout" }
         return "cannot connect: \(underlying)"
     }
 
-    private static func errno(of error: Error) -> Int32? {
-        if let error = error as? IOError { return error.errnoCode }
-        if let error = error as? NIOConnectionError {
-            for attempt in error.connectionErrors {
-                if let code = errno(of: attempt.error) { return code }
-            }
-        }
-        return nil
-    }
 }
 
 /// What one statement gave: its rows, column names in order, and the
