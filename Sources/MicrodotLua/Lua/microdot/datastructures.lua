@@ -77,6 +77,26 @@ end
 M.header_key = header_key
 M.new_headers = new_headers
 
+--- Headers received as `{name, value}` pairs, in a case-insensitive table:
+--- a name given more than once maps to an array of its values in order.
+---@param pairs_list { [1]: string, [2]: string }[]
+---@return table
+function M.headers_from_pairs(pairs_list)
+  local headers = new_headers()
+  for _, pair in ipairs(pairs_list) do
+    local name, value = pair[1], pair[2]
+    local existing = headers[name]
+    if existing == nil then
+      headers[name] = value
+    elseif type(existing) == "table" then
+      existing[#existing + 1] = value
+    else
+      headers[name] = { existing, value }
+    end
+  end
+  return headers
+end
+
 local function hex_byte(h)
   return string.char(tonumber(h, 16))
 end

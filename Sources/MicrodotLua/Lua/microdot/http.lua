@@ -8,7 +8,7 @@ local datastructures = require("microdot.datastructures")
 local helpers = require("microdot.helpers")
 
 local type, error, pairs, ipairs, tostring, math_type = type, error, pairs, ipairs, tostring, math.type
-local await, new_headers, json_encode = coroutines.await, datastructures.new_headers, core.json.encode
+local await, headers_from_pairs, json_encode = coroutines.await, datastructures.headers_from_pairs, core.json.encode
 
 local M = {}
 
@@ -86,19 +86,7 @@ end
 function M.request(options)
   local ok, result = await(core.http_request(checked(options)))
   if not ok then return nil, result end
-  local received = new_headers()
-  for _, pair in ipairs(result.headers) do
-    local name, value = pair[1], pair[2]
-    local existing = received[name]
-    if existing == nil then
-      received[name] = value
-    elseif type(existing) == "table" then
-      existing[#existing + 1] = value
-    else
-      received[name] = { existing, value }
-    end
-  end
-  return { status = result.status, headers = received, body = result.body }
+  return { status = result.status, headers = headers_from_pairs(result.headers), body = result.body }
 end
 
 return M

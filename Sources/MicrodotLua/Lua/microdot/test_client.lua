@@ -109,18 +109,7 @@ local function run_request(app, method, url, headers, body)
 end
 
 local function test_response(collected)
-  local headers = new_headers()
-  for _, header in ipairs(collected.headers) do
-    local name, value = header[1], header[2]
-    local existing = headers[name]
-    if existing == nil then
-      headers[name] = value
-    elseif type(existing) == "table" then
-      existing[#existing + 1] = value
-    else
-      headers[name] = { existing, value }
-    end
-  end
+  local headers = datastructures.headers_from_pairs(collected.headers)
   return setmetatable({
     status_code = collected.status,
     reason = collected.reason,
