@@ -142,6 +142,7 @@ public final class MicrodotServer: @unchecked Sendable {
                 }
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
+                .childChannelOption(.writeBufferWaterMark, value: Self.writeBufferWaterMark)
                 .childChannelInitializer { channel in
                     let loop = byLoop[ObjectIdentifier(channel.eventLoop)]!
                     return channel.eventLoop.makeCompletedFuture {
@@ -192,6 +193,15 @@ public final class MicrodotServer: @unchecked Sendable {
         worker.trustedProxies = configuration.trustedNetworks
         worker.sendsFilesThroughBuffers = configuration.servesTLS
     }
+
+    /// When a connection stops taking more (`isWritable`): past 256 KiB
+    /// waiting to be written, again below 64 KiB. NIO's default (64 KiB)
+    /// flips writability twice for every 64 KiB file or body, and each flip
+    /// runs the write deadline and dispatch code (about 6k instructions per
+    /// response); a client that stops reading still makes the channel
+    /// unwritable, which starts the write timeout (`ConnectionDeadlines`).
+    /// A stream generator runs at most this far ahead of its client.
+    static let writeBufferWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 64 * 1024, high: 256 * 1024)
 
     /// `SO_REUSEPORT`, which NIO has no name for.
     private static let reusePortOption = ChannelOptions.Types.SocketOption(
