@@ -1,7 +1,8 @@
-// The benchmark's baseline: a bare hello-world server (GET /; 404 elsewhere) on SwiftNIO's stock
-// HTTP/1 pipeline (`configureHTTPServerPipeline`), with no Lua, for
+// The benchmark's baselines: a bare hello-world server (GET /; 404 elsewhere) with no Lua, for
 // scripts/bench to compare microdot-lua against in the same run.
-//   nio-baseline PORT
+//   nio-baseline PORT            SwiftNIO's stock HTTP/1 pipeline (`configureHTTPServerPipeline`)
+//   nio-baseline PORT --floor    the floor: the request decoder microdot-lua uses and one handler
+//                                that writes a prebuilt response (no response encoding at all)
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -39,7 +40,47 @@ final class HelloHandler: ChannelInboundHandler {
     }
 }
 
+/// The floor: what a NIO server with microdot-lua's decoder costs when the
+/// response is bytes made once (with a fixed Date).
+final class FloorHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = ByteBuffer
+
+    private static func response(_ status: String, _ body: String, close: Bool) -> ByteBuffer {
+        ByteBuffer(
+            string: "HTTP/1.1 \(status)\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+                + "Content-Length: \(body.utf8.count)\r\nDate: Tue, 01 Dec 2026 00:00:00 GMT\r\n"
+                + (close ? "Connection: close\r\n" : "") + "\r\n" + body)
+    }
+    private static let responses = [
+        [response("200 OK", "Hello, World!", close: false), response("200 OK", "Hello, World!", close: true)],
+        [response("404 Not Found", "", close: false), response("404 Not Found", "", close: true)],
+    ]
+    private var keepAlive = true
+    private var found = true
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            keepAlive = head.isKeepAlive
+            found = head.uri == "/"
+        case .body:
+            break
+        case .end:
+            let response = Self.responses[found ? 0 : 1][keepAlive ? 0 : 1]
+            if keepAlive {
+                context.writeAndFlush(wrapOutboundOut(response), promise: nil)
+            } else {
+                context.writeAndFlush(wrapOutboundOut(response)).assumeIsolated().whenComplete { [context] _ in
+                    context.close(promise: nil)
+                }
+            }
+        }
+    }
+}
+
 let port = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 8081
+let floor = CommandLine.arguments.contains("--floor")
 let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 let channel = try ServerBootstrap(group: group)
     .serverChannelOption(.backlog, value: 1024)
@@ -47,8 +88,14 @@ let channel = try ServerBootstrap(group: group)
     .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
     .childChannelInitializer { channel in
         channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-            try channel.pipeline.syncOperations.addHandler(HelloHandler())
+            if floor {
+                try channel.pipeline.syncOperations.addHandler(
+                    ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)))
+                try channel.pipeline.syncOperations.addHandler(FloorHandler())
+            } else {
+                try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                try channel.pipeline.syncOperations.addHandler(HelloHandler())
+            }
         }
     }
     .bind(host: "127.0.0.1", port: port).wait()
