@@ -67,7 +67,7 @@ enum CoreRedis: CoreArea {
         _ command: ByteBuffer, replies: Int, asArray: Bool, pool: RedisPool, worker: Worker, L: OpaquePointer
     ) -> Int32 {
         let (call, ticket) = newCall(worker)
-        let server = pool.endpoint.server
+        let server = pool.server
         on(pool.loop) {
             pool.execute(command, replies: replies) { result in
                 call.complete(

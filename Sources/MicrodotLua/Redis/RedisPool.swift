@@ -36,32 +36,48 @@ final class RedisPool: @unchecked Sendable {
     private(set) var openCount = 0
     private var waiters = CircularBuffer<PoolCall>()
     private var isShutDown = false
+    /// `host:port`, as errors name the server: made once, not per call.
+    let server: String
+    /// The calls under way in the order they started, which is also the
+    /// order of their deadlines (one timeout for the pool); done ones leave
+    /// from the front. One timer, for the first deadline, instead of a task
+    /// scheduled and cancelled for every call.
+    private var deadlines = CircularBuffer<PoolCall>()
+    private var deadlineTimer: Scheduled<Void>?
+    private var sweepingDeadlines = false
 
     init(endpoint: RedisEndpoint, loop: EventLoop) {
         self.endpoint = endpoint
         self.loop = loop
+        server = endpoint.server
     }
 
     /// One call's progress: done once, by its reply, its failure or its
     /// timeout, whichever comes first.
     private final class PoolCall {
-        let command: ByteBuffer
+        /// Sent once, then dropped (a done call may wait in `deadlines`).
+        var command: ByteBuffer
         let replies: Int
-        let completion: (Result<[RedisReply], RedisFailure>) -> Void
-        var timer: Scheduled<Void>?
+        private var completion: ((Result<[RedisReply], RedisFailure>) -> Void)?
+        let deadline: NIODeadline
         var connection: RedisConnection?
         var isDone = false
 
-        init(command: ByteBuffer, replies: Int, completion: @escaping (Result<[RedisReply], RedisFailure>) -> Void) {
+        init(
+            command: ByteBuffer, replies: Int, deadline: NIODeadline,
+            completion: @escaping (Result<[RedisReply], RedisFailure>) -> Void
+        ) {
             self.command = command
             self.replies = replies
+            self.deadline = deadline
             self.completion = completion
         }
 
         func finish(_ result: Result<[RedisReply], RedisFailure>) {
-            guard !isDone else { return }
+            guard !isDone, let completion else { return }
             isDone = true
-            timer?.cancel()
+            self.completion = nil
+            connection = nil
             completion(result)
         }
     }
@@ -73,14 +89,14 @@ final class RedisPool: @unchecked Sendable {
         _ command: ByteBuffer, replies: Int, completion: @escaping (Result<[RedisReply], RedisFailure>) -> Void
     ) {
         loop.preconditionInEventLoop()
-        let call = PoolCall(command: command, replies: replies, completion: completion)
-        call.timer = loop.assumeIsolated().scheduleTask(in: Self.timeAmount(endpoint.timeout)) { [self] in
-            timedOut(call)
-        }
+        let call = PoolCall(
+            command: command, replies: replies, deadline: .now() + Self.timeAmount(endpoint.timeout),
+            completion: completion)
         guard !isShutDown else {
             call.finish(.failure(RedisFailure(description: "the worker's Redis pool is shut down")))
             return
         }
+        watchDeadline(of: call)
         while let connection = idle.popLast() {
             if connection.isBroken {
                 openCount -= 1
@@ -96,17 +112,46 @@ final class RedisPool: @unchecked Sendable {
         }
     }
 
+    private func watchDeadline(of call: PoolCall) {
+        while let first = deadlines.first, first.isDone { deadlines.removeFirst() }
+        deadlines.append(call)
+        if deadlineTimer == nil && !sweepingDeadlines { armDeadlineTimer() }
+    }
+
+    /// The timer for the first deadline of a call still under way, if any.
+    private func armDeadlineTimer() {
+        while let first = deadlines.first, first.isDone { deadlines.removeFirst() }
+        guard let first = deadlines.first else {
+            deadlineTimer = nil
+            return
+        }
+        deadlineTimer = loop.assumeIsolated().scheduleTask(deadline: first.deadline) { [self] in
+            deadlineTimer = nil
+            sweepingDeadlines = true
+            let now = NIODeadline.now()
+            while let call = deadlines.first, call.isDone || call.deadline <= now {
+                deadlines.removeFirst()
+                timedOut(call)
+            }
+            sweepingDeadlines = false
+            armDeadlineTimer()
+        }
+    }
+
     private func timedOut(_ call: PoolCall) {
         guard !call.isDone else { return }
-        call.finish(.failure(RedisFailure(description: "timeout after \(Self.seconds(endpoint.timeout)) s")))
         // The reply may still come: the connection cannot be trusted.
-        call.connection?.close()
+        let connection = call.connection
+        call.finish(.failure(RedisFailure(description: "timeout after \(Self.seconds(endpoint.timeout)) s")))
+        connection?.close()
         if let index = waiters.firstIndex(where: { $0 === call }) { waiters.remove(at: index) }
     }
 
     private func run(_ call: PoolCall, on connection: RedisConnection) {
         call.connection = connection
-        connection.send(call.command, replies: call.replies) { [self] result in
+        let command = call.command
+        call.command = ByteBuffer()
+        connection.send(command, replies: call.replies) { [self] result in
             call.finish(result)
             release(connection)
         }
