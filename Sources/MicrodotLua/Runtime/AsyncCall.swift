@@ -18,7 +18,9 @@ final class AsyncCall: @unchecked Sendable {
     private let lock = NIOLock()
     private var result: Outcome?
     private var callback: ((Outcome) -> Void)?
-    private let finished = DispatchSemaphore(value: 0)
+    /// Made by the first `wait()` only: a request on an event loop never
+    /// blocks, and a semaphore per call cost more than the call's pool work.
+    private var finished: DispatchSemaphore?
     var task: Task<Void, Never>?
 
     func complete(_ result: Result<LuaValue, Error>) {
@@ -26,14 +28,14 @@ final class AsyncCall: @unchecked Sendable {
     }
 
     func complete(outcome result: Outcome) {
-        let callback = lock.withLock { () -> ((Outcome) -> Void)? in
+        let (callback, finished) = lock.withLock { () -> (((Outcome) -> Void)?, DispatchSemaphore?) in
             self.result = result
             // The callback usually holds this call: keeping it would keep
             // both, and the result, for good.
             defer { self.callback = nil }
-            return self.callback
+            return (self.callback, self.finished)
         }
-        finished.signal()
+        finished?.signal()
         callback?(result)
     }
 
@@ -53,8 +55,15 @@ final class AsyncCall: @unchecked Sendable {
 
     /// Blocks the calling thread until the result is there.
     func wait() -> Outcome {
-        finished.wait()
-        finished.signal()
+        let semaphore = lock.withLock { () -> DispatchSemaphore? in
+            guard result == nil else { return nil }
+            if finished == nil { finished = DispatchSemaphore(value: 0) }
+            return finished
+        }
+        if let semaphore {
+            semaphore.wait()
+            semaphore.signal()
+        }
         return lock.withLock { result! }
     }
 
