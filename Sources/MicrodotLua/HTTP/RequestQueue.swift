@@ -29,6 +29,10 @@ struct RequestQueue<Request, Running: AnyObject> {
     var isIdle: Bool { running == nil && waiting.isEmpty }
     var hasWaiting: Bool { !waiting.isEmpty }
 
+    /// Whether a request read now could start at once: nothing runs or
+    /// waits, and the client takes what is written.
+    var startsAtOnce: Bool { running == nil && !outputBlocked && waiting.isEmpty }
+
     /// A request read whole joins the end of the queue.
     mutating func append(_ request: Request) {
         waiting.append(request)

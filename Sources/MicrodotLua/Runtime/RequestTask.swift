@@ -76,14 +76,19 @@ final class RequestTask {
         self.request = request
         self.background = background
         self.app = app ?? worker.appObject
-        let head = request.head
-        // A pattern match, not ==, which compares HTTPMethod's raw strings.
+        // Pattern matches, not ==, which compares HTTPMethod's raw strings;
+        // fields read in place, not from a copy of the head (a retain each).
         var isGet = false
-        if case .GET = head.method { isGet = true }
+        var isHead = false
+        switch request.head.method {
+        case .GET: isGet = true
+        case .HEAD: isHead = true
+        default: break
+        }
         framing = RequestFraming(
-            isHead: head.method == .HEAD, isGet: isGet,
-            isHTTP10: head.version.major == 1 && head.version.minor == 0,
-            keepAlive: head.isKeepAlive && !request.closesConnection)
+            isHead: isHead, isGet: isGet,
+            isHTTP10: request.head.version.major == 1 && request.head.version.minor == 0,
+            keepAlive: request.head.isKeepAlive && !request.closesConnection)
         (thread, threadReference) = worker.acquireThread()
         // Background runs take no request number (the log's `request=`).
         if background == nil { worker.requestCount &+= 1 }
