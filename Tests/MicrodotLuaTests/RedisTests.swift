@@ -53,6 +53,21 @@ final class RedisTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(start), 1.5)
     }
 
+    /// One timer per pool serves every call's deadline: calls started one
+    /// after another, while others wait, each fail on their own deadline
+    /// (else BLPOP's own 2 s would answer nil and the route would fail).
+    func testOverlappingCallsEachTimeOutOnTheirOwnDeadline() throws {
+        let server = try server()
+        let start = Date()
+        let answers = LockedSet()
+        DispatchQueue.concurrentPerform(iterations: 3) { index in
+            Thread.sleep(forTimeInterval: Double(index) * 0.08)
+            answers.insert(index * 1000 + ((try? server.request("/timeout").status) ?? 0))
+        }
+        XCTAssertEqual(answers.values, [200, 1200, 2200], server.log.text)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 1.8)
+    }
+
     func testCallsReconnectAfterTheServerRestarts() throws {
         let server = try server()
         try redis.cli(["SET", "k", "before"])
