@@ -191,6 +191,7 @@ public final class MicrodotServer: @unchecked Sendable {
         worker.onShutdown = { [weak self] in self?.shutdown() }
         worker.trustedProxies = configuration.trustedNetworks
         worker.sendsFilesThroughBuffers = configuration.servesTLS
+        worker.gzip = configuration.gzip ?? false
     }
 
     /// `SO_REUSEPORT`, which NIO has no name for.
