@@ -40,7 +40,7 @@ struct GzipPlan {
                 if ResponseEncoder.equalsIgnoringASCIICase(name, lowercase: contentEncodingName) { return 2 }
                 return ResponseEncoder.equalsIgnoringASCIICase(name, lowercase: varyName) ? 3 : 0
             }
-            switch name {
+            switch name ?? 0 {
             case 1:
                 typeTaken = LuaStack(L).withBytes(at: value, GzipRules.compresses(contentType:)) ?? false
             case 2:
