@@ -100,6 +100,12 @@ struct ServeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The PEM private key of --tls-cert (unencrypted).", valueName: "file"))
     var tlsKey: String?
 
+    @Flag(
+        help: ArgumentHelp(
+            "Gzip text, JSON, JavaScript, XML and SVG responses of 256 bytes or more (and streams) for clients that accept it."
+        ))
+    var gzip = false
+
     /// Every value out of its range, by `Configuration`'s rules (the same as
     /// `app:run{...}` and the Swift API's), each naming the flag, the valid
     /// values and the value given; empty when all are good.
@@ -147,6 +153,6 @@ struct ServeOptions: ParsableArguments {
                 requestHead: headerTimeout ?? defaults.requestHead, idle: idleTimeout ?? defaults.idle,
                 body: bodyTimeout ?? defaults.body, write: writeTimeout ?? defaults.write),
             reusePort: reusePort ? true : nil, trustedProxies: trustedProxy.isEmpty ? nil : trustedProxy,
-            tlsCertificatePath: tlsCert, tlsKeyPath: tlsKey)
+            tlsCertificatePath: tlsCert, tlsKeyPath: tlsKey, gzip: gzip ? true : nil)
     }
 }

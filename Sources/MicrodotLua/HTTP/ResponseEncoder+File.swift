@@ -15,6 +15,8 @@ struct HeaderOmission: OptionSet {
     static let cacheControl = HeaderOmission(rawValue: 1 << 5)
     static let expires = HeaderOmission(rawValue: 1 << 6)
     static let contentRange = HeaderOmission(rawValue: 1 << 7)
+    /// The app's `Vary`, when `--gzip` writes it merged (`GzipPlan`).
+    static let vary = HeaderOmission(rawValue: 1 << 8)
 
     /// A 304 keeps the validators, `Cache-Control`, `Vary` and the rest,
     /// not the body's own headers (RFC 9110 section 15.4.5, nginx).
@@ -30,6 +32,7 @@ struct HeaderOmission: OptionSet {
         (.acceptRanges, Array("accept-ranges".utf8)), (.etag, Array("etag".utf8)),
         (.lastModified, Array("last-modified".utf8)), (.cacheControl, Array("cache-control".utf8)),
         (.expires, Array("expires".utf8)), (.contentRange, Array("content-range".utf8)),
+        (.vary, Array("vary".utf8)),
     ]
 
     /// Whether the header `name` (a token) is one of these.
@@ -52,6 +55,9 @@ struct FilePlan {
     /// Which of `ETag`, `Last-Modified` and `Accept-Ranges` the app set
     /// (then not added).
     let appSet: HeaderOmission
+    /// `--gzip` compresses the file: its ETag is weak (the bytes differ
+    /// from the file's), and it has no ranges (as nginx's gzip module).
+    let compressing: Bool
 
     var status: Int {
         switch outcome {
@@ -65,11 +71,17 @@ struct FilePlan {
 
     var omission: HeaderOmission {
         switch outcome {
-        case .whole: return []
+        case .whole: return compressing ? Self.compressedOmission(appSet) : []
         case .partial: return .contentRange
-        case .notModified: return .notModified
+        case .notModified: return compressing ? Self.compressedOmission(appSet).union(.notModified) : .notModified
         case .preconditionFailed, .unsatisfiable: return .fileError
         }
+    }
+
+    /// Compressed, the app's strong ETag is written weak by `writeHeaders`,
+    /// and its `Accept-Ranges` goes.
+    private static func compressedOmission(_ appSet: HeaderOmission) -> HeaderOmission {
+        appSet.contains(.etag) ? [.etag, .acceptRanges] : .acceptRanges
     }
 
     /// The short text body of a 412 or 416.
@@ -83,8 +95,10 @@ struct FilePlan {
 
     /// Reads the app's validators from the response table at `response` and
     /// applies `conditions`. With `compressing` (the `--gzip` of section
-    /// 21, when it compresses this response) the ETag is to turn weak and
-    /// ranges are off; nothing sets it yet.
+    /// 21, when it compresses this response) the ETag turns weak (`W/`, so
+    /// `If-Match` never matches and `If-None-Match` still does, RFC 9110
+    /// section 8.8.3.2) and `Range` is ignored: the whole file goes out
+    /// compressed with a 200, as nginx's gzip module answers.
     static func make(
         _ L: OpaquePointer, response: Int32, file: OpenFile, conditions: FileConditions, isGet: Bool,
         compressing: Bool = false
@@ -119,8 +133,12 @@ struct FilePlan {
         mdl_pop(L, 1)
         if !appSet.contains(.etag) { validators.etag = file.etag }
         if !appSet.contains(.lastModified) { validators.lastModified = file.modified }
+        if compressing, let etag = validators.etag, !etag.starts(with: "W/".utf8) {
+            validators.etag = Array("W/".utf8) + etag
+        }
         let outcome = conditions.outcome(validators: validators, size: file.size, isGet: isGet, ranges: ranges)
-        return FilePlan(outcome: outcome, file: file, validators: validators, appSet: appSet)
+        return FilePlan(
+            outcome: outcome, file: file, validators: validators, appSet: appSet, compressing: compressing)
     }
 
     /// The headers the server adds: the validators the app did not set
@@ -135,9 +153,9 @@ struct FilePlan {
         case .whole, .notModified, .partial:
             break
         }
-        if !appSet.contains(.etag) {
+        if !appSet.contains(.etag) || compressing, let etag = validators.etag {
             buffer.writeStaticString("ETag: ")
-            buffer.writeBytes(file.etag)
+            buffer.writeBytes(etag)
             buffer.writeStaticString("\r\n")
         }
         if !appSet.contains(.lastModified) {
@@ -147,7 +165,7 @@ struct FilePlan {
         }
         if case .partial(let range) = outcome {
             buffer.writeString("Content-Range: bytes \(range.lowerBound)-\(range.upperBound)/\(file.size)\r\n")
-        } else if outcome == .whole, !appSet.contains(.acceptRanges) {
+        } else if outcome == .whole, !appSet.contains(.acceptRanges), !compressing {
             buffer.writeStaticString("Accept-Ranges: bytes\r\n")
         }
     }

@@ -34,6 +34,8 @@ struct EncodedResponse {
     let keepAlive: Bool
     /// Whether a streamed body is chunk-encoded (else it ends at close).
     let chunked: Bool
+    /// `--gzip` compresses the stream or file that follows the head.
+    var gzip: GzipStream? = nil
 }
 
 /// Turns a Lua response table into HTTP/1.1 bytes. Header names and values
@@ -49,12 +51,21 @@ enum ResponseEncoder {
     /// (see `encodePlain`). The stack is left as it was.
     /// A `send_file` body is found in `files` (else opened), and a 200 to
     /// a GET or HEAD goes through `requestHeaders`' conditions (`FilePlan`).
+    /// With `gzip` (`--gzip`), an eligible response is compressed when
+    /// `requestHeaders` accept it (`GzipRules`, `GzipPlan`).
     static func encode(
         _ L: OpaquePointer, at index: Int32, request: RequestFraming, date: [UInt8],
-        into buffer: inout ByteBuffer, files: OpenFileCache, requestHeaders: HTTPHeaders
+        into buffer: inout ByteBuffer, files: OpenFileCache, requestHeaders: HTTPHeaders, gzip gzipOn: Bool = false
     ) throws -> EncodedResponse {
         let response = lua_absindex(L, index)
         if lua_type(L, response) == LUA_TSTRING, lua_type(L, response + 1) == LUA_TSTRING {
+            if gzipOn,
+                let encoded = try encodePlainGzip(
+                    L, body: response, contentType: response + 1, status: response + 2,
+                    request: request, date: date, into: &buffer, requestHeaders: requestHeaders)
+            {
+                return encoded
+            }
             return try encodePlain(
                 L, body: response, contentType: response + 1, status: response + 2,
                 request: request, date: date, into: &buffer)
@@ -65,26 +76,47 @@ enum ResponseEncoder {
 
         var status = try readStatus(L, of: response)
         var body = try readBody(L, of: response, files: files)
+        var gzip = gzipOn ? gzipPlan(L, response: response, status: status, body: body, request: requestHeaders) : nil
         var plan: FilePlan?
         if case .file(let file, _) = body.kind, status == 200, request.isGet || request.isHead {
             plan = FilePlan.make(
-                L, response: response, file: file, conditions: FileConditions(requestHeaders), isGet: request.isGet)
+                L, response: response, file: file, conditions: FileConditions(requestHeaders), isGet: request.isGet,
+                compressing: gzip?.compresses ?? false)
         }
         if let plan, plan.outcome != .whole {
             status = plan.status
             buffer.writeBytes(StatusLine.standard(status))
             apply(plan, to: &body)
+            // A 304 keeps the Vary of the 200 it stands for.
+            gzip?.compresses = false
+            if plan.outcome != .notModified { gzip = nil }
         } else {
             try writeStatusLine(status, L, response: response, into: &buffer)
         }
         var keepAlive = request.keepAlive
-        let hasDate = try writeHeaders(
-            L, of: response, into: &buffer, keepAlive: &keepAlive, omitting: plan?.omission ?? [])
+        let omitted = (plan?.omission ?? []).union(gzip?.omission ?? [])
+        let hasDate = try writeHeaders(L, of: response, into: &buffer, keepAlive: &keepAlive, omitting: omitted)
         if !hasDate { buffer.writeBytes(date) }
         plan?.writeHeaders(into: &buffer)
+        gzip?.writeHeaders(into: &buffer)
+        var compressed: ByteBuffer?
+        var streamed = false
+        if case .stream = body.kind { streamed = true }
+        if gzip?.compresses == true {
+            if case .complete = body.kind {
+                compressed = try LuaStack(L).withBytes(at: body.index) {
+                    try GzipStream.compress($0)
+                }
+                body.length = compressed?.readableBytes ?? 0
+            } else {
+                // A compressed file's length is known once it is sent.
+                streamed = true
+            }
+        }
         let bodyAllowed = !(100...199).contains(status) && status != 204 && status != 304
         let chunked = writeFraming(
-            body, bodyAllowed: bodyAllowed, request: request, keepAlive: &keepAlive, into: &buffer)
+            body, streamed: streamed, bodyAllowed: bodyAllowed, request: request, keepAlive: &keepAlive,
+            into: &buffer)
 
         // What the head announces is not always sent: HEAD, 204 and 304
         // have no body; an unsent file is closed, an unrun generator too.
@@ -92,7 +124,9 @@ enum ResponseEncoder {
         switch body.kind {
         case .complete:
             if sendsBody, body.length > 0 {
-                if let text = body.text {
+                if let compressed {
+                    buffer.writeImmutableBuffer(compressed)
+                } else if let text = body.text {
                     buffer.writeStaticString(text)
                 } else {
                     LuaStack(L).withBytes(at: body.index) { buffer.writeBytes($0) }
@@ -104,7 +138,9 @@ enum ResponseEncoder {
             if !sendsBody { body.kind = .complete }
         }
         let streamsChunks = chunked && sendsBody
-        return EncodedResponse(status: status, body: body.kind, keepAlive: keepAlive, chunked: streamsChunks)
+        var encoded = EncodedResponse(status: status, body: body.kind, keepAlive: keepAlive, chunked: streamsChunks)
+        if gzip?.compresses == true, sendsBody, streamed { encoded.gzip = try GzipStream(chunked: streamsChunks) }
+        return encoded
     }
 
     /// A response given as a body string, its Content-Type and its status
@@ -175,7 +211,7 @@ enum ResponseEncoder {
 
     /// A response table's body, read before the head is written because it
     /// decides the framing (the app does not set it).
-    private struct TableBody {
+    struct TableBody {
         var kind: ResponseBody
         /// The Content-Length of a complete or file body.
         var length = 0
@@ -240,29 +276,26 @@ enum ResponseEncoder {
     /// the blank line; returns whether a stream is chunk-encoded. An
     /// HTTP/1.0 stream has no chunks: it ends when the connection closes.
     private static func writeFraming(
-        _ body: TableBody, bodyAllowed: Bool, request: RequestFraming, keepAlive: inout Bool,
+        _ body: TableBody, streamed: Bool, bodyAllowed: Bool, request: RequestFraming, keepAlive: inout Bool,
         into buffer: inout ByteBuffer
     ) -> Bool {
         var chunked = false
-        switch body.kind {
-        case .stream where bodyAllowed:
+        if streamed, bodyAllowed {
             if request.isHTTP10 {
                 keepAlive = false
             } else {
                 chunked = true
                 buffer.writeStaticString("Transfer-Encoding: chunked\r\n")
             }
-        case .stream:
-            break
-        case .complete, .file:
-            if bodyAllowed { writeContentLength(body.length, into: &buffer) }
+        } else if !streamed, bodyAllowed {
+            writeContentLength(body.length, into: &buffer)
         }
         buffer.writeStaticString(ConnectionHeader(keepAlive: keepAlive, isHTTP10: request.isHTTP10).line)
         buffer.writeStaticString("\r\n")
         return chunked
     }
 
-    private static func writeContentLength(_ length: Int, into buffer: inout ByteBuffer) {
+    static func writeContentLength(_ length: Int, into buffer: inout ByteBuffer) {
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 40) { memory in
             var out = ByteWriter(memory)
             out.write("Content-Length: ")

@@ -17,6 +17,8 @@ extension RequestTask {
         let file: OpenFile
         var offset: Int
         let end: Int
+        /// `--gzip`: each part compressed (RequestTask+Gzip.swift).
+        var gzip: GzipStream? = nil
     }
 
     /// The most read from a file per write: the client must take this much
@@ -27,6 +29,10 @@ extension RequestTask {
     /// connection takes it; waits for writability otherwise. Finishes the
     /// request when the file is sent or cannot be.
     func sendFile(_ file: FileBody, after head: ByteBuffer? = nil) {
+        if let gzip = file.gzip {
+            sendCompressedFile(file, gzip, after: head)
+            return
+        }
         var file = file
         var pending = head
         while true {

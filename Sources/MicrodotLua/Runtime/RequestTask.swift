@@ -43,7 +43,9 @@ final class RequestTask {
     var state = State.running
     /// Set once the head is on the wire: an error after it can only close.
     var headSent = false
-    private var chunked = false
+    var chunked = false
+    /// `--gzip` compresses this request's streamed body (RequestTask+Gzip.swift).
+    var gzip: GzipStream?
     private(set) var cancelled = false
     /// What runs in the background instead of a request (nil: a request).
     let background: BackgroundRun?
@@ -59,7 +61,7 @@ final class RequestTask {
     /// Stream bytes written but not flushed: chunks a generator gives one
     /// after the other leave in one write, flushed before the request waits
     /// for anything (a sleep, an async call, the client) or past 64 KiB.
-    private var unflushedBytes = 0
+    var unflushedBytes = 0
     /// Set once the connection became a WebSocket (`RequestTask+WebSocket.swift`).
     var webSocket: WebSocketSession?
     /// This request's number in its worker (the `request` log metadata),
@@ -291,7 +293,7 @@ final class RequestTask {
         do {
             encoded = try ResponseEncoder.encode(
                 thread, at: index, request: framing, date: worker.dateHeader.current(), into: &buffer,
-                files: worker.openFiles, requestHeaders: request.head.headers)
+                files: worker.openFiles, requestHeaders: request.head.headers, gzip: worker.gzip)
         } catch {
             worker.currentRequest = id
             worker.log(.error, "invalid response to \(request.head.method) \(request.head.uri): \(error)")
@@ -300,6 +302,7 @@ final class RequestTask {
         }
         framing.keepAlive = encoded.keepAlive
         chunked = encoded.chunked
+        gzip = encoded.gzip
         headSent = true
         logRequest(status: encoded.status)
         switch encoded.body {
@@ -307,8 +310,9 @@ final class RequestTask {
             sink.write(.byteBuffer(buffer), flush: streaming, completion: nil)
             return false
         case .file(let file, let region):
-            if worker.sendsFilesThroughBuffers {
-                sendFile(FileBody(file: file, offset: region.readerIndex, end: region.endIndex), after: buffer)
+            if worker.sendsFilesThroughBuffers || gzip != nil {
+                sendFile(
+                    FileBody(file: file, offset: region.readerIndex, end: region.endIndex, gzip: gzip), after: buffer)
                 return false
             }
             sink.write(.byteBuffer(buffer), flush: false, completion: nil)
@@ -323,6 +327,10 @@ final class RequestTask {
 
     private func writeChunk(at index: Int32) {
         guard !cancelled, headSent else { return }
+        if let gzip {
+            writeCompressedChunk(gzip, at: index)
+            return
+        }
         let length = Int(lua_rawlen(thread, index))
         var buffer = sink.allocator.buffer(capacity: length + 16)
         if chunked {
@@ -343,6 +351,10 @@ final class RequestTask {
     }
 
     private func endStream() {
+        if let gzip, !cancelled, headSent {
+            endCompressedStream(gzip)
+            return
+        }
         guard !cancelled, headSent, chunked else { return }
         var buffer = sink.allocator.buffer(capacity: 5)
         buffer.writeStaticString("0\r\n\r\n")

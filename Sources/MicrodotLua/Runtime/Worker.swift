@@ -42,6 +42,8 @@ final class Worker: @unchecked Sendable {
     var trustedProxies = TrustedProxies()
     /// Under TLS a file cannot go out by `sendfile`: it is read into buffers.
     var sendsFilesThroughBuffers = false
+    /// `--gzip`: compress eligible responses (`GzipRules`).
+    var gzip = false
     /// Requests this worker has started; the last one's number is its id.
     var requestCount = 0
     /// The id of the request whose Lua is running (0: none, the script's

@@ -55,6 +55,13 @@ public struct Configuration: Sendable {
     public var tlsCertificatePath: String?
     /// The PEM file with the certificate's private key, unencrypted (`--tls-key`).
     public var tlsKeyPath: String?
+    /// Compress eligible responses with gzip (`--gzip`, default false):
+    /// level 6, when the request's `Accept-Encoding` takes gzip and the
+    /// response is text, JSON, JavaScript, XML or SVG of 256 bytes or more
+    /// (or streamed) with no `Content-Encoding` of its own; such responses
+    /// also get `Vary: Accept-Encoding` (README, Deploying). Not read from
+    /// the script.
+    public var gzip: Bool?
 
     /// A configuration; every field left nil comes from the script's
     /// `app:run{...}`, then from the defaults below. `timeouts` are not read
@@ -64,7 +71,7 @@ public struct Configuration: Sendable {
         shutdownTimeout: Double? = nil, reload: Bool? = nil, handlerTimeout: Double? = nil,
         memoryLimit: Int? = nil, sharedSize: Int? = nil, timeouts: Timeouts = Timeouts(),
         reusePort: Bool? = nil, trustedProxies: [String]? = nil,
-        tlsCertificatePath: String? = nil, tlsKeyPath: String? = nil
+        tlsCertificatePath: String? = nil, tlsKeyPath: String? = nil, gzip: Bool? = nil
     ) {
         self.host = host
         self.port = port
@@ -80,6 +87,7 @@ public struct Configuration: Sendable {
         self.trustedProxies = trustedProxies
         self.tlsCertificatePath = tlsCertificatePath
         self.tlsKeyPath = tlsKeyPath
+        self.gzip = gzip
     }
 
     /// One worker, as Microdot, Flask's development server and nginx start
@@ -119,7 +127,7 @@ public struct Configuration: Sendable {
             timeouts: timeouts, reusePort: reusePort ?? other.reusePort,
             trustedProxies: trustedProxies ?? other.trustedProxies,
             tlsCertificatePath: tlsCertificatePath ?? other.tlsCertificatePath,
-            tlsKeyPath: tlsKeyPath ?? other.tlsKeyPath)
+            tlsKeyPath: tlsKeyPath ?? other.tlsKeyPath, gzip: gzip ?? other.gzip)
     }
 
     /// The number of workers this configuration starts.

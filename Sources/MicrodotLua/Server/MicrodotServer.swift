@@ -192,6 +192,7 @@ public final class MicrodotServer: @unchecked Sendable {
         worker.onShutdown = { [weak self] in self?.shutdown() }
         worker.trustedProxies = configuration.trustedNetworks
         worker.sendsFilesThroughBuffers = configuration.servesTLS
+        worker.gzip = configuration.gzip ?? false
     }
 
     /// When a connection stops taking more (`isWritable`): past 256 KiB
