@@ -118,24 +118,38 @@ final class SharedRedisTests: XCTestCase {
         }
     }
 
+    /// Bodies by channel, filled from several threads.
+    private final class Bodies: @unchecked Sendable {
+        private let lock = NSLock()
+        private var bodies: [String: String] = [:]
+
+        subscript(channel: String) -> String? {
+            get {
+                lock.lock()
+                defer { lock.unlock() }
+                return bodies[channel]
+            }
+            set {
+                lock.lock()
+                bodies[channel] = newValue
+                lock.unlock()
+            }
+        }
+    }
+
     /// Starts `GET /receive/<channel>` on `port` for each channel, in the
     /// background; the returned function waits for the bodies.
-    private func receive(on port: Int, _ channels: [String]) -> () -> [String: String] {
-        let lock = NSLock()
-        var bodies: [String: String] = [:]
+    private func receive(on port: Int, _ channels: [String]) -> () -> Bodies {
+        let bodies = Bodies()
         let group = DispatchGroup()
         for channel in channels {
             DispatchQueue.global().async(group: group) {
-                let text = (try? RawHTTPClient(port: port).request("/receive/\(channel)?timeout=5").text) ?? "failed"
-                lock.lock()
-                bodies[channel] = text
-                lock.unlock()
+                bodies[channel] =
+                    (try? RawHTTPClient(port: port).request("/receive/\(channel)?timeout=5").text) ?? "failed"
             }
         }
         return {
             _ = group.wait(timeout: .now() + 10)
-            lock.lock()
-            defer { lock.unlock() }
             return bodies
         }
     }
