@@ -23,8 +23,9 @@ final class SharedRedisTests: XCTestCase {
             app: MicrodotApp(scriptPath: script), configuration: Configuration(workers: workers, sharedURL: redis.url))
     }
 
-    /// A `microdot-lua` process serving shared_app.lua with `--shared`.
-    private final class Instance {
+    /// A `microdot-lua` process serving shared_app.lua with `--shared`
+    /// (Sendable: nothing in it changes after init).
+    private final class Instance: @unchecked Sendable {
         let result: Binary.Result
         let port: Int
 
@@ -170,7 +171,7 @@ final class SharedRedisTests: XCTestCase {
     func testPubSubFailsAtTheCallerWhileRedisIsDownThenRecovers() throws {
         let server = try server()
         redis.stop()
-        let publish = try server.request("/publish/news", method: "POST", body: "x").text
+        let publish = try server.request("/publish/news", method: "POST", body: Array("x".utf8)).text
         XCTAssertTrue(publish.contains("shared_app.lua:127: pubsub.publish: redis 127.0.0.1:\(redis.port): "), publish)
         let subscribe = try server.request("/receive/news?timeout=1")
         XCTAssertEqual(subscribe.status, 500)
@@ -179,7 +180,8 @@ final class SharedRedisTests: XCTestCase {
         try redis.start()
         let bodies = receive(on: server.port, ["news"])
         try waitForSubscribers(["news"])
-        XCTAssertEqual(try server.request("/publish/news", method: "POST", body: "back").text, #"{"ok":true}"#)
+        XCTAssertEqual(
+            try server.request("/publish/news", method: "POST", body: Array("back".utf8)).text, #"{"ok":true}"#)
         XCTAssertEqual(bodies()["news"], #"{"message":"back"}"#)
     }
 
