@@ -105,6 +105,11 @@ struct ServeOptions: ParsableArguments {
             "Gzip text, JSON, JavaScript, XML and SVG responses of 256 bytes or more (and streams) for clients that accept it."
         ))
     var gzip = false
+    @Option(
+        help: ArgumentHelp(
+            "Keep microdot.shared and microdot.pubsub in this Redis server, shared by every process using it.",
+            valueName: "redis://[[user]:password@]host[:port][/db]"))
+    var shared: String?
 
     /// Every value out of its range, by `Configuration`'s rules (the same as
     /// `app:run{...}` and the Swift API's), each naming the flag, the valid
@@ -137,6 +142,9 @@ struct ServeOptions: ParsableArguments {
         note { () throws(ConfigurationError) in
             try Configuration.check(tlsCertificate: tlsCert, tlsKey: tlsKey, from: .commandLine)
         }
+        if let shared {
+            note { () throws(ConfigurationError) in try Configuration.check(sharedURL: shared, from: .commandLine) }
+        }
         return problems
     }
 
@@ -153,6 +161,6 @@ struct ServeOptions: ParsableArguments {
                 requestHead: headerTimeout ?? defaults.requestHead, idle: idleTimeout ?? defaults.idle,
                 body: bodyTimeout ?? defaults.body, write: writeTimeout ?? defaults.write),
             reusePort: reusePort ? true : nil, trustedProxies: trustedProxy.isEmpty ? nil : trustedProxy,
-            tlsCertificatePath: tlsCert, tlsKeyPath: tlsKey, gzip: gzip ? true : nil)
+            tlsCertificatePath: tlsCert, tlsKeyPath: tlsKey, gzip: gzip ? true : nil, sharedURL: shared)
     }
 }
