@@ -63,6 +63,7 @@ let package = Package(
                 .embedInCode("Lua/microdot/init.lua"),
                 .embedInCode("Lua/microdot/background.lua"),
                 .embedInCode("Lua/microdot/pubsub.lua"),
+                .embedInCode("Lua/microdot/shared_redis.lua"),
                 .embedInCode("Lua/microdot/application.lua"),
                 .embedInCode("Lua/microdot/cookies.lua"),
                 .embedInCode("Lua/microdot/coroutine.lua"),

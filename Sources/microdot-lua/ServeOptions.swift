@@ -100,6 +100,12 @@ struct ServeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The PEM private key of --tls-cert (unencrypted).", valueName: "file"))
     var tlsKey: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Keep microdot.shared and microdot.pubsub in this Redis server, shared by every process using it.",
+            valueName: "redis://[[user]:password@]host[:port][/db]"))
+    var shared: String?
+
     /// Every value out of its range, by `Configuration`'s rules (the same as
     /// `app:run{...}` and the Swift API's), each naming the flag, the valid
     /// values and the value given; empty when all are good.
@@ -131,6 +137,9 @@ struct ServeOptions: ParsableArguments {
         note { () throws(ConfigurationError) in
             try Configuration.check(tlsCertificate: tlsCert, tlsKey: tlsKey, from: .commandLine)
         }
+        if let shared {
+            note { () throws(ConfigurationError) in try Configuration.check(sharedURL: shared, from: .commandLine) }
+        }
         return problems
     }
 
@@ -147,6 +156,6 @@ struct ServeOptions: ParsableArguments {
                 requestHead: headerTimeout ?? defaults.requestHead, idle: idleTimeout ?? defaults.idle,
                 body: bodyTimeout ?? defaults.body, write: writeTimeout ?? defaults.write),
             reusePort: reusePort ? true : nil, trustedProxies: trustedProxy.isEmpty ? nil : trustedProxy,
-            tlsCertificatePath: tlsCert, tlsKeyPath: tlsKey)
+            tlsCertificatePath: tlsCert, tlsKeyPath: tlsKey, sharedURL: shared)
     }
 }

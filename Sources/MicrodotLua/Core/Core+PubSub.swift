@@ -11,6 +11,7 @@ enum CorePubSub: CoreArea {
         core.set("pubsub_receive", receive)
         core.set("pubsub_dropped", dropped)
         core.set("pubsub_close", close)
+        core.set("pubsub_confirm", confirm)
     }
 
     private static func bytes(_ L: OpaquePointer, at index: Int32) -> [UInt8]? {
@@ -70,6 +71,29 @@ enum CorePubSub: CoreArea {
     private static let dropped: mdl_SwiftFunction = { L in
         let L = L!
         lua_pushinteger(L, lua_Integer(Worker.from(L).pubsub.dropped(Int(mdl_tointegerx(L, 1, nil)))))
+        return 1
+    }
+
+    /// `core.pubsub_confirm(id)` → a ticket whose call ends once the
+    /// backend carries every channel of subscription `id` (at once in
+    /// process; under `--shared`, when Redis confirmed them), or fails with
+    /// why not.
+    private static let confirm: mdl_SwiftFunction = { L in
+        let L = L!
+        let worker = Worker.from(L)
+        let call = AsyncCall()
+        let ticket = worker.nextTicket
+        worker.nextTicket += 1
+        worker.asyncCalls[ticket] = call
+        let channels = worker.pubsub.channels(of: Int(mdl_tointegerx(L, 1, nil)))
+        worker.pubsub.hub.backend.whenSubscribed(channels) { problem in
+            if let problem {
+                call.complete(.failure(RedisFailure(description: problem)))
+            } else {
+                call.complete(.success(.boolean(true)))
+            }
+        }
+        lua_pushinteger(L, lua_Integer(ticket))
         return 1
     }
 

@@ -10,6 +10,17 @@ protocol PubSubBackend: AnyObject, Sendable {
     func leave(_ channel: [UInt8], _ receiver: PubSubReceiver)
     /// Hands `message` to every receiver of `channel`; waits for none.
     func publish(_ channel: [UInt8], _ message: [UInt8])
+    /// Calls `completion` (on any thread) once messages published on every
+    /// one of `channels`, joined before, reach the receivers: with nil, or
+    /// why they cannot (the Redis server is unreachable).
+    func whenSubscribed(_ channels: [[UInt8]], _ completion: @escaping @Sendable (String?) -> Void)
+}
+
+extension PubSubBackend {
+    /// In-process: a joined receiver gets messages at once.
+    func whenSubscribed(_ channels: [[UInt8]], _ completion: @escaping @Sendable (String?) -> Void) {
+        completion(nil)
+    }
 }
 
 /// What a backend delivers to: one worker's subscriptions. Called on any

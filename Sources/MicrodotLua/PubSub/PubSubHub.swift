@@ -5,10 +5,14 @@ import NIOConcurrencyHelpers
 /// `pubsub_subscriptions` gauge, `MicrodotServer.pubsubSubscriptions`).
 final class PubSubHub: Sendable {
     let backend: PubSubBackend
+    /// The `--shared` Redis server, which `microdot.shared` uses too; nil:
+    /// both are the process's own.
+    let remote: RedisEndpoint?
     private let count = NIOLockedValueBox(0)
 
-    init(backend: PubSubBackend = LocalPubSub()) {
+    init(backend: PubSubBackend = LocalPubSub(), remote: RedisEndpoint? = nil) {
         self.backend = backend
+        self.remote = remote
     }
 
     /// Subscriptions open in every worker of the process.

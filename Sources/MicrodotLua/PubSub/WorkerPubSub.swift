@@ -57,6 +57,11 @@ final class WorkerPubSub: PubSubReceiver, @unchecked Sendable {
         return .message(channel: next.channel, message: next.message)
     }
 
+    /// The channels of subscription `id` (none once closed).
+    func channels(of id: Int) -> [[UInt8]] {
+        subscriptions[id]?.channels ?? []
+    }
+
     func dropped(_ id: Int) -> Int {
         subscriptions[id]?.dropped ?? 0
     }

@@ -45,6 +45,16 @@ enum RedisCommand {
         }
     }
 
+    /// Appends a command of byte strings (channels and messages).
+    static func append(bytes arguments: [[UInt8]], into buffer: inout ByteBuffer) {
+        buffer.writeStaticString("*")
+        buffer.writeString(String(arguments.count))
+        buffer.writeStaticString("\r\n")
+        for argument in arguments {
+            argument.withUnsafeBytes { appendBulk($0, into: &buffer) }
+        }
+    }
+
     private static func appendBulk(_ bytes: UnsafeRawBufferPointer, into buffer: inout ByteBuffer) {
         buffer.writeStaticString("$")
         buffer.writeString(String(bytes.count))

@@ -245,6 +245,7 @@ final class Worker: @unchecked Sendable {
         ("microdot.pg", "pg", PackageResources.pg_lua),
         ("microdot.websocket", "websocket", PackageResources.websocket_lua),
         ("microdot.redis", "redis", PackageResources.redis_lua),
+        ("microdot.shared_redis", "shared_redis", PackageResources.shared_redis_lua),
     ]
 
     /// Makes the framework's modules loadable with `require` (from
@@ -404,7 +405,7 @@ final class Worker: @unchecked Sendable {
         CoreServer.self, CoreCoroutines.self, CoreJSON.self, CoreRegex.self, CoreFiles.self, CoreShared.self,
         CoreModules.self, CoreTestRequest.self, CoreWire.self, CoreCrypto.self, CoreTemplates.self, CoreClock.self,
         CoreHTTP.self, CorePostgres.self, CoreWebSocket.self, CoreTestWebSocket.self, CoreBody.self,
-        CoreRedis.self, CoreBackground.self, CorePubSub.self,
+        CoreRedis.self, CoreBackground.self, CorePubSub.self, CoreSharedRedis.self,
     ]
 
     /// Pushes the `core` table, the framework's only way into the host.

@@ -22,7 +22,7 @@ extension Configuration {
     package enum Option: CaseIterable, Sendable {
         case host, port, workers, debug, shutdownTimeout, handlerTimeout, memoryLimit, sharedSize
         case headerTimeout, idleTimeout, bodyTimeout, writeTimeout, lingeringTime, lingeringTimeout
-        case reusePort, trustedProxy, tlsCertificate, tlsKey
+        case reusePort, trustedProxy, tlsCertificate, tlsKey, shared
 
         /// Where a value was given, which decides the option's name in a
         /// message and its unit (the command line gives sizes in MiB).
@@ -62,6 +62,7 @@ extension Configuration {
             case .trustedProxy: return "trustedProxies"
             case .tlsCertificate: return "tlsCertificatePath"
             case .tlsKey: return "tlsKeyPath"
+            case .shared: return "sharedURL"
             }
         }
 
@@ -84,6 +85,7 @@ extension Configuration {
             case .trustedProxy: return "trusted-proxy"
             case .tlsCertificate: return "tls-cert"
             case .tlsKey: return "tls-key"
+            case .shared: return "shared"
             }
         }
 
@@ -109,7 +111,7 @@ extension Configuration {
             let megabytes = source == .commandLine
             let seconds = Bounds(lower: 0, upper: Self.maxSeconds, unit: "seconds", note: "0: no limit")
             switch self {
-            case .host, .debug, .reusePort, .trustedProxy, .tlsCertificate, .tlsKey:
+            case .host, .debug, .reusePort, .trustedProxy, .tlsCertificate, .tlsKey, .shared:
                 return nil
             case .port:
                 return Bounds(lower: 0, upper: 65535, note: "0 picks a free port")
@@ -141,6 +143,7 @@ extension Configuration {
             case .trustedProxy: return "an address or a network such as 10.0.0.0/8, 127.0.0.1 or ::1/128"
             case .tlsCertificate: return "a PEM certificate file, given with \(Option.tlsKey.name(in: source))"
             case .tlsKey: return "a PEM private key file, given with \(Option.tlsCertificate.name(in: source))"
+            case .shared: return "a URL redis://[[user]:password@]host[:port][/db]"
             default: break
             }
             guard let bounds = bounds(in: source) else { return "" }
@@ -221,6 +224,21 @@ extension Configuration {
             throw ConfigurationError(
                 option: key, message: "\(key) needs \(certificate) (the certificate and its chain, a PEM file)")
         default: break
+        }
+    }
+
+    /// The Redis server a `--shared` URL names; throws, saying what is
+    /// wrong, unless it is `redis://[[user]:password@]host[:port][/db]`.
+    /// Nothing is connected to.
+    package static func check(sharedURL url: String, from source: Option.Source) throws(ConfigurationError) {
+        do throws(RedisURL.Invalid) {
+            _ = try RedisURL(url)
+        } catch {
+            let name = Option.shared.name(in: source)
+            throw ConfigurationError(
+                option: name,
+                message: "\(name) must be \(Option.shared.expected(in: source)), got \(String(reflecting: url)) "
+                    + "(\(error.description))")
         }
     }
 

@@ -55,6 +55,13 @@ public struct Configuration: Sendable {
     public var tlsCertificatePath: String?
     /// The PEM file with the certificate's private key, unencrypted (`--tls-key`).
     public var tlsKeyPath: String?
+    /// `redis://[[user]:password@]host[:port][/db]` (`--shared`):
+    /// `microdot.shared` and `microdot.pubsub` go through this Redis server,
+    /// so that several processes share them (spec section 21; README,
+    /// Deploying). `validate()` checks the syntax; `MicrodotServer.start`
+    /// throws `SharedStoreError` when the server cannot be reached. Not read
+    /// from the script.
+    public var sharedURL: String?
 
     /// A configuration; every field left nil comes from the script's
     /// `app:run{...}`, then from the defaults below. `timeouts` are not read
@@ -64,7 +71,7 @@ public struct Configuration: Sendable {
         shutdownTimeout: Double? = nil, reload: Bool? = nil, handlerTimeout: Double? = nil,
         memoryLimit: Int? = nil, sharedSize: Int? = nil, timeouts: Timeouts = Timeouts(),
         reusePort: Bool? = nil, trustedProxies: [String]? = nil,
-        tlsCertificatePath: String? = nil, tlsKeyPath: String? = nil
+        tlsCertificatePath: String? = nil, tlsKeyPath: String? = nil, sharedURL: String? = nil
     ) {
         self.host = host
         self.port = port
@@ -80,6 +87,7 @@ public struct Configuration: Sendable {
         self.trustedProxies = trustedProxies
         self.tlsCertificatePath = tlsCertificatePath
         self.tlsKeyPath = tlsKeyPath
+        self.sharedURL = sharedURL
     }
 
     /// One worker, as Microdot, Flask's development server and nginx start
@@ -119,7 +127,7 @@ public struct Configuration: Sendable {
             timeouts: timeouts, reusePort: reusePort ?? other.reusePort,
             trustedProxies: trustedProxies ?? other.trustedProxies,
             tlsCertificatePath: tlsCertificatePath ?? other.tlsCertificatePath,
-            tlsKeyPath: tlsKeyPath ?? other.tlsKeyPath)
+            tlsKeyPath: tlsKeyPath ?? other.tlsKeyPath, sharedURL: sharedURL ?? other.sharedURL)
     }
 
     /// The number of workers this configuration starts.
@@ -152,6 +160,7 @@ public struct Configuration: Sendable {
         for case (let option, let value?) in seconds { try Self.check(option, value, from: source) }
         for network in trustedProxies ?? [] { _ = try Self.check(trustedProxy: network, from: source) }
         try Self.check(tlsCertificate: tlsCertificatePath, tlsKey: tlsKeyPath, from: source)
+        if let sharedURL { try Self.check(sharedURL: sharedURL, from: source) }
     }
 
     /// The trusted proxies as networks (each checked by `validate()`).

@@ -88,15 +88,18 @@ public final class MicrodotServer: @unchecked Sendable {
     /// `ConfigurationError` for a configuration value out of its range
     /// (checked first), `LuaError` when the app cannot start (a script error,
     /// or a bad `app:run{...}` option, names file and line), or
-    /// `ListenError` when the address cannot be bound, or `TLSError` when
-    /// the TLS certificate or key cannot be used.
+    /// `ListenError` when the address cannot be bound, `TLSError` when
+    /// the TLS certificate or key cannot be used, or `SharedStoreError`
+    /// when the `sharedURL` server does not answer.
     public static func start(
         app: MicrodotApp, configuration: Configuration = Configuration(),
         logger: Logger = Logger(label: "microdot-lua")
     ) throws -> MicrodotServer {
         try configuration.validate()
         let shared = SharedStore(capacity: configuration.sharedSize ?? SharedStore.defaultCapacity)
-        let pubsub = PubSubHub()
+        // --shared: Redis must answer before anything loads (exit 1 if not).
+        let remote = try configuration.sharedURL.map { try SharedStoreError.reach($0) }
+        let pubsub = PubSubHub(backend: remote.map { RedisPubSub(endpoint: $0) } ?? LocalPubSub(), remote: remote)
         var firstLogger = logger
         if configuration.debug == true { firstLogger.showDebug() }
         // The first state is loaded here, before the loops exist, because the

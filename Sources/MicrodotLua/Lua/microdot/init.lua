@@ -127,6 +127,10 @@ function Shared:free_space()
   return select(2, core.shared_space())
 end
 
+-- Under --shared the same methods go to Redis (microdot/shared_redis.lua).
+local shared_endpoint, shared_server = core.shared_endpoint()
+if shared_endpoint ~= nil then require("microdot.shared_redis")(Shared, shared_endpoint, shared_server) end
+
 ---@type microdot.Shared
 M.shared = setmetatable({}, Shared)
 --- 1 for the first worker, and so on.

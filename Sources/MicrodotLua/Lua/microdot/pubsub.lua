@@ -10,6 +10,16 @@ local co_yield, co_isyieldable = coroutine.yield, coroutine.isyieldable
 local json_encode, monotonic = core.json.encode, core.monotonic
 local SUSPEND, WAIT = core.SUSPEND, core.WAIT
 
+-- Under --shared, channels are Redis's (spec section 21): a publish waits
+-- for Redis to take the message, a subscribe for Redis to confirm it, and
+-- either raises at the caller when Redis cannot be reached.
+local shared_endpoint, shared_server = core.shared_endpoint()
+local redis_call, await
+if shared_endpoint ~= nil then
+  require("microdot.redis")
+  redis_call, await = core.redis_call, require("microdot.coroutine").await
+end
+
 local M = {}
 
 --- The most bytes a message may have (after JSON encoding).
@@ -59,7 +69,10 @@ function M.publish(channel, message)
   if #message > M.max_message_length then
     error("pubsub.publish: a message is at most " .. M.max_message_length .. " bytes, got " .. #message, 2)
   end
-  core.pubsub_publish(channel, message)
+  if shared_endpoint == nil then return core.pubsub_publish(channel, message) end
+  local ok, err = await(redis_call(shared_endpoint, not co_isyieldable(), "PUBLISH", channel, message))
+  if not ok then error("pubsub.publish: redis " .. shared_server .. ": " .. tostring(err), 2) end
+  if type(err) == "table" then error("pubsub.publish: " .. tostring(err), 2) end
 end
 
 --- Subscribes to the channels given. Made in a request, the subscription
@@ -71,7 +84,15 @@ function M.subscribe(...)
   local count = select("#", ...)
   if count == 0 then error("pubsub.subscribe expects at least one channel", 2) end
   for i = 1, count do check_channel("pubsub.subscribe", (select(i, ...)), 2) end
-  return setmetatable({ _id = core.pubsub_subscribe(...) }, Subscription)
+  local id = core.pubsub_subscribe(...)
+  if shared_endpoint ~= nil then
+    local ok, err = await(core.pubsub_confirm(id))
+    if not ok then
+      core.pubsub_close(id)
+      error("pubsub.subscribe: redis " .. shared_server .. ": " .. tostring(err), 2)
+    end
+  end
+  return setmetatable({ _id = id }, Subscription)
 end
 
 --- The next message and its channel; `nil, "timeout"` once `timeout`
