@@ -32,6 +32,7 @@ test: build test-deps
 	$(PYTHON) -m pytest -q Tests/oracle
 	scripts/test-embed-example
 	$(PYTHON) scripts/stress --binary .build/debug/microdot-lua --quick
+	$(PYTHON) scripts/test-cluster --binary .build/debug/microdot-lua
 
 # Fails on any finding: swift-format's lint (.swift-format) and luacheck (.luacheckrc).
 lint: test-deps
