@@ -61,6 +61,9 @@ struct MicrodotLuaCommand: ParsableCommand {
         } catch let error as ConfigurationError {
             StandardStreams.error("microdot-lua: \(error)\n")
             throw ExitCode.failure
+        } catch let error as AccessLogError {
+            StandardStreams.error("microdot-lua: --access-log: \(error)\n")
+            throw ExitCode.failure
         } catch let error as TLSError {
             StandardStreams.error("microdot-lua: \(error.flag): \(error)\n")
             throw ExitCode.failure

@@ -100,6 +100,18 @@ struct ServeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The PEM private key of --tls-cert (unencrypted).", valueName: "file"))
     var tlsKey: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Append a line per response to this file (- for standard output): nginx's combined format plus the request id; SIGUSR1 reopens it.",
+            valueName: "path|-"))
+    var accessLog: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Serve Prometheus metrics at http://HOST:PORT/metrics, a listener apart from the app's (e.g. 127.0.0.1:9100).",
+            valueName: "host:port"))
+    var metrics: String?
+
     /// Every value out of its range, by `Configuration`'s rules (the same as
     /// `app:run{...}` and the Swift API's), each naming the flag, the valid
     /// values and the value given; empty when all are good.
@@ -131,6 +143,12 @@ struct ServeOptions: ParsableArguments {
         note { () throws(ConfigurationError) in
             try Configuration.check(tlsCertificate: tlsCert, tlsKey: tlsKey, from: .commandLine)
         }
+        if accessLog == "" { problems.append(Option.accessLog.error(from: .commandLine, got: "an empty path")) }
+        if let metrics {
+            note { () throws(ConfigurationError) in
+                _ = try configuration.checkMetrics(metrics, from: .commandLine)
+            }
+        }
         return problems
     }
 
@@ -147,6 +165,6 @@ struct ServeOptions: ParsableArguments {
                 requestHead: headerTimeout ?? defaults.requestHead, idle: idleTimeout ?? defaults.idle,
                 body: bodyTimeout ?? defaults.body, write: writeTimeout ?? defaults.write),
             reusePort: reusePort ? true : nil, trustedProxies: trustedProxy.isEmpty ? nil : trustedProxy,
-            tlsCertificatePath: tlsCert, tlsKeyPath: tlsKey)
+            tlsCertificatePath: tlsCert, tlsKeyPath: tlsKey, accessLog: accessLog, metrics: metrics)
     }
 }

@@ -34,6 +34,9 @@ struct EncodedResponse {
     let keepAlive: Bool
     /// Whether a streamed body is chunk-encoded (else it ends at close).
     let chunked: Bool
+    /// Body bytes sent with the head or as its file (a stream's chunks are
+    /// counted as they go): the access log's `$body_bytes_sent`.
+    var bodyBytes = 0
 }
 
 /// Turns a Lua response table into HTTP/1.1 bytes. Header names and values
@@ -49,15 +52,16 @@ enum ResponseEncoder {
     /// (see `encodePlain`). The stack is left as it was.
     /// A `send_file` body is found in `files` (else opened), and a 200 to
     /// a GET or HEAD goes through `requestHeaders`' conditions (`FilePlan`).
+    /// `extra` are header lines the server adds (`X-Request-Id`).
     static func encode(
         _ L: OpaquePointer, at index: Int32, request: RequestFraming, date: [UInt8],
-        into buffer: inout ByteBuffer, files: OpenFileCache, requestHeaders: HTTPHeaders
+        into buffer: inout ByteBuffer, files: OpenFileCache, requestHeaders: HTTPHeaders, extra: [UInt8] = []
     ) throws -> EncodedResponse {
         let response = lua_absindex(L, index)
         if lua_type(L, response) == LUA_TSTRING, lua_type(L, response + 1) == LUA_TSTRING {
             return try encodePlain(
                 L, body: response, contentType: response + 1, status: response + 2,
-                request: request, date: date, into: &buffer)
+                request: request, date: extra.isEmpty ? date : date + extra, into: &buffer)
         }
         guard lua_type(L, response) == LUA_TTABLE else { throw Invalid(description: "a response must be a table") }
         let base = lua_gettop(L)
@@ -81,6 +85,7 @@ enum ResponseEncoder {
         let hasDate = try writeHeaders(
             L, of: response, into: &buffer, keepAlive: &keepAlive, omitting: plan?.omission ?? [])
         if !hasDate { buffer.writeBytes(date) }
+        if !extra.isEmpty { buffer.writeBytes(extra) }
         plan?.writeHeaders(into: &buffer)
         let bodyAllowed = !(100...199).contains(status) && status != 204 && status != 304
         let chunked = writeFraming(
@@ -104,7 +109,13 @@ enum ResponseEncoder {
             if !sendsBody { body.kind = .complete }
         }
         let streamsChunks = chunked && sendsBody
-        return EncodedResponse(status: status, body: body.kind, keepAlive: keepAlive, chunked: streamsChunks)
+        var encoded = EncodedResponse(status: status, body: body.kind, keepAlive: keepAlive, chunked: streamsChunks)
+        switch body.kind {
+        case .complete: encoded.bodyBytes = sendsBody ? body.length : 0
+        case .file(_, let region): encoded.bodyBytes = region.readableBytes
+        case .stream: break
+        }
+        return encoded
     }
 
     /// A response given as a body string, its Content-Type and its status
@@ -139,7 +150,9 @@ enum ResponseEncoder {
             sendsBody: !request.isHead,
             connection: ConnectionHeader(keepAlive: request.keepAlive, isHTTP10: request.isHTTP10),
             date: date, into: &buffer)
-        return EncodedResponse(status: status, body: .complete, keepAlive: request.keepAlive, chunked: false)
+        return EncodedResponse(
+            status: status, body: .complete, keepAlive: request.keepAlive, chunked: false,
+            bodyBytes: request.isHead ? 0 : bodyLength)
     }
 
     // MARK: Parts of a response table

@@ -22,7 +22,7 @@ extension Configuration {
     package enum Option: CaseIterable, Sendable {
         case host, port, workers, debug, shutdownTimeout, handlerTimeout, memoryLimit, sharedSize
         case headerTimeout, idleTimeout, bodyTimeout, writeTimeout, lingeringTime, lingeringTimeout
-        case reusePort, trustedProxy, tlsCertificate, tlsKey
+        case reusePort, trustedProxy, tlsCertificate, tlsKey, accessLog, metrics
 
         /// Where a value was given, which decides the option's name in a
         /// message and its unit (the command line gives sizes in MiB).
@@ -62,6 +62,8 @@ extension Configuration {
             case .trustedProxy: return "trustedProxies"
             case .tlsCertificate: return "tlsCertificatePath"
             case .tlsKey: return "tlsKeyPath"
+            case .accessLog: return "accessLog"
+            case .metrics: return "metrics"
             }
         }
 
@@ -84,6 +86,8 @@ extension Configuration {
             case .trustedProxy: return "trusted-proxy"
             case .tlsCertificate: return "tls-cert"
             case .tlsKey: return "tls-key"
+            case .accessLog: return "access-log"
+            case .metrics: return "metrics"
             }
         }
 
@@ -109,7 +113,7 @@ extension Configuration {
             let megabytes = source == .commandLine
             let seconds = Bounds(lower: 0, upper: Self.maxSeconds, unit: "seconds", note: "0: no limit")
             switch self {
-            case .host, .debug, .reusePort, .trustedProxy, .tlsCertificate, .tlsKey:
+            case .host, .debug, .reusePort, .trustedProxy, .tlsCertificate, .tlsKey, .accessLog, .metrics:
                 return nil
             case .port:
                 return Bounds(lower: 0, upper: 65535, note: "0 picks a free port")
@@ -141,6 +145,9 @@ extension Configuration {
             case .trustedProxy: return "an address or a network such as 10.0.0.0/8, 127.0.0.1 or ::1/128"
             case .tlsCertificate: return "a PEM certificate file, given with \(Option.tlsKey.name(in: source))"
             case .tlsKey: return "a PEM private key file, given with \(Option.tlsCertificate.name(in: source))"
+            case .accessLog: return "a file path, or - for standard output"
+            case .metrics:
+                return "HOST:PORT such as 127.0.0.1:9100 ([::1]:9100 for IPv6), not the app's own address"
             default: break
             }
             guard let bounds = bounds(in: source) else { return "" }

@@ -55,6 +55,17 @@ public struct Configuration: Sendable {
     public var tlsCertificatePath: String?
     /// The PEM file with the certificate's private key, unencrypted (`--tls-key`).
     public var tlsKeyPath: String?
+    /// The access log (`--access-log`): a file path, appended to, or `-`
+    /// for standard output. A line per response in nginx's combined format
+    /// plus the request id (README, Deploying); requests then get ids
+    /// (`X-Request-Id`). SIGUSR1 reopens the file. `MicrodotServer.start`
+    /// throws `AccessLogError` when it cannot be opened. Not read from the script.
+    public var accessLog: String?
+    /// `HOST:PORT` of a second listener answering `GET /metrics` with
+    /// Prometheus text (`--metrics`, e.g. `127.0.0.1:9100`; `[::1]:9100`;
+    /// port 0 picks a free one: `MicrodotServer.metricsPort`). Never the
+    /// app's own address: `validate()` refuses it. Not read from the script.
+    public var metrics: String?
 
     /// A configuration; every field left nil comes from the script's
     /// `app:run{...}`, then from the defaults below. `timeouts` are not read
@@ -64,7 +75,8 @@ public struct Configuration: Sendable {
         shutdownTimeout: Double? = nil, reload: Bool? = nil, handlerTimeout: Double? = nil,
         memoryLimit: Int? = nil, sharedSize: Int? = nil, timeouts: Timeouts = Timeouts(),
         reusePort: Bool? = nil, trustedProxies: [String]? = nil,
-        tlsCertificatePath: String? = nil, tlsKeyPath: String? = nil
+        tlsCertificatePath: String? = nil, tlsKeyPath: String? = nil, accessLog: String? = nil,
+        metrics: String? = nil
     ) {
         self.host = host
         self.port = port
@@ -80,6 +92,8 @@ public struct Configuration: Sendable {
         self.trustedProxies = trustedProxies
         self.tlsCertificatePath = tlsCertificatePath
         self.tlsKeyPath = tlsKeyPath
+        self.accessLog = accessLog
+        self.metrics = metrics
     }
 
     /// One worker, as Microdot, Flask's development server and nginx start
@@ -119,7 +133,8 @@ public struct Configuration: Sendable {
             timeouts: timeouts, reusePort: reusePort ?? other.reusePort,
             trustedProxies: trustedProxies ?? other.trustedProxies,
             tlsCertificatePath: tlsCertificatePath ?? other.tlsCertificatePath,
-            tlsKeyPath: tlsKeyPath ?? other.tlsKeyPath)
+            tlsKeyPath: tlsKeyPath ?? other.tlsKeyPath, accessLog: accessLog ?? other.accessLog,
+            metrics: metrics ?? other.metrics)
     }
 
     /// The number of workers this configuration starts.
@@ -152,6 +167,8 @@ public struct Configuration: Sendable {
         for case (let option, let value?) in seconds { try Self.check(option, value, from: source) }
         for network in trustedProxies ?? [] { _ = try Self.check(trustedProxy: network, from: source) }
         try Self.check(tlsCertificate: tlsCertificatePath, tlsKey: tlsKeyPath, from: source)
+        if accessLog == "" { throw Option.accessLog.error(from: source, got: "an empty path") }
+        if let metrics { _ = try checkMetrics(metrics, from: source) }
     }
 
     /// The trusted proxies as networks (each checked by `validate()`).
