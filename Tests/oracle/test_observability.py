@@ -136,9 +136,12 @@ def test_request_ids_while_logging(tmp_path):
         big = b'X-Big: ' + b'a' * 10000 + b'\r\n'
         cut = raw_exchange(port, b'GET / HTTP/1.1\r\nHost: x\r\nX-Request-Id: cut-1\r\n' + big + b'\r\n')
         assert b'\r\nX-Request-Id: cut-1\r\n' in cut
+        # The error's log record carries the id as metadata.
+        fetch(port, 'GET', '/fail', {'X-Request-Id': 'err-1'})
         stop(process)
+        assert 'request_id=err-1' in process.stderr.read().decode()
     ids = [line['id'] for line in log_lines(path)]
-    assert ids[0] == given and ids[-1] == 'cut-1' and len(set(ids)) == len(ids)
+    assert ids[0] == given and ids[-2:] == ['cut-1', 'err-1'] and len(set(ids)) == len(ids)
 
 
 def test_request_id_without_logging():
