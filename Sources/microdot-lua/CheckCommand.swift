@@ -33,6 +33,9 @@ struct CheckCommand: ParsableCommand {
                 problems.append("\(error.flag): \(error.message)")
             }
         }
+        if let path = options.accessLog, !path.isEmpty, let problem = AccessLogError.problem(path: path) {
+            problems.append("--access-log: \(problem)")
+        }
         var routeCount = 0
         do {
             let inspection = try MicrodotApp(scriptPath: script).inspect(

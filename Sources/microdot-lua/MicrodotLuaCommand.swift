@@ -63,6 +63,8 @@ struct MicrodotLuaCommand: ParsableCommand {
             throw ExitCode.failure
         } catch let error as SharedStoreError {
             StandardStreams.error("microdot-lua: \(error)\n")
+        } catch let error as AccessLogError {
+            StandardStreams.error("microdot-lua: --access-log: \(error)\n")
             throw ExitCode.failure
         } catch let error as TLSError {
             StandardStreams.error("microdot-lua: \(error.flag): \(error)\n")

@@ -110,6 +110,17 @@ struct ServeOptions: ParsableArguments {
             "Keep microdot.shared and microdot.pubsub in this Redis server, shared by every process using it.",
             valueName: "redis://[[user]:password@]host[:port][/db]"))
     var shared: String?
+    @Option(
+        help: ArgumentHelp(
+            "Append a line per response to this file (- for standard output): nginx's combined format plus the request id; SIGUSR1 reopens it.",
+            valueName: "path|-"))
+    var accessLog: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Serve Prometheus metrics at http://HOST:PORT/metrics, a listener apart from the app's (e.g. 127.0.0.1:9100).",
+            valueName: "host:port"))
+    var metrics: String?
 
     /// Every value out of its range, by `Configuration`'s rules (the same as
     /// `app:run{...}` and the Swift API's), each naming the flag, the valid
@@ -145,6 +156,12 @@ struct ServeOptions: ParsableArguments {
         if let shared {
             note { () throws(ConfigurationError) in try Configuration.check(sharedURL: shared, from: .commandLine) }
         }
+        if accessLog == "" { problems.append(Option.accessLog.error(from: .commandLine, got: "an empty path")) }
+        if let metrics {
+            note { () throws(ConfigurationError) in
+                _ = try configuration.checkMetrics(metrics, from: .commandLine)
+            }
+        }
         return problems
     }
 
@@ -161,6 +178,7 @@ struct ServeOptions: ParsableArguments {
                 requestHead: headerTimeout ?? defaults.requestHead, idle: idleTimeout ?? defaults.idle,
                 body: bodyTimeout ?? defaults.body, write: writeTimeout ?? defaults.write),
             reusePort: reusePort ? true : nil, trustedProxies: trustedProxy.isEmpty ? nil : trustedProxy,
-            tlsCertificatePath: tlsCert, tlsKeyPath: tlsKey, gzip: gzip ? true : nil, sharedURL: shared)
+            tlsCertificatePath: tlsCert, tlsKeyPath: tlsKey, gzip: gzip ? true : nil, sharedURL: shared,
+            accessLog: accessLog, metrics: metrics)
     }
 }

@@ -4,7 +4,7 @@ import Logging
 
 /// What the framework asks of the server it runs in: `core.root` (the
 /// script's folder), `core.worker_id`, `core.http_date`, `core.log_error`,
-/// `core.log`, `core.shutdown` and `core.run_options_problem`.
+/// `core.log`, `core.shutdown`, `core.run_options_problem` and `core.request_id`.
 enum CoreServer: CoreArea {
     static func register(in core: CoreTable) {
         LuaStack(core.L).push(core.worker.app.root)
@@ -16,6 +16,16 @@ enum CoreServer: CoreArea {
         core.set("log", log)
         core.set("shutdown", shutdown)
         core.set("run_options_problem", runOptionsProblem)
+        core.set("request_id", requestID)
+    }
+
+    /// `core.request_id(header)`: `header` (the client's `X-Request-Id`)
+    /// when it is a valid id, else 32 random hex digits (`RequestID`).
+    private static let requestID: mdl_SwiftFunction = { L in
+        let L = L!
+        let given = lua_type(L, 1) == LUA_TSTRING ? LuaStack(L).string(at: 1) : nil
+        LuaStack(L).push(given.flatMap { RequestID.isValid($0) ? $0 : nil } ?? RequestID.random())
+        return 1
     }
 
     /// `core.run_options_problem(options)`: nil when `app:run` can take the
@@ -48,7 +58,9 @@ enum CoreServer: CoreArea {
     /// (a traceback's lines indented under the message).
     private static let logError: mdl_SwiftFunction = { L in
         let L = L!
-        Worker.from(L).log(.error, Worker.oneRecord(LuaStack(L).string(at: 1) ?? "error"))
+        let worker = Worker.from(L)
+        worker.observer?.metrics?.server.luaErrors.increment()
+        worker.log(.error, Worker.oneRecord(LuaStack(L).string(at: 1) ?? "error"))
         return 0
     }
 

@@ -43,6 +43,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink, LoopConne
     var fileWrites = 0
 
     private(set) var clientAddress: (host: String, port: Int) = ("", 0)
+    /// The head of a request refused unread, for its log line.
+    var cutHead: HTTPRequestHead?
 
     init(loop: WorkerLoop) {
         self.loop = loop
@@ -73,12 +75,14 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink, LoopConne
             clientAddress = (address.ipAddress ?? "", address.port ?? 0)
         }
         loop.add(self)
+        loop.worker.observer?.metrics?.server.connections.increment()
         deadlines.startReading(.requestHead, now: .now())
         if loop.isDraining { drain() }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         loop.remove(self)
+        loop.worker.observer?.metrics?.server.connections.decrement()
         deadlines.stopReading()
         self.context = nil
     }
@@ -123,8 +127,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink, LoopConne
             queue.dropWaiting()
             close()
         case .rejectAndClose(let error):
+            let head = cutHead.take() ?? receiving?.head
             abandonRequestBeingRead()
-            writeError(error)
+            writeError(error, head: head)
         case .closeAfterRunning:
             abandonRequestBeingRead()
             queue.dropWaiting()
@@ -187,6 +192,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink, LoopConne
             continuePending = false
             deadlines.startReading(.body, now: .now())
             if let error = lineTooLong(head) {
+                cutHead = head
                 perform(lifecycle.requestUnreadable(error, isIdle: queue.isIdle))
                 return
             }
@@ -278,6 +284,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink, LoopConne
             if let refusal = request.refusal {
                 queue.dropWaiting()
                 abandonRequestBeingRead()
+                cutHead = request.head
                 perform(lifecycle.requestUnreadable(refusal, isIdle: true))
                 break
             }
@@ -428,11 +435,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink, LoopConne
     }
 
     /// An answer the app never sees: the request could not be read.
-    private func writeError(_ error: ServerErrorResponse) {
+    private func writeError(_ error: ServerErrorResponse, head: HTTPRequestHead?) {
         guard let context else { return }
         var buffer = context.channel.allocator.buffer(capacity: 0)
-        PlainResponse.write(
-            error, sendsBody: true, connection: .close, date: worker.dateHeader.current(), into: &buffer)
+        let date = recordCut(error, head: head, date: worker.dateHeader.current())
+        PlainResponse.write(error, sendsBody: true, connection: .close, date: date, into: &buffer)
         context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
         close()
     }

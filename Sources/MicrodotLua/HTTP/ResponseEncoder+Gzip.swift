@@ -65,6 +65,8 @@ extension ResponseEncoder {
                 LuaStack(L).withBytes(at: body) { buffer.writeBytes($0) }
             }
         }
-        return EncodedResponse(status: status, body: .complete, keepAlive: request.keepAlive, chunked: false)
+        var encoded = EncodedResponse(status: status, body: .complete, keepAlive: request.keepAlive, chunked: false)
+        encoded.bodyBytes = request.isHead ? 0 : compressed?.readableBytes ?? Int(lua_rawlen(L, body))
+        return encoded
     }
 }

@@ -36,6 +36,9 @@ struct EncodedResponse {
     let chunked: Bool
     /// `--gzip` compresses the stream or file that follows the head.
     var gzip: GzipStream? = nil
+    /// Body bytes sent with the head or as its file (a stream's chunks are
+    /// counted as they go): the access log's `$body_bytes_sent`.
+    var bodyBytes = 0
 }
 
 /// Turns a Lua response table into HTTP/1.1 bytes. Header names and values
@@ -52,23 +55,26 @@ enum ResponseEncoder {
     /// A `send_file` body is found in `files` (else opened), and a 200 to
     /// a GET or HEAD goes through `requestHeaders`' conditions (`FilePlan`).
     /// With `gzip` (`--gzip`), an eligible response is compressed when
-    /// `requestHeaders` accept it (`GzipRules`, `GzipPlan`).
+    /// `requestHeaders` accept it (`GzipRules`, `GzipPlan`). `extra` are
+    /// header lines the server adds (`X-Request-Id`).
     static func encode(
         _ L: OpaquePointer, at index: Int32, request: RequestFraming, date: [UInt8],
-        into buffer: inout ByteBuffer, files: OpenFileCache, requestHeaders: HTTPHeaders, gzip gzipOn: Bool = false
+        into buffer: inout ByteBuffer, files: OpenFileCache, requestHeaders: HTTPHeaders, gzip gzipOn: Bool = false,
+        extra: [UInt8] = []
     ) throws -> EncodedResponse {
         let response = lua_absindex(L, index)
         if lua_type(L, response) == LUA_TSTRING, lua_type(L, response + 1) == LUA_TSTRING {
             if gzipOn,
                 let encoded = try encodePlainGzip(
                     L, body: response, contentType: response + 1, status: response + 2,
-                    request: request, date: date, into: &buffer, requestHeaders: requestHeaders)
+                    request: request, date: extra.isEmpty ? date : date + extra, into: &buffer,
+                    requestHeaders: requestHeaders)
             {
                 return encoded
             }
             return try encodePlain(
                 L, body: response, contentType: response + 1, status: response + 2,
-                request: request, date: date, into: &buffer)
+                request: request, date: extra.isEmpty ? date : date + extra, into: &buffer)
         }
         guard lua_type(L, response) == LUA_TTABLE else { throw Invalid(description: "a response must be a table") }
         let base = lua_gettop(L)
@@ -97,6 +103,7 @@ enum ResponseEncoder {
         let omitted = (plan?.omission ?? []).union(gzip?.omission ?? [])
         let hasDate = try writeHeaders(L, of: response, into: &buffer, keepAlive: &keepAlive, omitting: omitted)
         if !hasDate { buffer.writeBytes(date) }
+        if !extra.isEmpty { buffer.writeBytes(extra) }
         plan?.writeHeaders(into: &buffer)
         gzip?.writeHeaders(into: &buffer)
         var compressed: ByteBuffer?
@@ -140,6 +147,11 @@ enum ResponseEncoder {
         let streamsChunks = chunked && sendsBody
         var encoded = EncodedResponse(status: status, body: body.kind, keepAlive: keepAlive, chunked: streamsChunks)
         if gzip?.compresses == true, sendsBody, streamed { encoded.gzip = try GzipStream(chunked: streamsChunks) }
+        switch body.kind {
+        case .complete: encoded.bodyBytes = sendsBody ? body.length : 0
+        case .file(_, let region): encoded.bodyBytes = region.readableBytes
+        case .stream: break
+        }
         return encoded
     }
 
@@ -175,7 +187,9 @@ enum ResponseEncoder {
             sendsBody: !request.isHead,
             connection: ConnectionHeader(keepAlive: request.keepAlive, isHTTP10: request.isHTTP10),
             date: date, into: &buffer)
-        return EncodedResponse(status: status, body: .complete, keepAlive: request.keepAlive, chunked: false)
+        return EncodedResponse(
+            status: status, body: .complete, keepAlive: request.keepAlive, chunked: false,
+            bodyBytes: request.isHead ? 0 : bodyLength)
     }
 
     // MARK: Parts of a response table

@@ -30,11 +30,13 @@ final class WebSocketHandler: ChannelDuplexHandler, WebSocketTransport, LoopConn
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         loop.add(self)
+        loop.worker.observer?.metrics?.server.webSockets.increment()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         closeTimer?.cancel()
         loop.remove(self)
+        loop.worker.observer?.metrics?.server.webSockets.decrement()
         self.context = nil
     }
 

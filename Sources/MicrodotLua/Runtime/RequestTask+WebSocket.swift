@@ -46,6 +46,7 @@ extension RequestTask {
         webSocket = session
         headSent = true
         logRequest(status: 101)
+        observed?.status = 101
         lua_pushboolean(co, 1)
         return 1
     }

@@ -67,6 +67,9 @@ final class RequestTask {
     /// This request's number in its worker (the `request` log metadata),
     /// and its streamed body's ticket in `Worker.bodyStreams`.
     let id: Int
+    /// What the access log and the metrics learn of this request; nil
+    /// when neither is on (RequestTask+Record.swift).
+    var observed: ObservedRequest?
 
     /// `app` is a registry reference to the app; by default the worker's.
     init(
@@ -129,7 +132,9 @@ final class RequestTask {
         stack.push(client.host)
         lua_pushinteger(co, lua_Integer(client.port))
         stack.push(client.scheme)
-        resume(arguments: 9)
+        if let observer = worker.observer { observeStart(observer, client: client.host) }
+        if let requestID = observed?.requestID { stack.push(requestID) } else { lua_pushnil(co) }
+        resume(arguments: 10)
     }
 
     // MARK: Driving the coroutine
@@ -293,7 +298,8 @@ final class RequestTask {
         do {
             encoded = try ResponseEncoder.encode(
                 thread, at: index, request: framing, date: worker.dateHeader.current(), into: &buffer,
-                files: worker.openFiles, requestHeaders: request.head.headers, gzip: worker.gzip)
+                files: worker.openFiles, requestHeaders: request.head.headers, gzip: worker.gzip,
+                extra: observed?.requestHeader ?? [])
         } catch {
             worker.currentRequest = id
             worker.log(.error, "invalid response to \(request.head.method) \(request.head.uri): \(error)")
@@ -305,6 +311,7 @@ final class RequestTask {
         gzip = encoded.gzip
         headSent = true
         logRequest(status: encoded.status)
+        if observed != nil { noteResponse(encoded, at: index, streaming: streaming) }
         switch encoded.body {
         case .complete:
             sink.write(.byteBuffer(buffer), flush: streaming, completion: nil)
@@ -339,6 +346,7 @@ final class RequestTask {
         }
         LuaStack(thread).withBytes(at: index) { buffer.writeBytes($0) }
         if chunked { buffer.writeStaticString("\r\n") }
+        observed?.bytes += length
         sink.write(.byteBuffer(buffer), flush: false, completion: nil)
         unflushedBytes += buffer.readableBytes
         if unflushedBytes >= 64 * 1024 { flushStream() }
@@ -375,10 +383,13 @@ final class RequestTask {
     private func writeInternalError() {
         headStarts()
         var buffer = sink.allocator.buffer(capacity: 0)
+        let date = worker.dateHeader.current()
         PlainResponse.write(
             .internalServerError, sendsBody: !framing.isHead,
             connection: ConnectionHeader(keepAlive: framing.keepAlive, isHTTP10: framing.isHTTP10),
-            date: worker.dateHeader.current(), into: &buffer)
+            date: observed?.requestHeader.map { date + $0 } ?? date, into: &buffer)
+        observed?.status = 500
+        observed?.bytes = framing.isHead ? 0 : ServerErrorResponse.internalServerError.message.utf8CodeUnitCount
         headSent = true
         logRequest(status: 500)
         sink.write(.byteBuffer(buffer), flush: false, completion: nil)
@@ -403,6 +414,7 @@ final class RequestTask {
             background.map { "error in \($0.label)" }
             ?? "error while handling \(request.head.method) \(request.head.uri)"
         worker.log(.error, Worker.oneRecord("\(what)\(separator)\(message)"))
+        worker.observer?.metrics?.server.luaErrors.increment()
         if !headSent && !cancelled && background == nil {
             writeInternalError()
         } else {
@@ -425,6 +437,7 @@ final class RequestTask {
         worker.requestEnded(id)
         if !children.isEmpty || !subscriptions.isEmpty { closeOwned() }
         worker.releaseThread(thread, reference: threadReference)
+        if observed != nil { recordFinished() }
         if let webSocket {
             webSocket.handlerFinished()
         } else {

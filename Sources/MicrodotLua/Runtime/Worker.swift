@@ -40,6 +40,8 @@ final class Worker: @unchecked Sendable {
     var onShutdown: (() -> Void)?
     /// `--trusted-proxy`: whose forwarding headers give `req.client_addr`.
     var trustedProxies = TrustedProxies()
+    /// `--access-log` and `--metrics`: what each request's record goes to.
+    var observer: WorkerObserver?
     /// Under TLS a file cannot go out by `sendfile`: it is read into buffers.
     var sendsFilesThroughBuffers = false
     /// `--gzip`: compress eligible responses (`GzipRules`).
@@ -54,12 +56,17 @@ final class Worker: @unchecked Sendable {
 
     /// Logs `message` with the worker's id and, while a request's Lua runs
     /// (or given `request`), the request's (`worker` and `request`
-    /// metadata); `source` names where it came from (a Lua file:line).
+    /// metadata, and `request_id` with `--access-log`); `source` names
+    /// where it came from (a Lua file:line).
     func log(_ level: Logger.Level, _ message: String, source: String? = nil, request: Int? = nil) {
         guard logger.logLevel <= level else { return }
         var metadata: Logger.Metadata = ["worker": "\(index)"]
         let request = request ?? currentRequest
         if request != 0 { metadata["request"] = "\(index)-\(request)" }
+        // While logging, the request's id too (the access log's last field).
+        if let task = runningTask, task.id == request, let id = task.observed?.requestID {
+            metadata["request_id"] = "\(id)"
+        }
         if let source { metadata["lua"] = "\(source)" }
         logger.log(level: level, "\(message)", metadata: metadata)
     }

@@ -22,7 +22,7 @@ extension Configuration {
     package enum Option: CaseIterable, Sendable {
         case host, port, workers, debug, shutdownTimeout, handlerTimeout, memoryLimit, sharedSize
         case headerTimeout, idleTimeout, bodyTimeout, writeTimeout, lingeringTime, lingeringTimeout
-        case reusePort, trustedProxy, tlsCertificate, tlsKey, shared
+        case reusePort, trustedProxy, tlsCertificate, tlsKey, shared, accessLog, metrics
 
         /// Where a value was given, which decides the option's name in a
         /// message and its unit (the command line gives sizes in MiB).
@@ -63,6 +63,8 @@ extension Configuration {
             case .tlsCertificate: return "tlsCertificatePath"
             case .tlsKey: return "tlsKeyPath"
             case .shared: return "sharedURL"
+            case .accessLog: return "accessLog"
+            case .metrics: return "metrics"
             }
         }
 
@@ -86,6 +88,8 @@ extension Configuration {
             case .tlsCertificate: return "tls-cert"
             case .tlsKey: return "tls-key"
             case .shared: return "shared"
+            case .accessLog: return "access-log"
+            case .metrics: return "metrics"
             }
         }
 
@@ -111,7 +115,7 @@ extension Configuration {
             let megabytes = source == .commandLine
             let seconds = Bounds(lower: 0, upper: Self.maxSeconds, unit: "seconds", note: "0: no limit")
             switch self {
-            case .host, .debug, .reusePort, .trustedProxy, .tlsCertificate, .tlsKey, .shared:
+            case .host, .debug, .reusePort, .trustedProxy, .tlsCertificate, .tlsKey, .shared, .accessLog, .metrics:
                 return nil
             case .port:
                 return Bounds(lower: 0, upper: 65535, note: "0 picks a free port")
@@ -144,6 +148,9 @@ extension Configuration {
             case .tlsCertificate: return "a PEM certificate file, given with \(Option.tlsKey.name(in: source))"
             case .tlsKey: return "a PEM private key file, given with \(Option.tlsCertificate.name(in: source))"
             case .shared: return "a URL redis://[[user]:password@]host[:port][/db]"
+            case .accessLog: return "a file path, or - for standard output"
+            case .metrics:
+                return "HOST:PORT such as 127.0.0.1:9100 ([::1]:9100 for IPv6), not the app's own address"
             default: break
             }
             guard let bounds = bounds(in: source) else { return "" }

@@ -69,6 +69,17 @@ public struct Configuration: Sendable {
     /// throws `SharedStoreError` when the server cannot be reached. Not read
     /// from the script.
     public var sharedURL: String?
+    /// The access log (`--access-log`): a file path, appended to, or `-`
+    /// for standard output. A line per response in nginx's combined format
+    /// plus the request id (README, Deploying); requests then get ids
+    /// (`X-Request-Id`). SIGUSR1 reopens the file. `MicrodotServer.start`
+    /// throws `AccessLogError` when it cannot be opened. Not read from the script.
+    public var accessLog: String?
+    /// `HOST:PORT` of a second listener answering `GET /metrics` with
+    /// Prometheus text (`--metrics`, e.g. `127.0.0.1:9100`; `[::1]:9100`;
+    /// port 0 picks a free one: `MicrodotServer.metricsPort`). Never the
+    /// app's own address: `validate()` refuses it. Not read from the script.
+    public var metrics: String?
 
     /// A configuration; every field left nil comes from the script's
     /// `app:run{...}`, then from the defaults below. `timeouts` are not read
@@ -78,7 +89,8 @@ public struct Configuration: Sendable {
         shutdownTimeout: Double? = nil, reload: Bool? = nil, handlerTimeout: Double? = nil,
         memoryLimit: Int? = nil, sharedSize: Int? = nil, timeouts: Timeouts = Timeouts(),
         reusePort: Bool? = nil, trustedProxies: [String]? = nil,
-        tlsCertificatePath: String? = nil, tlsKeyPath: String? = nil, gzip: Bool? = nil, sharedURL: String? = nil
+        tlsCertificatePath: String? = nil, tlsKeyPath: String? = nil, gzip: Bool? = nil, sharedURL: String? = nil,
+        accessLog: String? = nil, metrics: String? = nil
     ) {
         self.host = host
         self.port = port
@@ -96,6 +108,8 @@ public struct Configuration: Sendable {
         self.tlsKeyPath = tlsKeyPath
         self.gzip = gzip
         self.sharedURL = sharedURL
+        self.accessLog = accessLog
+        self.metrics = metrics
     }
 
     /// One worker, as Microdot, Flask's development server and nginx start
@@ -135,7 +149,8 @@ public struct Configuration: Sendable {
             timeouts: timeouts, reusePort: reusePort ?? other.reusePort,
             trustedProxies: trustedProxies ?? other.trustedProxies,
             tlsCertificatePath: tlsCertificatePath ?? other.tlsCertificatePath,
-            tlsKeyPath: tlsKeyPath ?? other.tlsKeyPath, gzip: gzip ?? other.gzip, sharedURL: sharedURL ?? other.sharedURL)
+            tlsKeyPath: tlsKeyPath ?? other.tlsKeyPath, gzip: gzip ?? other.gzip, sharedURL: sharedURL ?? other.sharedURL,
+            accessLog: accessLog ?? other.accessLog, metrics: metrics ?? other.metrics)
     }
 
     /// The number of workers this configuration starts.
@@ -169,6 +184,8 @@ public struct Configuration: Sendable {
         for network in trustedProxies ?? [] { _ = try Self.check(trustedProxy: network, from: source) }
         try Self.check(tlsCertificate: tlsCertificatePath, tlsKey: tlsKeyPath, from: source)
         if let sharedURL { try Self.check(sharedURL: sharedURL, from: source) }
+        if accessLog == "" { throw Option.accessLog.error(from: source, got: "an empty path") }
+        if let metrics { _ = try checkMetrics(metrics, from: source) }
     }
 
     /// The trusted proxies as networks (each checked by `validate()`).

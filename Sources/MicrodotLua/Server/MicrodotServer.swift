@@ -58,6 +58,10 @@ public final class MicrodotServer: @unchecked Sendable {
     /// close when it ends, the client leaving included.
     public var pubsubSubscriptions: Int { pubsub.subscriptions }
     private let pubsub: PubSubHub
+    /// The port the `--metrics` listener took (nil without it).
+    public var metricsPort: Int? { metricsChannel?.localAddress?.port }
+    private let observability: Observability?
+    private var metricsChannel: Channel?
 
     private let app: MicrodotApp
     private let group: MultiThreadedEventLoopGroup
@@ -70,9 +74,11 @@ public final class MicrodotServer: @unchecked Sendable {
 
     private init(
         app: MicrodotApp, configuration: Configuration, group: MultiThreadedEventLoopGroup,
-        channel: Channel, loops: [WorkerLoop], shared: SharedStore, pubsub: PubSubHub, logger: Logger
+        channel: Channel, loops: [WorkerLoop], shared: SharedStore, pubsub: PubSubHub, logger: Logger,
+        observability: Observability?
     ) {
         self.pubsub = pubsub
+        self.observability = observability
         self.app = app
         self.configuration = configuration
         self.group = group
@@ -88,9 +94,10 @@ public final class MicrodotServer: @unchecked Sendable {
     /// `ConfigurationError` for a configuration value out of its range
     /// (checked first), `LuaError` when the app cannot start (a script error,
     /// or a bad `app:run{...}` option, names file and line), or
-    /// `ListenError` when the address cannot be bound, `TLSError` when
-    /// the TLS certificate or key cannot be used, or `SharedStoreError`
-    /// when the `sharedURL` server does not answer.
+    /// `ListenError` when the address (or the metrics') cannot be bound,
+    /// `TLSError` when the TLS certificate or key cannot be used,
+    /// `AccessLogError` when the access log cannot be opened, or
+    /// `SharedStoreError` when the `sharedURL` server does not answer.
     public static func start(
         app: MicrodotApp, configuration: Configuration = Configuration(),
         logger: Logger = Logger(label: "microdot-lua")
@@ -117,6 +124,10 @@ public final class MicrodotServer: @unchecked Sendable {
                 try TLSFiles.context(certificate: certificate, key: key)
             }
         }
+        let metricsAddress = try settings.metrics.map { text throws(ConfigurationError) in
+            try settings.checkMetrics(text, from: .swift)
+        }
+        let observability = try Observability.make(settings, logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: workerCount)
         do {
             var loops: [WorkerLoop] = []
@@ -172,7 +183,20 @@ public final class MicrodotServer: @unchecked Sendable {
             }
             let server = MicrodotServer(
                 app: app, configuration: settings, group: group, channel: channel,
-                loops: loops, shared: shared, pubsub: pubsub, logger: logger)
+                loops: loops, shared: shared, pubsub: pubsub, logger: logger, observability: observability)
+            if let metricsAddress, let metrics = observability?.metrics {
+                let loops = loops
+                do {
+                    server.metricsChannel = try MetricsListener.bind(
+                        host: metricsAddress.host, port: metricsAddress.port, group: group
+                    ) { [pubsub] eventLoop in
+                        metrics.scrape(loops: loops, subscriptions: pubsub.subscriptions, on: eventLoop)
+                    }
+                } catch {
+                    channel.close(promise: nil)
+                    throw ListenError(host: metricsAddress.host, port: metricsAddress.port, underlying: error)
+                }
+            }
             for loop in loops {
                 server.configure(loop.worker)
                 loop.eventLoop.execute {
@@ -185,6 +209,7 @@ public final class MicrodotServer: @unchecked Sendable {
             return server
         } catch {
             try? group.syncShutdownGracefully()
+            observability?.accessLog?.close()
             throw error
         }
     }
@@ -196,6 +221,7 @@ public final class MicrodotServer: @unchecked Sendable {
         worker.trustedProxies = configuration.trustedNetworks
         worker.sendsFilesThroughBuffers = configuration.servesTLS
         worker.gzip = configuration.gzip ?? false
+        worker.observer = observability.map(WorkerObserver.init)
     }
 
     /// When a connection stops taking more (`isWritable`): past 256 KiB
@@ -224,6 +250,7 @@ public final class MicrodotServer: @unchecked Sendable {
             return !finished
         }
         if first {
+            observability?.accessLog?.close()
             for loop in loops { loop.worker.postgres?.close() }
             OutboundHTTP.serverStopped()
             try group.syncShutdownGracefully()
@@ -240,7 +267,10 @@ public final class MicrodotServer: @unchecked Sendable {
             defer { finished = true }
             return !finished
         }
-        if first { try await group.shutdownGracefully() }
+        if first {
+            observability?.accessLog?.close()
+            try await group.shutdownGracefully()
+        }
     }
 
     /// Stops accepting connections, lets the requests under way finish (for
@@ -255,6 +285,7 @@ public final class MicrodotServer: @unchecked Sendable {
             if let stopped { return stopped }
             reloader?.stop()
             channel.close(promise: nil)
+            metricsChannel?.close(promise: nil)
             let loops = self.loops
             let drained = loops.map { loop in loop.eventLoop.flatSubmit { loop.drain() } }
             let all = EventLoopFuture.andAllComplete(drained, on: group.next())

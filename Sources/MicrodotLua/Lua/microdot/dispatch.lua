@@ -272,6 +272,7 @@ function M.dispatch(app, req, body_too_large, take_first)
     end
     if route ~= nil then
       req.route = route.handler
+      req._route_pattern = route.pattern.url_pattern
       local segments = route.pattern.segments
       if #segments > 0 then
         local url_args = {}

@@ -42,6 +42,7 @@ local M = {}
 ---@field json any a JSON body, decoded
 ---@field g table per-request storage for the app
 ---@field client_addr { [1]: string, [2]: integer } host and port
+---@field request_id string the client's valid X-Request-Id, else 32 random hex digits (spec 21)
 ---@field max_content_length integer
 ---@field max_body_length integer
 ---@field max_readline integer
@@ -155,6 +156,12 @@ function request_fields.url_args(_)
   return {}
 end
 
+-- The request's id (spec section 21): the host's while it logs; else
+-- made on first read from the client's X-Request-Id, or random.
+function request_fields.request_id(req)
+  return core.request_id(req.headers["X-Request-Id"])
+end
+
 function request_fields.client_addr(req)
   return { rawget(req, "_host"), rawget(req, "_port") }
 end
@@ -197,7 +204,7 @@ end
 --- table; `body` is a string or nil. A body that streams has no string but
 --- a `ticket`, the host's handle on it.
 ---@return microdot.Request
-function M.new_request(app, method, url, http_version, headers, body, host, port, scheme, ticket)
+function M.new_request(app, method, url, http_version, headers, body, host, port, scheme, ticket, request_id)
   local path, query_string = url, nil
   local q = find(url, "?", 1, true)
   if q ~= nil then
@@ -225,6 +232,8 @@ function M.new_request(app, method, url, http_version, headers, body, host, port
     -- Set here so that dispatching does not grow the table.
     subapp = false,
     route = false,
+    _route_pattern = false,
+    request_id = request_id,
     _host = host,
     _port = port,
   }, Request)

@@ -2,7 +2,8 @@
 -- in that request's own coroutine. The host protocol, whose constants the
 -- host publishes in `microdot.core` (Runtime/HostProtocol.swift decodes it):
 --
--- Arguments: serve(app, method, url, http_version, headers, body, host, port)
+-- Arguments: serve(app, method, url, http_version, headers, body, host, port,
+--                  scheme, request_id)
 --   method, url      the request line's method and target ("/a?b=1")
 --   http_version     "1.1" or "1.0"
 --   headers          a plain table, name -> value (repeated headers joined)
@@ -11,6 +12,9 @@
 --                    an integer when it streams (over max_body_length): the
 --                    ticket req.stream reads it with (core.body_read)
 --   host, port       the client's address
+--   scheme           "http" or "https"
+--   request_id       the request's id while the server logs (else nil:
+--                    req.request_id makes one when read)
 --
 -- Yields (the coroutine suspends; what the host resumes it with):
 --   core.SUSPEND, core.SLEEP, seconds
@@ -34,7 +38,8 @@
 --   core.SUSPEND, core.SPAWN, id
 --       start background job `id` (microdot.background) in a coroutine of
 --       its own now; resumed with true once it first waits or ends
---   a Response table whose body is a function or a thread: a stream's head.
+--   a Response table whose body is a function or a thread, then the
+--       matched route's pattern (or nil): a stream's head.
 --       Resumed with true to send the chunks, false when nothing must follow
 --       (a HEAD request, a client that left)
 --   a string: the stream's next chunk. Resumed with true for the next one,
@@ -43,10 +48,12 @@
 -- Returns (the coroutine ends):
 --   a Response table           the response, completed (headers is a NoCaseDict
 --                              with a Content-Type) and checked
---                              (dispatch's finish)
+--                              (dispatch's finish), then nil, nil, pattern
 --   body, content_type, status the plain fast path: a string body, its
 --                              Content-Type and an integer status; the host
---                              writes its own head
+--                              writes its own head; then pattern
+--   (pattern: the matched route's URL pattern with its mount prefix, or
+--   nil: the metrics' `route` label)
 --   nothing                    a stream's end (or a stream that was refused)
 --
 -- Response fields the host's ResponseEncoder reads: status_code (200-999),
@@ -139,25 +146,26 @@ end
 ---@return microdot.Response|string|nil
 ---@return string? content_type
 ---@return integer? status
-function M.serve(app, method, url, http_version, headers, body, host, port, scheme)
+function M.serve(app, method, url, http_version, headers, body, host, port, scheme, request_id)
   local body_too_large = body == BODY_TOO_LARGE
   if body_too_large then body = nil end
   local ticket
   if math_type(body) == "integer" then ticket, body = body, nil end
-  local req = new_request(app, method, url, http_version, headers, body, host, port, scheme, ticket)
+  local req = new_request(app, method, url, http_version, headers, body, host, port, scheme, ticket, request_id)
   local uploads <close> = ticket and setmetatable({ req }, UploadsCloser) or nil -- luacheck: ignore 211
   local res, content_type, status, first = dispatch_request(app, req, body_too_large, method ~= "HEAD")
-  if content_type ~= nil then return res, content_type, status end
+  local pattern = req._route_pattern or nil
+  if content_type ~= nil then return res, content_type, status, pattern end
   local kind = type(res.body)
   if kind == "function" or kind == "thread" then
-    if co_yield(res) then
+    if co_yield(res, pattern) then
       stream(res.body, first, req)
     else
       close_stream(res.body)
     end
     return nil
   end
-  return res
+  return res, nil, nil, pattern
 end
 
 return M
