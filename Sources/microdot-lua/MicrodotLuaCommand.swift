@@ -63,6 +63,7 @@ struct MicrodotLuaCommand: ParsableCommand {
             throw ExitCode.failure
         } catch let error as SharedStoreError {
             StandardStreams.error("microdot-lua: \(error)\n")
+            throw ExitCode.failure
         } catch let error as AccessLogError {
             StandardStreams.error("microdot-lua: --access-log: \(error)\n")
             throw ExitCode.failure
