@@ -52,4 +52,28 @@ describe("JSON strings", function()
   end)
 end)
 
+describe("JSON encoding", function()
+  it("writes integers, shortest floats, escapes and invalid UTF-8 as before", function()
+    local encode = microdot.json.encode
+    eq(encode({ 1, -2, 0.1, 1e300, 2^53, math.mininteger, 1.5e-7, -0.0 }),
+      "[1,-2,0.1,1e+300,9007199254740992.0,-9223372036854775808,1.5e-07,-0.0]", "numbers")
+    eq(encode("a\"b\\c\n\r\t\b\f\1\127é\255"), '"a\\"b\\\\c\\n\\r\\t\\b\\f\\u0001\127é\239\191\189"', "string")
+    eq(encode({}), "{}", "empty table")
+    eq(encode(microdot.json.array()), "[]", "empty array")
+    eq(encode(string.rep("x", 100000)):len(), 100002, "a long string grows the buffer")
+  end)
+
+  it("refuses a table that contains itself, and nesting that is too deep", function()
+    local t = { a = {} }
+    t.a.b = t
+    local ok, err = pcall(microdot.json.encode, t)
+    eq({ ok, tostring(err):match("contains itself") ~= nil }, { false, true }, "cycle")
+    local deep = {}
+    for _ = 1, 600 do deep = { deep } end
+    ok, err = pcall(microdot.json.encode, deep)
+    eq({ ok, tostring(err):match("too deep") ~= nil }, { false, true }, "depth")
+    local shared = { 1 }
+    eq(microdot.json.encode({ shared, shared }), "[[1],[1]]", "a table twice is no cycle")
+  end)
+end)
 runner.run()

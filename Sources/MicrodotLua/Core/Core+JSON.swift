@@ -30,9 +30,7 @@ enum CoreJSON: CoreArea {
         let L = L!
         let worker = Worker.from(L)
         do {
-            try LuaJSON.encode(L, at: 1, into: &worker.jsonScratch)
-            worker.jsonScratch.withUnsafeBytes { LuaStack(L).push(bytes: $0) }
-            if worker.jsonScratch.capacity > 64 * 1024 { worker.jsonScratch = [] }
+            try LuaJSON.encode(L, at: 1, using: worker.jsonBuffer)
             return 1
         } catch {
             return LuaStack(L).raise((error as? LuaJSON.Failure)?.message ?? "\(error)")

@@ -1,40 +1,42 @@
 import CLua
 
 extension LuaJSON {
-    /// Encodes the value at `index` into `output` (emptied first; a caller
-    /// that keeps the array between calls reuses its memory).
-    static func encode(_ L: OpaquePointer, at index: Int32, into output: inout [UInt8]) throws {
-        output.removeAll(keepingCapacity: true)
-        var encoder = Encoder(L: L, output: output)
-        output = []
-        defer { output = encoder.output }
-        try encoder.value(at: lua_absindex(L, index), depth: 0)
+    /// Encodes the value at `index` and pushes its JSON text (a Lua string).
+    /// The bytes go through `buffer`'s memory, kept between calls.
+    static func encode(_ L: OpaquePointer, at index: Int32, using buffer: JSONBuffer) throws {
+        var encoder = Encoder(L: L, output: buffer.writer(), root: lua_absindex(L, index))
+        defer { buffer.finish(encoder.output) }
+        try encoder.value(at: encoder.root, depth: 0)
+        LuaStack(L).push(bytes: encoder.output.bytes)
     }
 
     private struct Encoder {
         let L: OpaquePointer
-        var output: [UInt8]
-        /// The tables being encoded, outermost first: one containing itself
-        /// is an error, not an endless recursion.
-        var open: [UnsafeRawPointer] = []
+        var output: JSONBuffer.Writer
+        /// The value encoded and the stack top above which the tables being
+        /// encoded sit (see `containsItself`).
+        let root: Int32
+        let base: Int32
 
-        init(L: OpaquePointer, output: [UInt8]) {
+        init(L: OpaquePointer, output: JSONBuffer.Writer, root: Int32) {
             self.L = L
             self.output = output
+            self.root = root
+            self.base = lua_gettop(L)
         }
 
         mutating func value(at index: Int32, depth: Int) throws {
             switch lua_type(L, index) {
             case LUA_TNIL:
-                output.append(contentsOf: "null".utf8)
+                output.append("null")
             case LUA_TBOOLEAN:
-                output.append(contentsOf: lua_toboolean(L, index) != 0 ? "true".utf8 : "false".utf8)
+                output.append(lua_toboolean(L, index) != 0 ? "true" : "false")
             case LUA_TNUMBER:
                 try number(at: index)
             case LUA_TSTRING:
-                LuaStack(L).withBytes(at: index) { string($0) }
+                string(at: index)
             case LUA_TLIGHTUSERDATA where lua_touserdata(L, index) == nil:
-                output.append(contentsOf: "null".utf8)
+                output.append("null")
             case LUA_TTABLE:
                 try table(at: index, depth: depth)
             default:
@@ -45,64 +47,83 @@ extension LuaJSON {
 
         mutating func number(at index: Int32) throws {
             if mdl_isinteger(L, index) != 0 {
-                integer(mdl_tointegerx(L, index, nil))
+                let integer = mdl_tointegerx(L, index, nil)
+                if integer < 0 { output.append(UInt8(ascii: "-")) }
+                withDecimalDigits(of: UInt64(integer.magnitude)) { output.append($0) }
                 return
             }
             let double = mdl_tonumber(L, index)
             guard double.isFinite else {
                 throw Failure(message: "cannot encode \(double) as JSON")
             }
-            output.append(contentsOf: double.description.utf8)
+            // Swift's description is the shortest text that reads back as
+            // the same double.
+            var text = double.description
+            text.withUTF8 { output.append(UnsafeRawBufferPointer($0)) }
         }
 
-        mutating func integer(_ value: lua_Integer) {
-            if value < 0 { output.append(UInt8(ascii: "-")) }
-            withDecimalDigits(of: UInt64(value.magnitude)) { output.append(contentsOf: $0) }
+        mutating func string(at index: Int32) {
+            var length = 0
+            guard let pointer = mdl_tolstring(L, index, &length) else { return }
+            string(UnsafeRawBufferPointer(start: pointer, count: length))
         }
 
         /// A JSON string of `bytes`: control characters, quotes and backslashes escaped;
         /// a byte that is not part of valid UTF-8 becomes U+FFFD, since JSON
         /// text is UTF-8 (RFC 8259 section 8.1) and Lua strings are bytes.
+        /// Runs of bytes that need nothing are copied at once.
         mutating func string(_ bytes: UnsafeRawBufferPointer) {
             output.append(UInt8(ascii: "\""))
-            var start = 0
+            guard let start = bytes.baseAddress else {
+                output.append(UInt8(ascii: "\""))
+                return
+            }
+            let count = bytes.count
+            var run = 0
             var offset = 0
-            while offset < bytes.count {
-                let byte = bytes[offset]
+            while offset < count {
+                let byte = start.load(fromByteOffset: offset, as: UInt8.self)
+                if byte >= 0x20, byte != 0x22, byte != 0x5C, byte < 0x80 {
+                    offset += 1
+                    continue
+                }
                 if byte >= 0x80 {
                     let length = Self.validSequenceLength(bytes, at: offset)
                     if length > 0 {
                         offset += length
-                    } else {
-                        output.append(contentsOf: bytes[start..<offset])
-                        output.append(contentsOf: [0xEF, 0xBF, 0xBD])
-                        offset += 1
-                        start = offset
+                        continue
                     }
-                    continue
                 }
-                if byte < 0x20 || byte == 0x22 || byte == 0x5C {
-                    output.append(contentsOf: bytes[start..<offset])
-                    switch byte {
-                    case 0x22: output.append(contentsOf: "\\\"".utf8)
-                    case 0x5C: output.append(contentsOf: "\\\\".utf8)
-                    case 0x0A: output.append(contentsOf: "\\n".utf8)
-                    case 0x0D: output.append(contentsOf: "\\r".utf8)
-                    case 0x09: output.append(contentsOf: "\\t".utf8)
-                    case 0x08: output.append(contentsOf: "\\b".utf8)
-                    case 0x0C: output.append(contentsOf: "\\f".utf8)
-                    default:
-                        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                        output.append(contentsOf: "\\u00".utf8)
-                        output.append(hex[Int(byte >> 4)])
-                        output.append(hex[Int(byte & 0xF)])
-                    }
-                    start = offset + 1
-                }
+                output.append(start + run, count: offset - run)
+                escape(byte)
                 offset += 1
+                run = offset
             }
-            output.append(contentsOf: bytes[start...])
+            output.append(start + run, count: count - run)
             output.append(UInt8(ascii: "\""))
+        }
+
+        /// The escape of a byte a JSON string cannot hold as it is (a byte
+        /// of invalid UTF-8 becomes U+FFFD).
+        private mutating func escape(_ byte: UInt8) {
+            switch byte {
+            case 0x22: output.append("\\\"")
+            case 0x5C: output.append("\\\\")
+            case 0x0A: output.append("\\n")
+            case 0x0D: output.append("\\r")
+            case 0x09: output.append("\\t")
+            case 0x08: output.append("\\b")
+            case 0x0C: output.append("\\f")
+            case 0x80...:
+                output.append(0xEF)
+                output.append(0xBF)
+                output.append(0xBD)
+            default:
+                let hex: StaticString = "0123456789abcdef"
+                output.append("\\u00")
+                output.append(hex.utf8Start[Int(byte >> 4)])
+                output.append(hex.utf8Start[Int(byte & 0xF)])
+            }
         }
 
         /// The length of the well-formed UTF-8 sequence starting at `offset`
@@ -157,16 +178,30 @@ extension LuaJSON {
             return count > 0 && count == maximum ? Int(count) : nil
         }
 
-        mutating func table(at index: Int32, depth: Int) throws {
-            guard depth < LuaJSON.maxDepth else { throw Failure(message: "JSON nesting is too deep") }
-            guard lua_checkstack(L, 4) != 0 else { throw Failure(message: "JSON nesting is too deep") }
-            let identity = lua_topointer(L, index)!
-            guard !open.contains(identity) else {
-                throw Failure(message: "cannot encode a table that contains itself as JSON")
+        /// Whether a table being encoded appears twice among the tables
+        /// being encoded: the root and the values above `base` on the stack,
+        /// where each level keeps the table it descends into. Asked only
+        /// once the nesting is too deep, so that encoding keeps no list.
+        func containsItself() -> Bool {
+            var seen: Set<UnsafeRawPointer?> = [lua_topointer(L, root)]
+            let top = lua_gettop(L)
+            var index = base
+            while index < top {
+                index += 1
+                if lua_type(L, index) == LUA_TTABLE, !seen.insert(lua_topointer(L, index)).inserted {
+                    return true
+                }
             }
-            open.append(identity)
-            defer { open.removeLast() }
+            return false
+        }
 
+        mutating func table(at index: Int32, depth: Int) throws {
+            guard depth < LuaJSON.maxDepth, lua_checkstack(L, 4) != 0 else {
+                if containsItself() {
+                    throw Failure(message: "cannot encode a table that contains itself as JSON")
+                }
+                throw Failure(message: "JSON nesting is too deep")
+            }
             let length: Int? = isForcedArray(at: index) ? Int(lua_rawlen(L, index)) : arrayLength(at: index)
             if let length {
                 output.append(UInt8(ascii: "["))
@@ -202,7 +237,7 @@ extension LuaJSON {
         mutating func key(at index: Int32) throws {
             switch lua_type(L, index) {
             case LUA_TSTRING:
-                LuaStack(L).withBytes(at: index) { string($0) }
+                string(at: index)
             case LUA_TNUMBER:
                 // Formatted here: lua_tolstring would convert the key in place
                 // and break the traversal.

@@ -157,7 +157,7 @@ final class Worker: @unchecked Sendable {
     }
 
     /// What json.encode writes into, kept between calls for its memory.
-    var jsonScratch: [UInt8] = []
+    let jsonBuffer = JSONBuffer()
 
     /// The JSON array metatable, for arrays coming from Swift.
     var arrayMetatable: Int32 = LUA_NOREF

@@ -6,6 +6,7 @@ local datastructures = require("microdot.datastructures")
 local errors = require("microdot.errors")
 local response = require("microdot.response")
 local router = require("microdot.router")
+local slots = require("microdot.request").slots
 
 local type, pairs, ipairs, tostring, xpcall, rawget, getmetatable =
   type, pairs, ipairs, tostring, xpcall, rawget, getmetatable
@@ -19,14 +20,16 @@ local plain_status, default_content_type, internal_error, JSON_TYPE =
 local complete, first_chunk, close_stream = response.complete, response.first_chunk, response.close_stream
 local response_problem = core.response_problem
 local find_route, allow_header = router.find_route, router.allow_header
-local json_array_mt = core.json_array_mt
+local json_array_mt, json_encode = core.json_array_mt, core.json.encode
+local METHOD, URL, ROUTE, URL_ARGS = slots.method, slots.url, slots.route, slots.url_args
+local ROUTE_PATTERN = slots._route_pattern
 
 local M = {}
 
 -- The app's hooks of one kind plus those of the route's sub-app, the
 -- sub-app's first when `local_first`.
 local function handlers_for(app, req, name, local_first)
-  local subapp = req.subapp
+  local subapp = rawget(req, "subapp")
   if not subapp or subapp == app then return app[name] end
   local first, second = subapp[name], app[name]
   if not local_first then first, second = second, first end
@@ -63,37 +66,17 @@ local function replace_response(res, body, status_or_headers, headers)
   return make_response(body, status_or_headers, headers)
 end
 
--- The route's response. When no after-request hook can see the Response
--- object and the handler returns just a string or a plain table (JSON),
--- maybe with a status, the body, its Content-Type and the status come back
--- instead, with no Response built: the host writes them under a prebuilt
--- head, the same bytes `complete` leads to.
-local function run_route(app, req, route, args)
-  local res
-  local before = handlers_for(app, req, "before_request_handlers", false)
+-- The first before_request hook that answers, as a Response; or nil.
+local function run_before(req, before)
   for i = 1, #before do
     local body, status_or_headers, headers = before[i](req)
-    if body then
-      res = make_response(body, status_or_headers, headers)
-      break
-    end
+    if body then return make_response(body, status_or_headers, headers) end
   end
-  local after
-  if res == nil then
-    local body, status_or_headers, headers = route.handler(req, unpack(args, 1, route.arity))
-    after = handlers_for(app, req, "after_request_handlers", true)
-    local status = headers == nil and plain_status(status_or_headers)
-    if status and #after == 0 and rawget(req, "_after_request") == nil then
-      local kind = type(body)
-      if kind == "string" then return body, default_content_type(), status end
-      if kind == "table" then
-        local mt = getmetatable(body)
-        if mt == nil or mt == json_array_mt then return core.json.encode(body), JSON_TYPE, status end
-      end
-    end
-    res = make_response(body, status_or_headers, headers)
-  end
-  after = after or handlers_for(app, req, "after_request_handlers", true)
+  return nil
+end
+
+-- `res` through the after_request hooks `after`, then the request's own.
+local function run_after(req, res, after)
   for i = 1, #after do
     res = replace_response(res, after[i](req, res))
   end
@@ -104,6 +87,41 @@ local function run_route(app, req, route, args)
     end
   end
   return res
+end
+
+-- The route's response. When no after-request hook can see the Response
+-- object and the handler returns just a string or a plain table (JSON),
+-- maybe with a status, the body, its Content-Type and the status come back
+-- instead, with no Response built: the host writes them under a prebuilt
+-- head, the same bytes `complete` leads to.
+local function run_route(app, req, route, args)
+  -- Without a mounted app's route, the app's own hook lists, as they are.
+  local subapp = rawget(req, "subapp")
+  local before = subapp and handlers_for(app, req, "before_request_handlers", false)
+    or app.before_request_handlers
+  local res = #before > 0 and run_before(req, before) or nil
+  local after
+  if res == nil then
+    local arity = route.arity
+    local body, status_or_headers, headers
+    if arity == 0 then
+      body, status_or_headers, headers = route.handler(req)
+    else
+      body, status_or_headers, headers = route.handler(req, unpack(args, 1, arity))
+    end
+    after = subapp and handlers_for(app, req, "after_request_handlers", true) or app.after_request_handlers
+    local status = headers == nil and (status_or_headers == nil and 200 or plain_status(status_or_headers))
+    if status and #after == 0 and rawget(req, "_after_request") == nil then
+      local kind = type(body)
+      if kind == "string" then return body, default_content_type(), status end
+      if kind == "table" then
+        local mt = getmetatable(body)
+        if mt == nil or mt == json_array_mt then return json_encode(body), JSON_TYPE, status end
+      end
+    end
+    res = make_response(body, status_or_headers, headers)
+  end
+  return run_after(req, res, after or handlers_for(app, req, "after_request_handlers", true))
 end
 
 local function handle_error(app, req, err)
@@ -255,7 +273,7 @@ function M.dispatch(app, req, body_too_large, take_first)
   local res, completed
   if body_too_large then
     res = protected(error_response, app, req, 413, "Payload too large")
-  elseif req.method == "OPTIONS" and app.options_handler then
+  elseif (req[METHOD] or req.method) == "OPTIONS" and app.options_handler then
     -- Answered before routing, as Microdot's find_route: no before_request
     -- hook runs, and (deliberately) no after_error_request hook either.
     local ok, result = xpcall(options_response, catch, app, req)
@@ -265,24 +283,25 @@ function M.dispatch(app, req, body_too_large, take_first)
       res = handle_error(app, req, result)
     end
   else
-    local route, args, matched = find_route(app, req)
-    if matched ~= nil then
+    local route, args, matched = find_route(app, req, req[METHOD], req[URL])
+    -- A route of the app itself leaves the request's defaults ("", false).
+    if matched ~= nil and (matched.subapp ~= nil or matched.url_prefix ~= "") then
       req.url_prefix = matched.url_prefix
       req.subapp = matched.subapp or false
     end
     if route ~= nil then
-      req.route = route.handler
-      req._route_pattern = route.pattern.url_pattern
-      local segments = route.pattern.segments
-      if #segments > 0 then
+      req[ROUTE] = route.handler
+      req[ROUTE_PATTERN] = route.pattern.url_pattern
+      if route.arity > 0 then
+        local segments = route.pattern.segments
         local url_args = {}
         for i = 1, #segments do url_args[segments[i].name] = args[i] end
-        req.url_args = url_args
+        rawset(req, URL_ARGS, url_args)
       end
       local ok, result, content_type, status = xpcall(run_route, catch, app, req, route, args)
       if ok then
         if content_type ~= nil then
-          if not has_vary(req) then return result, content_type, status end
+          if rawget(req, "g") == nil or not has_vary(req) then return result, content_type, status end
           result = new_response(Response, 3, result, status, { ["Content-Type"] = content_type })
         end
         res, completed = result, true

@@ -153,10 +153,10 @@ M.handler_location = handler_location
 ---@param req microdot.Request
 ---@return string?
 function M.describe_route(req)
-  local handler = rawget(req, "route")
+  local handler = req.route
   if handler == nil then return nil end
   local pattern
-  local app = rawget(req, "app")
+  local app = req.app
   if type(app) == "table" and type(app.url_map) == "table" then
     for _, route in ipairs(app.url_map) do
       if route.handler == handler then
@@ -184,7 +184,7 @@ end
 -- the framework's file (or nothing): name the handler's instead.
 local function user_message(message, req)
   if type(message) ~= "string" then return message end
-  local handler = req and rawget(req, "route")
+  local handler = req and req.route
   local where = handler_location(handler)
   if where == nil then return message end
   local rest = message:match("^microdot/[%w_]+%.lua:%d+: (.*)$")

@@ -53,8 +53,48 @@ Request.max_body_length = 16 * 1024 * 1024
 Request.max_readline = 8 * 1024
 M.Request = Request
 
--- The fields computed on first use, by name.
+-- What the host received sits in the request table's array part, filled
+-- by one table constructor (a hash of named fields costs twice as much to
+-- build): these slots are read and written under their names through the
+-- metatable. `route` and `url_args` are dispatch's, kept here for the same
+-- reason.
+local slots = {
+  app = 1, method = 2, url = 3, http_version = 4, headers = 5, body = 6,
+  _host = 7, _port = 8, scheme = 9, _ticket = 10, route = 11, url_args = 12,
+  -- The host's id while it logs (else computed when read); the matched
+  -- route's pattern for the metrics.
+  request_id = 13, _route_pattern = 14,
+}
+local TICKET, HOST, PORT = slots._ticket, slots._host, slots._port
+M.slots = slots
+
+-- Fields that are fixed until dispatch sets them (a mounted app's route).
+local defaults = { url_prefix = "", subapp = false }
+
+--- The fields computed the first time they are read, by name: `f(req)`
+--- gives the value, kept in the request. An extension adds its own here
+--- (before any request reads the name).
+---@type table<string, fun(req: microdot.Request): any>
 local request_fields = {}
+M.fields = request_fields
+
+-- The path, percent-decoded, and the query string are split off the URL
+-- when first read.
+function request_fields.path(req)
+  local url = req.url
+  local q = find(url, "?", 1, true)
+  local path = q ~= nil and sub(url, 1, q - 1) or url
+  -- Routes match the path split before it is decoded (see routing_path).
+  if find(path, "%", 1, true) ~= nil then path = percent_decode(routing_path(path)) end
+  return path
+end
+
+function request_fields.query_string(req)
+  local url = req.url
+  local q = find(url, "?", 1, true)
+  if q ~= nil then return sub(url, q + 1) end
+  return nil
+end
 
 function request_fields.args(req)
   return parse_urlencoded(req.query_string)
@@ -84,7 +124,7 @@ end
 function request_fields.content_length(req)
   local header = req.headers["Content-Length"]
   if header == nil then
-    if rawget(req, "_ticket") ~= nil then return nil end
+    if rawget(req, TICKET) ~= nil then return nil end
     return #req.body
   end
   return math_tointeger(tonumber(header)) or 0
@@ -92,12 +132,12 @@ end
 
 -- The host's streamed body (its ticket), or the body read whole.
 function request_fields.stream(req)
-  return request_stream.new(rawget(req, "_ticket"), req.body, req.max_readline)
+  return request_stream.new(rawget(req, TICKET), req.body, req.max_readline)
 end
 
 -- A body as one string: a streamed one is read whole (what is left of it).
 local function whole_body(req)
-  if rawget(req, "_ticket") == nil then return req.body end
+  if rawget(req, TICKET) == nil then return req.body end
   return req.stream:read() or ""
 end
 
@@ -116,7 +156,7 @@ end
 local function multipart_fields(req)
   if not content_type_is(req, "multipart/form%-data") then return nil end
   local form, files
-  local ticket = rawget(req, "_ticket")
+  local ticket = rawget(req, TICKET)
   if ticket ~= nil then
     local uploads = {}
     req._uploads = uploads
@@ -163,17 +203,30 @@ function request_fields.request_id(req)
 end
 
 function request_fields.client_addr(req)
-  return { rawget(req, "_host"), rawget(req, "_port") }
+  return { rawget(req, HOST), rawget(req, PORT) }
 end
 
+-- A slot left nil (a route without URL arguments) falls back on the
+-- computed fields.
 Request.__index = function(req, key)
+  local slot = slots[key]
+  if slot ~= nil then
+    local value = rawget(req, slot)
+    if value ~= nil then return value end
+  end
   local field = request_fields[key]
   if field ~= nil then
     local value = field(req)
     rawset(req, key, value)
     return value
   end
+  local default = defaults[key]
+  if default ~= nil then return default end
   return Request[key]
+end
+
+Request.__newindex = function(req, key, value)
+  rawset(req, slots[key] or key, value)
 end
 
 --- Registers a hook that runs after this request's route only, after the
@@ -205,37 +258,10 @@ end
 --- a `ticket`, the host's handle on it.
 ---@return microdot.Request
 function M.new_request(app, method, url, http_version, headers, body, host, port, scheme, ticket, request_id)
-  local path, query_string = url, nil
-  local q = find(url, "?", 1, true)
-  if q ~= nil then
-    path, query_string = sub(url, 1, q - 1), sub(url, q + 1)
-  end
-  -- Routes match the path split before it is decoded (see routing_path).
-  local route_path = path
-  if find(path, "%", 1, true) ~= nil then
-    route_path = routing_path(path)
-    path = percent_decode(route_path)
-  end
+  -- In the order of `slots` (a nil keeps its slot: url_args, request_id).
   return setmetatable({
-    app = app,
-    method = method,
-    url = url,
-    path = path,
-    _route_path = route_path,
-    query_string = query_string,
-    http_version = http_version,
-    scheme = scheme or "http",
-    headers = setmetatable(headers, Headers),
-    body = body or "",
-    _ticket = ticket,
-    url_prefix = "",
-    -- Set here so that dispatching does not grow the table.
-    subapp = false,
-    route = false,
-    _route_pattern = false,
-    request_id = request_id,
-    _host = host,
-    _port = port,
+    app, method, url, http_version, setmetatable(headers, Headers), body or "",
+    host, port, scheme or "http", ticket, false, nil, request_id, false,
   }, Request)
 end
 

@@ -3,10 +3,10 @@
 local core = require("microdot.core")
 local percent_decode = require("microdot.datastructures").percent_decode
 
-local type, ipairs, tonumber, error, pcall, rawget, setmetatable =
-  type, ipairs, tonumber, error, pcall, rawget, setmetatable
+local type, pairs, ipairs, tonumber, error, pcall, setmetatable =
+  type, pairs, ipairs, tonumber, error, pcall, setmetatable
 local concat = table.concat
-local match, find, gsub, char = string.match, string.find, string.gsub, string.char
+local match, find, gsub, char, sub = string.match, string.find, string.gsub, string.char, string.sub
 local math_tointeger = math.tointeger
 
 local M = {}
@@ -178,31 +178,88 @@ function M.routing_path(raw)
   return (gsub(raw, "%%(%x%x)", keep_or_decode))
 end
 
--- The routing form of the request's path.
-local function route_path(req)
-  return rawget(req, "_route_path") or req.path
+-- The routing form of a request URL's path (before any "?").
+local function url_route_path(url)
+  local q = find(url, "?", 1, true)
+  if q ~= nil then url = sub(url, 1, q - 1) end
+  return M.routing_path(url)
 end
+
+local function route_path(req)
+  return url_route_path(req.url)
+end
+
+-- An app's routes compiled for lookup: for each method, a table whose hash
+-- maps each literal path to the index of the first route of that path,
+-- and whose array lists the indexes of the other routes, in order.
+local function compile(url_map)
+  local methods = {}
+  for i = 1, #url_map do
+    local route = url_map[i]
+    local literal = route.pattern.literal
+    for method, on in pairs(route.method_set) do
+      if on then
+        local routes = methods[method]
+        if routes == nil then
+          routes = {}
+          methods[method] = routes
+        end
+        if literal == nil then
+          routes[#routes + 1] = i
+        elseif routes[literal] == nil then
+          routes[literal] = i
+        end
+      end
+    end
+  end
+  return { url_map = url_map, size = #url_map, methods = methods }
+end
+
+-- By app; remade when its URL map is replaced or grows.
+local compiled_maps = setmetatable({}, { __mode = "k" })
 
 --- The route, its URL arguments and the route again; or nil and 404; or nil,
 --- 405 and the last route whose pattern matched (its url prefix and subapp
---- apply to the error, as in Microdot).
+--- apply to the error, as in Microdot). The first route of the method whose
+--- pattern matches answers, in the URL map's order as in Microdot: a
+--- literal path is found in a hash, but loses to a pattern route added
+--- before it. `method` and `url` default to the request's.
 ---@param app microdot.Microdot
 ---@param req microdot.Request
-function M.find_route(app, req)
-  local method = req.method
+---@param method? string
+---@param url? string
+function M.find_route(app, req, method, url)
+  method = method or req.method
   if method == "HEAD" then method = "GET" end
-  local path = route_path(req)
-  local matched
+  local path = url or req.url
+  if find(path, "[?%%]") ~= nil then path = url_route_path(path) end
   local url_map = app.url_map
+  local compiled = compiled_maps[app]
+  if compiled == nil or compiled.url_map ~= url_map or compiled.size ~= #url_map then
+    compiled = compile(url_map)
+    compiled_maps[app] = compiled
+  end
+  local routes = compiled.methods[method]
+  if routes ~= nil then
+    local hit = routes[path]
+    for j = 1, #routes do
+      local i = routes[j]
+      if hit ~= nil and i > hit then break end
+      local route = url_map[i]
+      local args = route.pattern:match(path)
+      if args ~= nil then return route, args, route end
+    end
+    if hit ~= nil then
+      local route = url_map[hit]
+      return route, NO_ARGS, route
+    end
+  end
+  -- No route of the method: the last route of another decides between
+  -- 405 and 404.
+  local matched
   for i = 1, #url_map do
     local route = url_map[i]
-    local args = route.pattern:match(path)
-    if args ~= nil then
-      if route.method_set[method] then
-        return route, args, route
-      end
-      matched = route
-    end
+    if route.pattern:match(path) ~= nil then matched = route end
   end
   if matched ~= nil then return nil, 405, matched end
   return nil, 404

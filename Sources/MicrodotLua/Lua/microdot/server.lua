@@ -150,7 +150,7 @@ function M.serve(app, method, url, http_version, headers, body, host, port, sche
   local body_too_large = body == BODY_TOO_LARGE
   if body_too_large then body = nil end
   local ticket
-  if math_type(body) == "integer" then ticket, body = body, nil end
+  if body ~= nil and math_type(body) == "integer" then ticket, body = body, nil end
   local req = new_request(app, method, url, http_version, headers, body, host, port, scheme, ticket, request_id)
   local uploads <close> = ticket and setmetatable({ req }, UploadsCloser) or nil -- luacheck: ignore 211
   local res, content_type, status, first = dispatch_request(app, req, body_too_large, method ~= "HEAD")
