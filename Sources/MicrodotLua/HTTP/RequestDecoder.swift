@@ -46,9 +46,6 @@ struct RequestDecoder: ByteToMessageDecoder {
             case .data(let start, let count):
                 buffer.moveReaderIndex(forwardBy: start)
                 context.fireChannelRead(wrapInboundOut(.body(buffer.readSlice(length: count)!)))
-                // A Content-Length body ends with its last byte: the read
-                // buffer may be empty now, and decode is not called on that.
-                if body.isDone { messageEnded(context: context, trailers: nil) }
                 return .continue
             case .needMore(let consumed):
                 buffer.moveReaderIndex(forwardBy: consumed)
