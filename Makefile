@@ -9,7 +9,7 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 SWIFT_SOURCES := Sources Tests examples/embed/Sources Package.swift examples/embed/Package.swift
 
-.PHONY: deps test-deps run build release test lint format stress bench bench-instructions fuzz clean
+.PHONY: deps test-deps run build release test lint format stress bench bench-instructions clean
 
 deps:
 	@scripts/install-deps
@@ -59,18 +59,6 @@ bench: release
 bench-instructions: release
 	@VENV=$(VENV) scripts/install-deps --bench
 	$(PYTHON) scripts/instructions $(if $(COMPARE),--compare $(COMPARE))
-
-# libFuzzer on the HTTP/1 request parser (Sources/HTTPHeadParser, no NIO),
-# built by the Swift toolchain with AddressSanitizer, seeded with
-# Tests/ParserCorpus; new inputs go to $(FUZZ_DIR)/corpus, a crash to $(FUZZ_DIR).
-FUZZ_SECONDS ?= 600
-FUZZ_DIR ?= .build/fuzz
-fuzz:
-	mkdir -p $(FUZZ_DIR)/corpus
-	swiftc -O -g -parse-as-library -sanitize=fuzzer,address -use-ld=lld -module-name HTTPHeadParserFuzz \
-		Sources/HTTPHeadParser/*.swift Fuzz/HTTPHeadParserFuzz.swift -o $(FUZZ_DIR)/http-head-parser
-	$(FUZZ_DIR)/http-head-parser -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 \
-		-artifact_prefix=$(FUZZ_DIR)/ -dict=Fuzz/http.dict $(FUZZ_DIR)/corpus Tests/ParserCorpus
 
 clean:
 	rm -rf .build examples/embed/.build

@@ -42,13 +42,9 @@ let package = Package(
             providers: [.apt(["libhiredis-dev"])]
         ),
         .target(name: "CRedis", dependencies: ["CLua", "CHiredis"]),
-        // The HTTP/1 request head and body framing, read in place: no NIO,
-        // so that `make fuzz` builds it alone with libFuzzer.
-        .target(name: "HTTPHeadParser"),
         .target(
             name: "MicrodotLua",
             dependencies: [
-                "HTTPHeadParser",
                 "CLua",
                 "CLuaRuntime",
                 "CRE2",
@@ -128,7 +124,6 @@ let package = Package(
         .testTarget(
             name: "MicrodotLuaTests",
             dependencies: [
-                "HTTPHeadParser",
                 "MicrodotLua",
                 "MicrodotLuaTesting",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -16,7 +16,7 @@ extension HTTPConnectionHandler {
     func upgradeToWebSocket(accept: String, maxMessageLength: Int, session: WebSocketSession) -> WebSocketTransport? {
         guard let context, context.channel.isActive else { return nil }
         let pipeline = context.pipeline.syncOperations
-        guard let parser = try? pipeline.handler(type: ByteToMessageHandler<RequestDecoder>.self) else {
+        guard let parser = try? pipeline.handler(type: ByteToMessageHandler<MinorVersionRequestDecoder>.self) else {
             return nil
         }
         var head = context.channel.allocator.buffer(capacity: 128)

@@ -423,8 +423,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ResponseSink, LoopConne
             let response: ServerErrorResponse
             switch error as? HTTPParserError {
             case .headerOverflow: response = .headerFieldsTooLarge
-            // RFC 9110 section 15.6.6: a major version other than 1
-            // (`RequestDecoder` reads 1.2 to 1.9 as 1.1).
+            // RFC 9110 section 15.6.6: llhttp takes only HTTP/1.0 and 1.1
+            // (MinorVersionRequestDecoder makes 1.2 to 1.9 into 1.1 first).
             case .invalidVersion: response = .httpVersionNotSupported
             default: response = .badRequest
             }

@@ -1,3 +1,5 @@
+import NIOHTTP1
+
 /// The sizes a request may have: `microdot.Request.max_content_length`,
 /// `max_body_length` and `max_readline`, as the script left them.
 struct RequestLimits {
@@ -25,8 +27,16 @@ struct RequestLimits {
 
     /// The most header lines a request may have (Apache's default).
     static let maxHeaderCount = 100
-    /// The target and all field names and values together (`RequestDecoder`
-    /// answers 431 past it); the connection checks `maxReadline` on each line
-    /// of the parsed head, to answer 414 or 431.
+    /// All header lines together.
     var maxHeaderListSize: Int { max(64 * 1024, maxReadline) }
+
+    /// The parser bounds each line by the whole head's limit; the connection
+    /// checks `maxReadline` on the parsed head, to answer 414 or 431.
+    var decoderLimits: NIOHTTPDecoderLimitConfiguration {
+        var configuration = NIOHTTPDecoderLimitConfiguration()
+        configuration.maxHeaderFieldSize = maxHeaderListSize
+        configuration.maxHeaderListSize = maxHeaderListSize
+        configuration.maxHeaderFieldCount = Self.maxHeaderCount
+        return configuration
+    }
 }

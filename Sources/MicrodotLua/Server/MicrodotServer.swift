@@ -163,10 +163,13 @@ public final class MicrodotServer: @unchecked Sendable {
                         // First: everything after it sees plaintext. A client
                         // speaking plain HTTP fails the handshake and is closed.
                         if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
+                        // HTTP/1.2 and the like are read as 1.1 (RFC 9110 2.5).
                         // Only a WebSocket upgrade removes the parser: what the
                         // client sent after its request goes to the frame decoder.
+                        let parser = HTTPRequestDecoder(
+                            leftOverBytesStrategy: .forwardBytes, limitConfiguration: loop.worker.limits.decoderLimits)
                         try channel.pipeline.syncOperations.addHandler(
-                            ByteToMessageHandler(RequestDecoder(limits: loop.worker.limits)))
+                            ByteToMessageHandler(MinorVersionRequestDecoder(parser)))
                         try channel.pipeline.syncOperations.addHandler(HTTPConnectionHandler(loop: loop))
                     }
                 }
