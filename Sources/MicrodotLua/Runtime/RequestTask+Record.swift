@@ -17,6 +17,14 @@ struct ObservedRequest {
 }
 
 extension RequestTask {
+    /// `--debug`'s line per request: `METHOD PATH STATUS`.
+    func logRequest(status: Int) {
+        guard worker.debug else { return }
+        let uri = request.head.uri
+        let path = uri.firstIndex(of: "?").map { uri[..<$0] } ?? uri[...]
+        worker.log(.info, "\(request.head.method.rawValue) \(path) \(status)", request: id)
+    }
+
     func observeStart(_ observer: WorkerObserver, client: String) {
         let id = observer.logs ? RequestID.make(request.head.headers) : nil
         observed = ObservedRequest(

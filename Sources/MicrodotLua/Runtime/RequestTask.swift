@@ -395,13 +395,6 @@ final class RequestTask {
         sink.write(.byteBuffer(buffer), flush: false, completion: nil)
     }
 
-    func logRequest(status: Int) {
-        guard worker.debug else { return }
-        let uri = request.head.uri
-        let path = uri.firstIndex(of: "?").map { uri[..<$0] } ?? uri[...]
-        worker.log(.info, "\(request.head.method.rawValue) \(path) \(status)", request: id)
-    }
-
     /// An error escaped the app's own handling (a stream that failed, a
     /// response that cannot be written): 500 if nothing was sent, else the
     /// connection closes so the client sees a truncated body.

@@ -149,7 +149,8 @@ public struct Configuration: Sendable {
             timeouts: timeouts, reusePort: reusePort ?? other.reusePort,
             trustedProxies: trustedProxies ?? other.trustedProxies,
             tlsCertificatePath: tlsCertificatePath ?? other.tlsCertificatePath,
-            tlsKeyPath: tlsKeyPath ?? other.tlsKeyPath, gzip: gzip ?? other.gzip, sharedURL: sharedURL ?? other.sharedURL,
+            tlsKeyPath: tlsKeyPath ?? other.tlsKeyPath, gzip: gzip ?? other.gzip,
+            sharedURL: sharedURL ?? other.sharedURL,
             accessLog: accessLog ?? other.accessLog, metrics: metrics ?? other.metrics)
     }
 
