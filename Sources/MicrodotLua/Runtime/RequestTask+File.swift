@@ -39,15 +39,7 @@ extension RequestTask {
             let length = min(Self.filePart, file.end - file.offset)
             var part = pending ?? sink.allocator.buffer(capacity: length)
             pending = nil
-            var count = 0
-            if length > 0 {
-                count =
-                    (try? file.file.handle.withUnsafeFileDescriptor { descriptor in
-                        part.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { memory in
-                            max(0, pread(descriptor, memory.baseAddress, length, off_t(file.offset)))
-                        }
-                    }) ?? 0
-            }
+            let count = readPart(of: file, length: length, into: &part)
             if count > 0 || part.readableBytes > 0 {
                 sink.write(.byteBuffer(part), flush: true, completion: nil)
             }
@@ -56,19 +48,39 @@ extension RequestTask {
                 fail("the file changed while it was sent: \(file.end - file.offset) bytes short; connection closed")
                 return
             }
-            if file.offset >= file.end {
-                state = .running
-                finish()
-                return
-            }
-            if cancelled {
-                finish()
-                return
-            }
-            if !sink.isWritable {
-                state = .sendingFile(file)
-                return
-            }
+            guard continuesSending(file) else { return }
         }
+    }
+
+    /// Reads up to `length` bytes of `file` at its offset into `part`:
+    /// how many were read (0 when the read fails).
+    func readPart(of file: FileBody, length: Int, into part: inout ByteBuffer) -> Int {
+        guard length > 0 else { return 0 }
+        return
+            (try? file.file.handle.withUnsafeFileDescriptor { descriptor in
+                part.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { memory in
+                    max(0, pread(descriptor, memory.baseAddress, length, off_t(file.offset)))
+                }
+            }) ?? 0
+    }
+
+    /// After a part went out: whether the next goes now. Finishes the
+    /// request when `file` is sent or the request was cancelled; waits for
+    /// writability (`writable()` goes on) when the channel is full.
+    func continuesSending(_ file: FileBody) -> Bool {
+        if file.offset >= file.end {
+            state = .running
+            finish()
+            return false
+        }
+        if cancelled {
+            finish()
+            return false
+        }
+        if !sink.isWritable {
+            state = .sendingFile(file)
+            return false
+        }
+        return true
     }
 }

@@ -1,12 +1,6 @@
 import CLua
 import NIOCore
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// `--gzip` for bodies that follow the head: a stream's chunks and a
 /// file's parts, compressed as they go (`GzipStream`).
 extension RequestTask {
@@ -45,15 +39,7 @@ extension RequestTask {
         while true {
             let length = min(Self.filePart, file.end - file.offset)
             part.clear(minimumCapacity: length)
-            var count = 0
-            if length > 0 {
-                count =
-                    (try? file.file.handle.withUnsafeFileDescriptor { descriptor in
-                        part.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { memory in
-                            max(0, pread(descriptor, memory.baseAddress, length, off_t(file.offset)))
-                        }
-                    }) ?? 0
-            }
+            let count = readPart(of: file, length: length, into: &part)
             guard count == length else {
                 fail("the file changed while it was sent: \(file.end - file.offset) bytes short; connection closed")
                 return
@@ -69,19 +55,7 @@ extension RequestTask {
             }
             if last, gzip.chunked { output.writeStaticString("0\r\n\r\n") }
             sink.write(.byteBuffer(output), flush: true, completion: nil)
-            if last {
-                state = .running
-                finish()
-                return
-            }
-            if cancelled {
-                finish()
-                return
-            }
-            if !sink.isWritable {
-                state = .sendingFile(file)
-                return
-            }
+            guard continuesSending(file) else { return }
         }
     }
 }
